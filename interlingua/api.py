@@ -1,0 +1,133 @@
+"""The Python API, and what the CLI, the evaluation and the server call.
+
+    translator = Translator.load("runs/quickstart")
+    translator.languages                       # ['en', 'fr', 'de', ...]
+    translator.translate(["Open the file"], to="de", beam=4)
+    translator.translate(["Ouvrir le fichier"], to="de", pivot="en")   # through English, to compare
+    translator.embed(["Datei öffnen", "Open file"])                    # (2, d) L2-normalised float32
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, read_json, resolve_checkpoint
+from .config import RunConfig
+from .errors import InterlinguaError
+from .model import Interlingua
+from .search import decode_thought
+from .tokenizer import PAD, Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+class Translator:
+    def __init__(self, model: Interlingua, tokenizer: Tokenizer, config: RunConfig, batch_tokens: int = 6000):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.batch_tokens = batch_tokens
+        self.max_len = config.train.max_len
+        self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
+
+    @classmethod
+    def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None) -> "Translator":
+        """Load a trained run folder (``checkpoint``: best, latest, or a step number)."""
+        run = Path(run)
+        if not run.exists():
+            raise InterlinguaError(f"{run}: no such run folder")
+        if not (run / "config.json").exists():
+            raise InterlinguaError(f"{run}: not a run folder (no config.json)")
+        config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+        tokenizer = Tokenizer(run / "tokenizer.model")
+        weights, _, _ = load_checkpoint(run, resolve_checkpoint(run, checkpoint))
+        model = Interlingua(config.model)
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise InterlinguaError(f"{run}: weights do not match the config ({str(exc).splitlines()[0]})") from None
+        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
+        return cls(model, tokenizer, config)
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.config.model.target_languages)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embed.weight.device
+
+    def _check_language(self, lang: str) -> None:
+        if lang not in self.config.model.target_languages:
+            raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(self.languages)})")
+
+    def _batches(self, sentences: list[str]):
+        """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
+        ids = self.tokenizer.encode(sentences)
+        self.truncated = sum(len(seq) > self.max_len for seq in ids)
+        ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and len(ids[order[end]]) * (end - start + 1) <= self.batch_tokens:
+                end += 1
+            chunk = order[start:end]
+            width = max(len(ids[i]) for i in chunk)
+            src = torch.full((len(chunk), width), PAD, dtype=torch.long)
+            for row, i in enumerate(chunk):
+                src[row, :len(ids[i])] = torch.tensor(ids[i])
+            yield chunk, src.to(self.device)
+            start = end
+
+    @torch.inference_mode()
+    def thoughts(self, sentences: list[str]) -> list[torch.Tensor]:
+        """The thought (k, d) of each sentence, in input order."""
+        out: list[torch.Tensor | None] = [None] * len(sentences)
+        for chunk, src in self._batches(sentences):
+            for i, thought in zip(chunk, self.model.encode(src)):
+                out[i] = thought
+        return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def translate(self, sentences: list[str], to: str | list[str], beam: int = 1,
+                  pivot: str | None = None, max_len: int | None = None) -> list[str] | dict[str, list[str]]:
+        """Translate into one language (a list back) or several (a dict language -> list).
+
+        The thought of each sentence is computed once and decoded into every target language.
+        With ``pivot="en"`` each sentence goes source -> English -> target instead.
+        """
+        targets = [to] if isinstance(to, str) else list(to)
+        if not targets:
+            raise InterlinguaError("no target language given")
+        for lang in targets + ([pivot] if pivot else []):
+            self._check_language(lang)
+        if pivot:
+            through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
+            result = {lang: (list(through) if lang == pivot else self.translate(through, to=lang, beam=beam,
+                                                                               max_len=max_len))
+                      for lang in targets}
+            return result[to] if isinstance(to, str) else result
+        limit = max_len or int(self.max_len * 1.5)
+        result = {lang: [""] * len(sentences) for lang in targets}
+        for chunk, src in self._batches(sentences):
+            thought = self.model.encode(src)
+            for lang in targets:
+                lang_ids = self.model.language_ids([lang] * len(chunk))
+                ids = decode_thought(self.model, thought, lang_ids, limit, beam)
+                for i, text in zip(chunk, self.tokenizer.decode(ids)):
+                    result[lang][i] = text
+        return result[to] if isinstance(to, str) else result
+
+    @torch.inference_mode()
+    def embed(self, sentences: list[str]) -> np.ndarray:
+        """One language-agnostic vector per sentence: the pooled thought, L2-normalised, float32."""
+        vectors = np.zeros((len(sentences), self.config.model.d_model), dtype=np.float32)
+        for chunk, src in self._batches(sentences):
+            vectors[chunk] = self.model.pool(self.model.encode(src)).float().cpu().numpy()
+        return vectors
+
+    def similarity(self, a: list[str], b: list[str]) -> np.ndarray:
+        """Cosine similarity of a[i] and b[i], whatever their languages."""
+        return (self.embed(a) * self.embed(b)).sum(axis=1)

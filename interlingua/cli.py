@@ -1,0 +1,276 @@
+"""Command line: argument parsing only; each subcommand calls one function of the library.
+
+Errors a user can fix print one line (``interlingua: error: ...``) and exit 2; ``--debug``
+shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InterlinguaError
+
+log = logging.getLogger("interlingua")
+
+TRANSLATE_ORDER = ("Output: one line per input sentence per target language, grouped by input: "
+                   "for inputs A, B and --to fr,de the lines are A→fr, A→de, B→fr, B→de. "
+                   "With --tsv each line is 'lang<TAB>translation'.")
+
+
+def _languages(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+# ----------------------------------------------------------------------------- corpus
+
+def cmd_corpus_build(args: argparse.Namespace) -> None:
+    from .corpus.harvest import harvest, language_table
+    from .corpus.formats import write_corpus
+    from .corpus.split import split_rows, write_splits
+    roots = [Path(r) for r in args.roots] if args.roots else None
+    rows, stats = harvest(roots, min_translations=args.min_translations, progress=not args.quiet)
+    if not rows:
+        raise InterlinguaError("no gettext catalogs with translations found"
+                               + (f" under {', '.join(args.roots)}" if args.roots else ""))
+    out = Path(args.out)
+    write_corpus(rows, out, "jsonl")
+    paths = write_splits(out, split_rows(rows, args.dev, args.test, args.seed))
+    table = language_table(rows)
+    print(f"{'language':<12}{'translations':>13}")
+    for lang, n in table:
+        print(f"{lang:<12}{n:>13,}")
+    big = sum(1 for lang, n in table if n >= 10_000 and lang != "en")
+    print(f"\n{len(rows):,} meanings, {len(table) - 1} languages besides English ({big} with ≥ 10,000 translations), "
+          f"from {stats.catalogs:,} catalogs ({stats.unreadable} unreadable).")
+    print(f"skipped entries: " + ", ".join(f"{k} {v:,}" for k, v in stats.skipped.most_common()))
+    print(f"wrote {out} and its splits " + ", ".join(f"{k}: {p.name}" for k, p in paths.items()))
+
+
+def cmd_corpus_import(args: argparse.Namespace) -> None:
+    from .corpus.formats import read_corpus, write_corpus
+    langs = tuple(_languages(args.langs)) if args.langs else None
+    if langs is not None and len(langs) != 2:
+        raise InterlinguaError("--langs takes two languages, e.g. --langs en,fr")
+    merged: dict[str, dict[str, str]] = {}
+    for source in args.inputs:
+        for row in read_corpus(source, langs=langs):
+            # Rows from several files meet on their English text when they have one.
+            key = row.get("en") or f"{source}:{row['id']}"
+            merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
+    write_corpus(list(merged.values()), Path(args.out), args.format)
+    print(f"wrote {len(merged):,} rows to {args.out}")
+
+
+def cmd_corpus_split(args: argparse.Namespace) -> None:
+    from .corpus.formats import read_corpus
+    from .corpus.split import split_rows, write_splits
+    splits = split_rows(read_corpus(args.corpus), args.dev, args.test, args.seed)
+    for name, path in write_splits(Path(args.corpus), splits).items():
+        print(f"{name}: {len(splits[name]):,} meanings -> {path}")
+
+
+# ----------------------------------------------------------------------------- train
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .checkpoint import read_json
+    from .config import RunConfig, apply_settings, load_config
+    from .train import train
+    overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
+    if args.resume:  # the run's own config, with any overrides (e.g. a longer max_minutes) on top
+        config_path = Path(args.out) / "config.json"
+        if not config_path.exists():
+            raise InterlinguaError(f"{args.out}: nothing to resume (no config.json)")
+        config = RunConfig.from_dict(read_json(config_path), str(config_path))
+        errors = apply_settings(config, dict(o.split("=", 1) for o in overrides if "=" in o), "command line")
+        if errors:
+            raise InterlinguaError("; ".join(errors))
+    else:
+        config = load_config(args.config, overrides)
+    train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
+
+
+# ----------------------------------------------------------------------------- use a model
+
+def _read_lines(path: str | None, texts: list[str]) -> list[str]:
+    """Sentences from arguments, a file, or stdin; invalid UTF-8 is reported with its line."""
+    if texts:
+        return texts
+    name = path or "<stdin>"
+    try:
+        data = Path(path).read_bytes() if path else sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise InterlinguaError(f"{path}: no such input file") from None
+    except OSError as exc:
+        raise InterlinguaError(f"{path}: cannot read ({exc.strerror})") from None
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as exc:
+            raise InterlinguaError(f"{name}:{number}: not valid UTF-8 (byte {exc.start + 1})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise InterlinguaError(f"{name}: no input sentences")
+    return lines
+
+
+def _open_output(path: str | None):
+    from .checkpoint import atomic_write_text
+    if path is None:
+        return lambda text: sys.stdout.write(text)
+    return lambda text: atomic_write_text(path, text)
+
+
+def cmd_translate(args: argparse.Namespace) -> None:
+    from .api import Translator
+    targets = _languages(args.to)
+    if not targets:
+        raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    sentences = _read_lines(args.input, args.text)
+    translator = Translator.load(args.model, args.checkpoint)
+    result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
+    if translator.truncated:
+        log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
+                    translator.max_len)
+    lines = []
+    for i in range(len(sentences)):
+        for lang in targets:
+            lines.append(f"{lang}\t{result[lang][i]}" if args.tsv else result[lang][i])
+    _open_output(args.out)("".join(line + "\n" for line in lines))
+
+
+def cmd_embed(args: argparse.Namespace) -> None:
+    import io
+    import numpy as np
+    from .api import Translator
+    from .checkpoint import atomic_write_bytes
+    sentences = _read_lines(args.input, [])
+    vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    atomic_write_bytes(args.out, buffer.getvalue())
+    print(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}")
+
+
+def cmd_quickstart(args: argparse.Namespace) -> None:
+    from .quickstart import quickstart
+    quickstart(Path(args.workdir), minutes=args.minutes, config_name=args.config, overwrite=args.overwrite)
+
+
+# ----------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interlingua", description="Learn a language-agnostic thought from parallel text; "
+        "translate any of its languages into any other, including pairs never seen together.")
+    parser.add_argument("--version", action="version", version=f"interlingua {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("quickstart", help="build the embedded corpus, train a small model, show what it does",
+                            description="On the gettext catalogs of this machine: build the corpus, train a "
+                            "small model within a time budget, then show translations, a zero-shot pair beside "
+                            "its pivot through English, and a cross-lingual similarity.")
+    p.add_argument("--minutes", type=float, default=12.0, help="training time budget (default 12)")
+    p.add_argument("--workdir", default="runs/quickstart", help="where the corpus and run go")
+    p.add_argument("--config", default="small", help="preset or YAML file (default small)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart run")
+    p.set_defaults(func=cmd_quickstart)
+
+    corpus = commands.add_parser("corpus", help="build, import or split a parallel corpus",
+                                 description="Corpus commands.").add_subparsers(dest="corpus_command",
+                                                                                metavar="ACTION", required=True)
+    p = corpus.add_parser("build", help="harvest the machine's gettext catalogs into a multi-way corpus",
+                          description="Harvest .mo/.po catalogs (system locale folders and installed "
+                          "packages), align them by the English source string and write multi-way JSONL "
+                          "plus train/dev/test splits beside it.")
+    p.add_argument("--out", required=True, help="output JSONL, e.g. data/corpus.jsonl")
+    p.add_argument("--roots", nargs="*", help="folders to search instead of the default locale folders")
+    p.add_argument("--min-translations", type=int, default=1000,
+                   help="leave out languages with fewer translations (default 1000)")
+    p.add_argument("--dev", type=int, default=500, help="dev meanings (default 500)")
+    p.add_argument("--test", type=int, default=1000, help="test meanings (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="split seed (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_corpus_build)
+
+    p = corpus.add_parser("import", help="read Moses, TSV, TMX, PO or JSONL files into one multi-way corpus",
+                          description="Read corpora in the field's formats (Moses 'file.en,file.fr' or a prefix "
+                          "with --langs, TSV, TMX, PO/POT, JSONL) and write one multi-way corpus.")
+    p.add_argument("inputs", nargs="+", help="input files")
+    p.add_argument("--out", required=True, help="output file (format from its extension)")
+    p.add_argument("--langs", help="two languages for formats that do not name theirs, e.g. en,fr")
+    p.add_argument("--format", choices=["jsonl", "tsv", "tmx", "po", "moses"], help="output format")
+    p.set_defaults(func=cmd_corpus_import)
+
+    p = corpus.add_parser("split", help="write train/dev/test splits (by meaning) beside a corpus",
+                          description="Split by meaning, never by pair: a held-out meaning is unseen in every language.")
+    p.add_argument("corpus")
+    p.add_argument("--dev", type=int, default=500)
+    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_corpus_split)
+
+    p = commands.add_parser("train", help="train a model on a corpus",
+                            description="Train on CORPUS's train split (dev split for validation). Any config "
+                            "key can be overridden as key=value, e.g. lr=0.001 model.bridge_queries=8 "
+                            "directions=all align_weight=0.1.")
+    p.add_argument("--data", required=True, help="corpus (JSONL with .train/.dev siblings, or any readable format)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--config", default="base", help="preset (tiny, small, base) or YAML file (default base)")
+    p.add_argument("--max-minutes", type=float, help="stop after this many minutes of training")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("translate", help="translate sentences into one or more languages",
+                            description="Translate TEXT arguments, or one sentence per line from --in or stdin. "
+                            + TRANSLATE_ORDER)
+    p.add_argument("text", nargs="*", help="sentences (default: read lines from --in or stdin)")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--to", required=True, help="target language(s), comma-separated, e.g. fr,de")
+    p.add_argument("--from", dest="source", help="source language (not needed by the model; for reports only)")
+    p.add_argument("--in", dest="input", help="input file, one sentence per line")
+    p.add_argument("--out", help="output file (written atomically; default stdout)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
+    p.set_defaults(func=cmd_translate)
+
+    p = commands.add_parser("embed", help="language-agnostic sentence vectors (.npy)",
+                            description="One L2-normalised float32 vector per input line: the pooled thought.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--in", dest="input", required=True, help="input file, one sentence per line")
+    p.add_argument("--out", required=True, help="output .npy file")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.set_defaults(func=cmd_embed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s",
+                        stream=sys.stderr)
+    try:
+        args.func(args)
+    except InterlinguaError as exc:
+        if args.debug:
+            raise
+        print(f"interlingua: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interlingua: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Configuration: two dataclasses, YAML presets, and `key=value` overrides from the command line.
+
+One place defines every option. Presets in ``interlingua/configs/*.yaml`` are data that fill these
+dataclasses; unknown keys are reported all at once with the valid choices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InterlinguaError
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 8000
+    d_model: int = 256
+    n_heads: int = 4
+    d_ff: int = 1024
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    bridge_queries: int = 16   # k: the thought is a (k, d_model) matrix for every sentence
+    bridge_layers: int = 1
+    dropout: float = 0.1
+    max_positions: int = 256
+    target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 1234
+    languages: list[str] = field(default_factory=list)  # empty: the `max_languages` largest of the corpus
+    max_languages: int = 8
+    directions: str = "en-centric"  # "en-centric" | "all" | "en-fr,fr-en,..."
+    max_tokens: int = 4000          # padded tokens per batch (the longer side)
+    max_len: int = 64               # subword tokens per sentence; longer ones are truncated
+    lr: float = 7e-4
+    warmup_steps: int = 800
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    align_weight: float = 0.0       # weight of the contrastive thought-alignment loss (0 = off)
+    align_temperature: float = 0.05
+    max_steps: int = 0              # 0: no step limit
+    max_minutes: float = 0.0        # 0: no time limit
+    log_every: int = 50
+    eval_every: int = 500
+    eval_sentences: int = 100       # per direction sample for dev chrF
+    keep_checkpoints: int = 2
+    tokenizer_sample: int = 300_000  # sentences the tokenizer is trained on
+    tokenizer_temperature: float = 5.0  # language sampling p ~ n^(1/T): small languages not drowned
+    threads: int = 0                # 0: torch's default
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "RunConfig":
+        config = cls()
+        errors = apply_settings(config, data, source)
+        if errors:
+            raise InterlinguaError("; ".join(errors))
+        return config
+
+
+def _sections(config: RunConfig) -> dict[str, Any]:
+    return {"model": config.model, "train": config.train}
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    """Convert a YAML or command-line value to the type of the field's default."""
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "false", "0", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int) and not isinstance(value, bool):
+        if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit()):
+            return int(value)
+    elif isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(default, list):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            return [str(v) for v in value]
+    elif isinstance(default, str):
+        return str(value)
+    raise ValueError(f"{key}: expected {type(default).__name__}, got {value!r}")
+
+
+def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list[str]:
+    """Set ``{"model": {...}, "train": {...}}`` (or flat dotted keys) on config; return every problem found."""
+    errors: list[str] = []
+    sections = _sections(config)
+    flat: dict[str, Any] = {}
+    for key, value in (data or {}).items():
+        if key in sections and isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    for dotted, value in flat.items():
+        section_name, _, name = dotted.partition(".")
+        if not name:  # a bare key: find the one section that has it
+            owners = [s for s, obj in sections.items() if hasattr(obj, dotted)]
+            section_name, name = (owners[0], dotted) if len(owners) == 1 else ("", dotted)
+        section = sections.get(section_name)
+        if section is None or not hasattr(section, name):
+            valid = ", ".join(f"{s}.{f.name}" for s, obj in sections.items() for f in dataclasses.fields(obj))
+            errors.append(f"{source}: unknown key '{dotted}' (valid keys: {valid})")
+            continue
+        try:
+            setattr(section, name, _coerce(value, getattr(section, name), dotted))
+        except ValueError as exc:
+            errors.append(f"{source}: {exc}")
+    return errors
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_config(preset_or_path: str | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """A preset name (``tiny``) or a YAML file, then ``key=value`` overrides; all problems reported at once."""
+    config = RunConfig()
+    errors: list[str] = []
+    if preset_or_path:
+        path = Path(preset_or_path)
+        if not path.suffix and (PRESET_DIR / f"{preset_or_path}.yaml").exists():
+            path = PRESET_DIR / f"{preset_or_path}.yaml"
+        if not path.exists():
+            raise InterlinguaError(f"{preset_or_path}: no such config file or preset (presets: {', '.join(presets())})")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise InterlinguaError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        if not isinstance(data, dict):
+            raise InterlinguaError(f"{path}: expected a mapping of keys to values")
+        errors += apply_settings(config, data, str(path))
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            errors.append(f"override '{item}': expected key=value")
+            continue
+        errors += apply_settings(config, {key.strip(): value.strip()}, "command line")
+    if errors:
+        raise InterlinguaError("; ".join(errors))
+    return config
+
+
+def save_json(config: RunConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2)

@@ -1,0 +1,53 @@
+"""Cleaning rules for software messages, shared by the harvester and the file readers.
+
+Kept deliberately small and explicit: each rule is one regular expression and one reason.
+"""
+from __future__ import annotations
+
+import re
+
+# printf (%s, %d, %1$s, %-10.3lf, %%), Python (%(name)s), brace ({0}, {name}, {name!r:>10}),
+# Qt (%1), and simple markup (<b>, </b>, <br/>, &amp;). They must survive translation verbatim.
+PLACEHOLDER = re.compile(
+    r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t|I64|I32)?[diouxXeEfFgGaAcspnm%]"
+    r"|%\([A-Za-z_][\w.-]*\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]"
+    r"|%\d+"
+    r"|\{[A-Za-z_\d][\w.\[\]]*(?:![rsa])?(?::[^{}]*)?\}"
+    r"|</?[A-Za-z][A-Za-z0-9]*(?:\s+[^<>]*)?/?>"
+    r"|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
+)
+
+_WHITESPACE = re.compile(r"\s+")
+# GTK "_File", Qt/KDE "&Open"; CJK catalogs write the key in brackets: "文件(_F)", "打开(&O)".
+_BRACKETED_ACCEL = re.compile(r"\s*[(（][_&][A-Za-z0-9][)）]")
+_UNDERSCORE_ACCEL = re.compile(r"(?<![\w%{])_(?=[^\W_])")
+_AMPERSAND_ACCEL = re.compile(r"(?<![\w&])&(?=[^\W_])(?![A-Za-z]+;|#\d+;|#x[0-9A-Fa-f]+;)")
+_PATH_OR_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|/[\w./~-]*|[\w.-]+@[\w.-]+\.\w+|[\w.-]+\.(?:png|svg|desktop|conf|xml|txt|so|py|html?))$", re.I)
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+
+
+def normalize_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def strip_accelerators(text: str) -> str:
+    """Remove keyboard-accelerator marks so `_File`, `&File` and `File` are one string."""
+    text = _BRACKETED_ACCEL.sub("", text)
+    text = _UNDERSCORE_ACCEL.sub("", text)
+    return _AMPERSAND_ACCEL.sub("", text)
+
+
+def clean_message(text: str) -> str:
+    return normalize_whitespace(strip_accelerators(text))
+
+
+def is_text(text: str) -> bool:
+    """True for natural-language messages; False for paths, URLs, and format-only strings like '%s: %s'."""
+    if not text or _PATH_OR_URL.match(text):
+        return False
+    return bool(_LETTERS.search(PLACEHOLDER.sub(" ", text)))
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholders of a message, sorted, so two messages can be compared as multisets."""
+    return sorted(PLACEHOLDER.findall(text))

@@ -1,0 +1,404 @@
+"""Read and write parallel corpora: JSONL, TSV, TMX, PO/POT and Moses plain-text pairs.
+
+Every reader turns its format into the one in-memory shape the rest of interlingua uses,
+a list of multi-way rows ``{"id": "42", "en": "Open file", "fr": "Ouvrir le fichier"}``
+keyed by BCP-47 codes, so training code never cares where the text came from. Texts are
+single-line (line-based formats depend on it), and a row needs two languages to teach
+anything, so readers drop the rest. Every problem is an ``InterlinguaError`` whose one-line
+message starts with ``file:line`` when the line is known: a bad corpus is a user mistake
+to point at, not a crash.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import zip_longest
+from pathlib import Path
+from typing import IO
+
+import polib
+
+from interlingua.corpus.langcodes import to_bcp47
+from interlingua.errors import InterlinguaError, where
+
+Row = dict[str, str]
+_EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
+# File extensions that to_bcp47 would accept as 2-3 letter codes but that name file types.
+_NOT_LANGS = {"txt", "csv", "xml", "gz", "bz2", "xz", "zip", "tar", "py", "md", "log", "yml", "yaml", "tmp", "bak"}
+# Everything str.splitlines() breaks on, plus spaces and tabs: a text must stay on one line.
+_SPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1f\x85\u2028\u2029]+")
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0 at all
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _clean(text: str) -> str:
+    """One line, single spaces: line-based formats and tokenisers rely on it. NBSP is kept (it is typography)."""
+    return _SPACE.sub(" ", text).strip(" ")
+
+
+def _lang(code: str) -> str:
+    """BCP-47 form of a language key; an unknown key is kept as written rather than lost."""
+    return to_bcp47(code) or code
+
+
+def _ext_lang(ext: str) -> str | None:
+    """The language named by a file extension (``train.pt_BR`` -> ``pt-BR``), or None for ``txt`` and friends."""
+    if not ext or "." in ext or len(ext) > 12 or ext.lower() in _NOT_LANGS:
+        return None
+    return to_bcp47(ext)
+
+
+def _row(row_id: str, texts: Iterable[tuple[str, str]]) -> Row:
+    """A row with cleaned texts; empty texts are left out so 'has two languages' means 'has two texts'."""
+    row = {"id": row_id}
+    for lang, text in texts:
+        if (text := _clean(text)) and lang not in row:
+            row[lang] = text
+    return row
+
+
+def _order(langs: Iterable[str]) -> list[str]:
+    """English first, then alphabetical: stable columns and files whatever order rows came in."""
+    return sorted(set(langs) - {"id"}, key=lambda lang: (lang != "en", lang))
+
+
+def _need_file(path: Path) -> None:
+    if not path.is_file():
+        raise InterlinguaError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered decoded lines, streamed; decoding per line is what lets a bad byte be reported at its line."""
+    _need_file(path)
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            raw = raw.removeprefix(b"\xef\xbb\xbf") if n == 1 else raw
+            try:
+                yield n, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise InterlinguaError(f"{where(path, n)}: not valid UTF-8 (byte 0x{raw[e.start]:02x} "
+                                       f"at byte {e.start + 1} of the line); save the file as UTF-8") from None
+
+
+# --- format detection -----------------------------------------------------------------------------------
+
+def _siblings(prefix: Path) -> dict[str, Path]:
+    """Moses files next to a prefix: ``train`` -> {"en": train.en, "fr": train.fr}."""
+    if not prefix.parent.is_dir():
+        return {}
+    found = {}
+    for p in sorted(prefix.parent.iterdir()):
+        if p.is_file() and p.name.startswith(prefix.name + ".") and (lang := _ext_lang(p.name[len(prefix.name) + 1:])):
+            found.setdefault(lang, p)
+    return found
+
+
+def detect_format(path: str | Path) -> str:
+    """Name the format of ``path`` from its name: one of jsonl, tsv, tmx, po, moses.
+
+    Moses pairs come as ``train.en,train.fr``, a prefix ``train`` (languages from ``langs`` or
+    the files found), or one file ``train.en`` whose sibling is the other language file.
+    """
+    text = str(path)
+    suffix = Path(text).suffix
+    if suffix.lower() in _EXTENSIONS:
+        return _EXTENSIONS[suffix.lower()]
+    if "," in text or not suffix or _ext_lang(suffix[1:]) or _siblings(Path(text)):
+        return "moses"
+    raise InterlinguaError(f"{path}: cannot tell the corpus format from the name; use .jsonl, .tsv, .tmx, "
+                           f".po/.pot, or Moses files (train.en,train.fr or the prefix train)")
+
+
+def _moses_files(path: str | Path, langs: tuple[str, str] | None,
+                 row_langs: list[str] | None = None) -> list[tuple[Path, str]]:
+    """The two (file, language) pairs a Moses path stands for; ``row_langs`` is the pool when writing."""
+    text = str(path)
+    if "," in text:
+        parts = [Path(p.strip()) for p in text.split(",")]
+        found = [_ext_lang(p.suffix[1:]) for p in parts]
+        codes = [c for c in found if c] if all(found) else list(langs or ())
+        if len(parts) == 2 and len(codes) == 2:
+            return list(zip(parts, codes))
+        raise InterlinguaError(f"{path}: expected two files named by language (train.en,train.fr), or pass langs")
+    given = Path(text)
+    first = _ext_lang(given.suffix[1:])
+    prefix = given.with_suffix("") if first else given
+    siblings = _siblings(prefix)
+    if langs:
+        chosen = list(langs)
+    else:
+        pool = _order(row_langs if row_langs is not None else siblings)
+        others = [lang for lang in pool if lang != first]
+        if first and len(others) == 1:
+            chosen = [first, others[0]]
+        elif not first and len(pool) == 2:
+            chosen = pool
+        else:
+            raise InterlinguaError(f"{path}: cannot tell which two languages to use (found: "
+                                   f"{', '.join(pool) or 'none'}); pass langs=(src, tgt)")
+    return [(siblings.get(lang, Path(f"{prefix}.{lang}")), lang) for lang in chosen]
+
+
+# --- readers: each yields rows; read_corpus filters and checks -------------------------------------------
+
+def _read_jsonl(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
+    for n, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
+        row_id = obj.get("id", n)
+        if isinstance(row_id, (dict, list)) or row_id is None:
+            raise InterlinguaError(f"{where(path, n)}: 'id' must be a string or a number")
+        if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
+            keys = ("src", "tgt", "src_lang", "tgt_lang")
+            if not all(isinstance(obj.get(k), str) for k in keys):
+                raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")
+            texts = [(_lang(obj["src_lang"]), obj["src"]), (_lang(obj["tgt_lang"]), obj["tgt"])]
+        else:
+            texts = [(key, value) for key, value in obj.items() if key != "id"]
+            for key, value in texts:
+                if not isinstance(value, str):
+                    raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
+                                           f"found {type(value).__name__}")
+            texts = [(_lang(key), value) for key, value in texts]
+        if len({lang for lang, _ in texts}) < len(texts):
+            raise InterlinguaError(f"{where(path, n)}: the same language appears twice")
+        yield _row(str(row_id), texts)
+
+
+def _looks_like_lang(cell: str) -> bool:
+    """A header cell: a short code that to_bcp47 knows, written lower-case ('No' and 'Yes' are words)."""
+    return len(cell) <= 12 and cell[:2].islower() and to_bcp47(cell) is not None
+
+
+def _read_tsv(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
+    columns: list[str] | None = None
+    for n, line in _lines(path):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if columns is None:
+            header = [c.strip() for c in cells]
+            named = [_lang(c) for c in header if c != "id"]
+            is_header = all(c == "id" or _looks_like_lang(c) for c in header) and len(set(named)) == len(named)
+            if is_header and (langs is None or set(langs) <= set(named)):
+                columns = ["id" if c == "id" else _lang(c) for c in header]
+                continue
+            if langs is None:
+                raise InterlinguaError(f"{where(path, n)}: no header line naming the languages (e.g. 'en<TAB>fr'); "
+                                       f"add one or pass langs=(src, tgt)")
+            columns = list(langs)
+        if len(cells) != len(columns):
+            raise InterlinguaError(f"{where(path, n)}: expected {len(columns)} tab-separated columns "
+                                   f"({', '.join(columns)}), found {len(cells)}")
+        values = dict(zip(columns, cells))
+        yield _row(_clean(values.pop("id", "")) or str(n), values.items())
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_tmx(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
+    _need_file(path)
+    count = 0
+    try:
+        events = ET.iterparse(path, events=("start", "end"))
+        if _local((root := next(events)[1]).tag) != "tmx":
+            raise InterlinguaError(f"{path}: not a TMX file (root element <{_local(root.tag)}>)")
+        for event, elem in events:
+            if event != "end" or _local(elem.tag) != "tu":
+                continue
+            count += 1
+            texts = []
+            for tuv in (e for e in elem if _local(e.tag) == "tuv"):
+                code = tuv.get(_XML_LANG) or tuv.get("lang")
+                if not code:
+                    raise InterlinguaError(f"{path}: <tu> number {count} has a <tuv> without xml:lang")
+                seg = next((e for e in tuv if _local(e.tag) == "seg"), None)
+                texts.append((_lang(code), "" if seg is None else "".join(seg.itertext())))
+            yield _row(elem.get("tuid") or str(count), texts)
+            elem.clear()  # streaming: keep memory flat on large memories
+    except ET.ParseError as e:
+        line, column = e.position
+        head = path.read_bytes()[:200]  # expat calls bad UTF-8 'invalid token'; in a UTF-8 file, say so
+        encoding = m[1].lower() if (m := re.search(rb"encoding=[\"']([\w.-]+)", head)) else b"utf-8"
+        if encoding in (b"utf-8", b"utf8") and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            for _ in _lines(path):
+                pass
+        reason = str(e).rsplit(": line", 1)[0]
+        raise InterlinguaError(f"{where(path, line)}: not valid XML: {reason} (column {column + 1})") from None
+
+
+def _read_po(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
+    _need_file(path)  # polib would parse a missing file's *name* as PO text
+    try:
+        po = polib.pofile(str(path), wrapwidth=0)
+    except UnicodeDecodeError:
+        for _ in _lines(path):  # find the line of the bad byte
+            pass
+        raise InterlinguaError(f"{path}: text does not match its declared charset") from None
+    except (OSError, ValueError) as e:
+        line = re.search(r"\(line (\d+)\)", str(e))
+        reason = re.sub(r"\s*\(line \d+\)", "", str(e).replace(str(path), "")).strip()
+        raise InterlinguaError(f"{where(path, line and int(line[1]))}: not a valid PO file: {reason}") from None
+    header = to_bcp47(po.metadata.get("Language", ""))
+    target = header or (langs and langs[1]) or _ext_lang(path.stem)
+    if not target:
+        raise InterlinguaError(f"{path}: cannot tell the translation language: no 'Language:' header and the "
+                               f"file name is not a language code; pass langs=('en', lang)")
+    source = langs[0] if langs else "en"
+    for i, entry in enumerate(po, 1):
+        if entry.obsolete or "fuzzy" in entry.flags:
+            continue  # obsolete is dead text; fuzzy is a guess nobody checked: neither is a translation
+        text = entry.msgstr_plural.get(0, "") if entry.msgid_plural else entry.msgstr
+        yield _row(str(i), [(source, entry.msgid), (target, text)])
+
+
+def _read_moses(path: str | Path, langs: tuple[str, str] | None) -> Iterator[Row]:
+    (path_a, lang_a), (path_b, lang_b) = _moses_files(path, langs)
+    count_a = count_b = 0
+    for a, b in zip_longest(_lines(path_a), _lines(path_b)):
+        count_a, count_b = count_a + (a is not None), count_b + (b is not None)
+        if a is not None and b is not None:
+            yield _row(str(a[0]), [(lang_a, a[1]), (lang_b, b[1])])
+    if count_a != count_b:
+        raise InterlinguaError(f"{path_a}: {count_a} lines, but {path_b} has {count_b}; Moses files must "
+                               f"align line by line")
+
+
+_READERS = {"jsonl": _read_jsonl, "tsv": _read_tsv, "tmx": _read_tmx, "po": _read_po, "moses": _read_moses}
+
+
+def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> list[Row]:
+    """Read a corpus in any supported format as multi-way rows with at least two languages.
+
+    ``langs=(src, tgt)`` names the languages of formats that do not (TSV without header, a
+    Moses prefix); for multi-way formats it also selects those two languages.
+    """
+    fmt = detect_format(path)
+    langs = (_lang(langs[0]), _lang(langs[1])) if langs else None
+    rows, total = [], 0
+    for row in _READERS[fmt](path if fmt == "moses" else Path(path), langs):
+        total += 1
+        if langs:
+            row = {k: v for k, v in row.items() if k == "id" or k in langs}
+        if len(row) >= 3:  # id + two languages
+            rows.append(row)
+    if not rows:
+        wanted = f" in {' and '.join(langs)}" if langs else ""
+        raise InterlinguaError(f"{path}: no usable rows ({total} read, none with text in two languages{wanted})")
+    return rows
+
+
+# --- writers ---------------------------------------------------------------------------------------------
+
+@contextmanager
+def _atomic(paths: list[Path]) -> Iterator[list[IO[str]]]:
+    """Write to ``path.tmp`` files then rename: a crash never leaves a half-written corpus under the real name."""
+    tmps = [Path(f"{p}.tmp") for p in paths]
+    files: list[IO[str]] = []
+    try:
+        for tmp in tmps:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            files.append(open(tmp, "w", encoding="utf-8", newline="\n"))
+        yield files
+        for f in files:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        for tmp, final in zip(tmps, paths):
+            os.replace(tmp, final)
+    finally:
+        for f in files:
+            f.close()
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+
+
+def _texts(rows: list[Row], langs: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """(id, cleaned texts in ``langs`` order) per row; a missing language is ''."""
+    for i, row in enumerate(rows, 1):
+        yield _clean(str(row.get("id") or i)), [_clean(row.get(lang, "")) for lang in langs]
+
+
+def _write_jsonl(rows: list[Row], path: Path, langs: list[str]) -> None:
+    with _atomic([path]) as (f,):
+        for row_id, texts in _texts(rows, langs):
+            row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _write_tsv(rows: list[Row], path: Path, langs: list[str]) -> None:
+    with _atomic([path]) as (f,):
+        f.write("\t".join(["id", *langs]) + "\n")
+        for row_id, texts in _texts(rows, langs):
+            f.write("\t".join([row_id, *texts]) + "\n")
+
+
+def _write_tmx(rows: list[Row], path: Path, langs: list[str]) -> None:
+    root = ET.Element("tmx", version="1.4")
+    ET.SubElement(root, "header", {"creationtool": "interlingua", "creationtoolversion": "1", "segtype": "sentence",
+                                   "adminlang": "en", "srclang": "en" if "en" in langs else langs[0],
+                                   "datatype": "plaintext", "o-tmf": "interlingua"})
+    body = ET.SubElement(root, "body")
+    for row_id, texts in _texts(rows, langs):
+        tu = ET.SubElement(body, "tu", tuid=row_id)
+        for lang, text in zip(langs, texts):
+            if text:  # ElementTree escapes &<>" but would write control characters XML forbids
+                ET.SubElement(ET.SubElement(tu, "tuv", {_XML_LANG: lang}), "seg").text = _XML_FORBIDDEN.sub("", text)
+    ET.indent(root)
+    with _atomic([path]) as (f,):
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        ET.ElementTree(root).write(f, encoding="unicode")
+        f.write("\n")
+
+
+def _write_po(rows: list[Row], path: Path, langs: list[str]) -> None:
+    if len(langs) != 2:
+        raise InterlinguaError(f"{path}: a PO file holds English msgids and one translation language, the rows "
+                               f"have {', '.join(langs)}; pass langs=('en', lang)")
+    po = polib.POFile(wrapwidth=0)
+    po.header = "Written by interlingua."
+    po.metadata = {"Project-Id-Version": "interlingua", "Language": langs[1], "MIME-Version": "1.0",
+                   "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
+    seen = set()
+    for _, (source, target) in _texts(rows, langs):
+        if source and source not in seen:  # one msgid twice (without msgctxt) is an invalid PO file
+            seen.add(source)
+            po.append(polib.POEntry(msgid=source, msgstr=target))
+    with _atomic([path]) as (f,):
+        f.write(str(po))
+
+
+def write_corpus(rows: list[Row], path: str | Path, fmt: str | None = None, *,
+                 langs: tuple[str, str] | None = None) -> None:
+    """Write rows atomically in ``fmt`` (default: detected from ``path``); ``langs`` picks the languages written.
+
+    Texts are cleaned to single lines so what is written reads back the same.
+    """
+    fmt = fmt or detect_format(path)
+    if fmt not in _READERS:
+        raise InterlinguaError(f"{path}: unknown corpus format {fmt!r}; use one of {', '.join(_READERS)}")
+    chosen = [_lang(lang) for lang in langs] if langs else _order(k for row in rows for k in row)
+    if fmt == "moses":
+        pairs = _moses_files(path, (chosen[0], chosen[1]) if langs else None, chosen)
+        with _atomic([p for p, _ in pairs]) as files:
+            for _, texts in _texts(rows, [lang for _, lang in pairs]):
+                if all(texts):  # a line with an empty side would read back as a skipped row anyway
+                    for f, text in zip(files, texts):
+                        f.write(text + "\n")
+        return
+    if not chosen or fmt == "po" and not langs and chosen[0] != "en":  # msgids are English unless langs say
+        raise InterlinguaError(f"{path}: cannot write {fmt}: the rows have languages [{', '.join(chosen)}]; "
+                               f"pass langs=(src, tgt)")
+    {"jsonl": _write_jsonl, "tsv": _write_tsv, "tmx": _write_tmx, "po": _write_po}[fmt](rows, Path(path), chosen)

@@ -1,0 +1,51 @@
+"""Locale names (gettext folders, TMX ``xml:lang``, PO ``Language:``) to BCP-47 tags.
+
+Every language code inside interlingua is a BCP-47 string: ``pt_BR`` -> ``pt-BR``,
+``zh_CN`` -> ``zh-Hans``, ``sr@latin`` -> ``sr-Latn``.
+"""
+from __future__ import annotations
+
+import re
+
+# Chinese is written in two scripts; the script, not the region, is what a reader needs.
+_CHINESE = {"zh_CN": "zh-Hans", "zh_SG": "zh-Hans", "zh_TW": "zh-Hant", "zh_HK": "zh-Hant", "zh_MO": "zh-Hant"}
+# gettext's @modifiers that name a script (the others, e.g. @euro, say nothing about text).
+_SCRIPT_MODIFIERS = {"latin": "Latn", "cyrillic": "Cyrl", "Latn": "Latn", "Cyrl": "Cyrl", "arabic": "Arab",
+                     "devanagari": "Deva", "ijekavian": None, "ijekavianlatin": "Latn"}
+# gettext modifiers that are BCP-47 variants rather than scripts.
+_VARIANT_MODIFIERS = {"valencia": "valencia"}
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[_-]([A-Za-z]{4}))?(?:[_-]([A-Za-z]{2}|\d{3}))?(?:\.[\w-]+)?(?:@(\w+))?$")
+
+
+def to_bcp47(locale: str) -> str | None:
+    """Return the BCP-47 tag for a locale name, or None when it is not a language (``C``, ``POSIX``)."""
+    name = locale.strip()
+    if not name or name.upper() in {"C", "POSIX"}:
+        return None
+    if "." in name:  # encodings such as pl.UTF-8 or sk.cp1250 say nothing about the language
+        base, _, rest = name.partition(".")
+        name = base + (("@" + rest.split("@", 1)[1]) if "@" in rest else "")
+    plain = name.split("@", 1)[0].replace("-", "_")
+    if plain in _CHINESE and "@" not in name:
+        return _CHINESE[plain]
+    m = _LOCALE.match(name)
+    if not m:
+        return None
+    lang, script, region, modifier = m.groups()
+    lang = lang.lower()
+    if lang == "zh" and not script and region:
+        return _CHINESE.get(f"zh_{region.upper()}", f"zh-{region.upper()}")
+    variant = _VARIANT_MODIFIERS.get(modifier or "")
+    if modifier and not variant:
+        mod_script = _SCRIPT_MODIFIERS.get(modifier, None)
+        if modifier not in _SCRIPT_MODIFIERS:
+            return None  # e.g. en@quot, en@boldquot: typographic variants of English, not languages
+        script = script or mod_script
+    tag = lang
+    if script:
+        tag += "-" + script.title()
+    if region:
+        tag += "-" + region.upper()
+    if variant:
+        tag += "-" + variant
+    return tag

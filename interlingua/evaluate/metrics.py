@@ -1,0 +1,22 @@
+"""Translation metrics through sacrebleu, so every figure carries a standard, reproducible signature."""
+from __future__ import annotations
+
+from sacrebleu.metrics import BLEU, CHRF
+
+
+def chrf(hypotheses: list[str], references: list[str]) -> float:
+    return CHRF().corpus_score(hypotheses, [references]).score
+
+
+def bleu(hypotheses: list[str], references: list[str], target_lang: str = "") -> float:
+    return BLEU(tokenize=bleu_tokenizer(target_lang)).corpus_score(hypotheses, [references]).score
+
+
+def bleu_tokenizer(target_lang: str) -> str:
+    """Character-aware tokenisation where words are not separated by spaces (mecab is not installed here)."""
+    return {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}.get(target_lang.split("-")[0], "13a")
+
+
+def signatures(target_lang: str = "") -> dict[str, str]:
+    return {"chrf": str(CHRF().get_signature()),
+            "bleu": str(BLEU(tokenize=bleu_tokenizer(target_lang)).get_signature())}

@@ -1,0 +1,278 @@
+"""The interlingua model, top to bottom in the order a sentence meets it.
+
+    tokens ──embed──▶ encoder (told nothing about the language) ──▶ bridge ──▶ thought (k × d)
+    thought + target language ──▶ decoder (cross-attends to the thought only) ──▶ next-token logits
+
+The bridge is a fixed set of k learned queries that read the encoder states; its output, the
+*thought*, has the same shape for every sentence in every language. The decoder never sees the
+encoder states, so no source-language signal can reach it except through the thought: that is
+what makes zero-shot directions and language-agnostic sentence vectors possible.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+def sinusoidal_positions(n_positions: int, d_model: int) -> torch.Tensor:
+    """Fixed positions (Vaswani et al.): nothing to learn, any length up to n_positions."""
+    position = torch.arange(n_positions).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(n_positions, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)
+    return table
+
+
+class Attention(nn.Module):
+    """Multi-head attention on the framework's fused kernel (scaled_dot_product_attention).
+
+    ``self_attention=True`` projects q, k, v from one input in one matmul; otherwise q comes
+    from the queries and k, v from the memory (which may be pre-projected once and reused).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float, self_attention: bool):
+        super().__init__()
+        self.n_heads, self.dropout, self.self_attention = n_heads, dropout, self_attention
+        if self_attention:
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+        else:
+            self.q = nn.Linear(d_model, d_model)
+            self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, d) -> (B, h, T, d/h)
+        b, t, d = x.shape
+        return x.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
+
+    def project_memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.kv(memory).chunk(2, dim=-1)
+        return self._heads(k), self._heads(v)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, *,
+                mask: torch.Tensor | None = None, causal: bool = False,
+                memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+                cache: dict | None = None) -> torch.Tensor:
+        if self.self_attention:
+            q, k, v = (self._heads(t) for t in self.qkv(x).chunk(3, dim=-1))
+            if cache is not None:  # incremental decoding: append this step's keys and values
+                if "k" in cache:
+                    k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+                cache["k"], cache["v"] = k, v
+                causal = causal and q.shape[2] > 1
+        else:
+            q = self._heads(self.q(x))
+            k, v = memory_kv if memory_kv is not None else self.project_memory(memory)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        b, h, t, dh = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.up, self.down, self.drop = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(self.drop(F.gelu(self.up(x))))
+
+
+# ----------------------------------------------------------------------------- encoder
+
+class EncoderLayer(nn.Module):
+    """Pre-norm transformer layer: self-attention then feed-forward, each with a residual."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
+        self.attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
+        self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), mask=mask))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+# ----------------------------------------------------------------------------- bridge: the thought
+
+class BridgeLayer(nn.Module):
+    """The k thought slots read the encoder states, then exchange information among themselves."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.norm_q, self.norm_mem, self.norm_self, self.norm_ff = (nn.LayerNorm(c.d_model) for _ in range(4))
+        self.read = Attention(c.d_model, c.n_heads, c.dropout, self_attention=False)
+        self.mix = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
+        self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, slots: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        slots = slots + self.drop(self.read(self.norm_q(slots), self.norm_mem(states), mask=mask))
+        slots = slots + self.drop(self.mix(self.norm_self(slots)))
+        return slots + self.drop(self.ff(self.norm_ff(slots)))
+
+
+class Bridge(nn.Module):
+    """Variable-length encoder states (B, S, d) -> a fixed-size thought (B, k, d)."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(c.bridge_queries, c.d_model) * 0.02)
+        self.layers = nn.ModuleList(BridgeLayer(c) for _ in range(c.bridge_layers))
+        self.norm = nn.LayerNorm(c.d_model)
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        slots = self.queries.unsqueeze(0).expand(states.shape[0], -1, -1)
+        for layer in self.layers:
+            slots = layer(slots, states, mask)
+        return self.norm(slots)
+
+
+# ----------------------------------------------------------------------------- decoder
+
+class DecoderLayer(nn.Module):
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(c.d_model) for _ in range(3))
+        self.self_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
+        self.cross_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=False)
+        self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, thought_kv: tuple[torch.Tensor, torch.Tensor],
+                cache: dict | None = None) -> torch.Tensor:
+        x = x + self.drop(self.self_attn(self.norm1(x), causal=True, cache=cache))
+        x = x + self.drop(self.cross_attn(self.norm2(x), memory_kv=thought_kv))
+        return x + self.drop(self.ff(self.norm3(x)))
+
+
+@dataclass
+class DecoderState:
+    """What incremental decoding carries from one step to the next (the KV cache)."""
+    thought_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, projected once
+    lang: torch.Tensor                                   # (B,) target-language ids
+    self_cache: list[dict] = field(default_factory=list)  # per layer: keys and values so far
+    position: int = 0
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep the rows ``index`` (beam search re-ranks hypotheses every step)."""
+        self.thought_kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in self.thought_kv]
+        self.lang = self.lang.index_select(0, index)
+        for cache in self.self_cache:
+            for key in cache:
+                cache[key] = cache[key].index_select(0, index)
+
+
+# ----------------------------------------------------------------------------- the model
+
+class Interlingua(nn.Module):
+    PAD, UNK, BOS, EOS = 0, 1, 2, 3  # fixed SentencePiece ids (see tokenizer.py)
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model, padding_idx=self.PAD)
+        self.register_buffer("positions", sinusoidal_positions(c.max_positions, c.d_model), persistent=False)
+        self.embed_drop = nn.Dropout(c.dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
+        self.encoder_norm = nn.LayerNorm(c.d_model)
+        self.bridge = Bridge(c)
+        # The target language is told to the decoder only, added at every position so it cannot be forgotten.
+        self.target_language = nn.Embedding(max(1, len(c.target_languages)), c.d_model)
+        self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
+        self.decoder_norm = nn.LayerNorm(c.d_model)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=module.embedding_dim ** -0.5)
+
+    def language_ids(self, languages: list[str]) -> torch.Tensor:
+        table = {lang: i for i, lang in enumerate(self.config.target_languages)}
+        return torch.tensor([table[lang] for lang in languages], device=self.embed.weight.device)
+
+    def _embed(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        x = self.embed(tokens) * math.sqrt(self.config.d_model)
+        return x + self.positions[offset:offset + tokens.shape[1]]
+
+    # -- encode: tokens -> thought ------------------------------------------------------------
+
+    def encode(self, src: torch.Tensor, *, return_layers: bool = False):
+        """src (B, S) token ids -> thought (B, k, d); with return_layers also every layer's states.
+
+        Nothing here depends on the source language: the encoder is shared and untold.
+        """
+        keep = src != self.PAD                       # (B, S)
+        mask = keep[:, None, None, :]                # broadcast over heads and query positions
+        x = self.embed_drop(self._embed(src))
+        layers = [x]
+        for layer in self.encoder:
+            x = layer(x, mask)
+            layers.append(x)
+        states = self.encoder_norm(x)
+        thought = self.bridge(states, mask)
+        return (thought, layers, keep) if return_layers else thought
+
+    @staticmethod
+    def pool(thought: torch.Tensor) -> torch.Tensor:
+        """One L2-normalised sentence vector per thought: the mean of its k slots."""
+        return F.normalize(thought.mean(dim=1), dim=-1)
+
+    # -- decode: thought + target language -> tokens ------------------------------------------
+
+    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor) -> DecoderState:
+        kv = [layer.cross_attn.project_memory(thought) for layer in self.decoder]
+        return DecoderState(thought_kv=kv, lang=lang, self_cache=[{} for _ in self.decoder])
+
+    def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True) -> torch.Tensor:
+        """Logits (B, T, V) for ``tokens``; with use_cache, tokens are the new ones after ``state.position``."""
+        offset = state.position if use_cache else 0
+        x = self._embed(tokens, offset) + self.target_language(state.lang)[:, None, :]
+        x = self.embed_drop(x)
+        for layer, kv, cache in zip(self.decoder, state.thought_kv, state.self_cache):
+            x = layer(x, kv, cache if use_cache else None)
+        if use_cache:
+            state.position += tokens.shape[1]
+        return F.linear(self.decoder_norm(x), self.embed.weight)  # output layer tied to the embeddings
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor):
+        """Teacher-forced training pass: logits (B, T, V) and the thought (B, k, d)."""
+        thought = self.encode(src)
+        state = self.start_decoding(thought, lang)
+        return self.decode(tgt_in, state, use_cache=False), thought
+
+    # -- cost ---------------------------------------------------------------------------------
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.embed.weight.numel() if non_embedding else n
+
+    def flops_per_target_token(self, src_len: float, tgt_len: float) -> float:
+        """Training FLOPs (forward + backward = 6 · params · tokens) per target token, attention included.
+
+        Counted as in ../shared/peers.md so figures compare with the peers': non-embedding
+        parameters of each side times the tokens on that side, plus the output layer V·d.
+        """
+        c = self.config
+        d, k = c.d_model, c.bridge_queries
+        enc = sum(p.numel() for p in self.encoder.parameters())
+        bridge = sum(p.numel() for p in self.bridge.parameters())
+        dec = sum(p.numel() for p in self.decoder.parameters())
+        matmul = enc * src_len + bridge * k + dec * tgt_len + c.vocab_size * d * tgt_len
+        attention = (c.encoder_layers * src_len * src_len + c.bridge_layers * k * (src_len + k)
+                     + c.decoder_layers * (tgt_len * tgt_len / 2 + tgt_len * k)) * 2 * d
+        return 6 * (matmul + attention) / tgt_len

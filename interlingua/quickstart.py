@@ -1,0 +1,77 @@
+"""`interlingua quickstart`: the whole idea on this machine's own data, in one command.
+
+corpus (gettext catalogs) -> train a small model within a time budget -> show held-out
+translations, a zero-shot pair beside its pivot through English, and a cross-lingual similarity.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .config import load_config
+
+log = logging.getLogger("interlingua.quickstart")
+
+
+def build_default_corpus(corpus: Path) -> None:
+    from .corpus.formats import write_corpus
+    from .corpus.harvest import harvest
+    from .corpus.split import split_rows, write_splits
+    log.info("1/3 harvesting the gettext catalogs of this machine into %s", corpus)
+    rows, stats = harvest()
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    write_corpus(rows, corpus, "jsonl")
+    write_splits(corpus, split_rows(rows))
+    log.info("    %d meanings from %d catalogs", len(rows), stats.catalogs)
+
+
+def quickstart(workdir: Path, minutes: float = 12.0, config_name: str = "small", overwrite: bool = False) -> Path:
+    from .api import Translator
+    from .corpus.split import load_split
+    from .evaluate.metrics import chrf
+    from .train import train
+
+    corpus, run = workdir / "corpus.jsonl", workdir / "model"
+    if not corpus.exists():
+        build_default_corpus(corpus)
+    else:
+        log.info("1/3 using the corpus already built at %s", corpus)
+    if (run / "latest.json").exists() and not overwrite:
+        log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
+    else:
+        log.info("2/3 training a %s model for %.0f minutes (progress below)", config_name, minutes)
+        train(corpus, run, load_config(config_name, [f"max_minutes={minutes}"]), overwrite=True)
+
+    log.info("3/3 what the model does on meanings it never saw in training")
+    translator = Translator.load(run)
+    languages = translator.languages
+    others = [lang for lang in languages if lang != "en"]
+    test = load_split(corpus, "test")
+    full = [r for r in test if all(lang in r for lang in languages) and len(r["en"]) < 60][:4]
+    shown = others[:3]
+    print("\n== English into several languages (held-out test meanings) ==")
+    for row in full:
+        out = translator.translate([row["en"]], to=shown)
+        print(f"en: {row['en']}")
+        for lang in shown:
+            print(f"  {lang:>8}: {out[lang][0]}    [reference: {row[lang]}]")
+
+    src, tgt = others[0], others[1]
+    pair = [r for r in test if src in r and tgt in r][:200]
+    direct = translator.translate([r[src] for r in pair], to=tgt)
+    pivot = translator.translate([r[src] for r in pair], to=tgt, pivot="en")
+    refs = [r[tgt] for r in pair]
+    print(f"\n== Zero-shot {src}→{tgt}: this pair was never seen together in training ==")
+    for r, d, p in list(zip(pair, direct, pivot))[:3]:
+        print(f"{src}: {r[src]}\n  direct {tgt}: {d}\n  via en {tgt}: {p}\n  reference: {r[tgt]}")
+    print(f"chrF on {len(pair)} test meanings: zero-shot {chrf(direct, refs):.1f}, pivot through English "
+          f"{chrf(pivot, refs):.1f}")
+
+    print("\n== One thought, many languages: cosine similarity of sentence vectors ==")
+    a, b = full[0] if full else test[0], full[1] if len(full) > 1 else test[1]
+    pairs = [(a["en"], a.get(src, a["en"])), (a["en"], b.get(src, b["en"]))]
+    for (x, y), score in zip(pairs, translator.similarity([p[0] for p in pairs], [p[1] for p in pairs])):
+        print(f"{score:+.3f}  '{x}'  ~  '{y}'")
+    print(f"\nRun folder: {run}\nNext: interlingua translate --model {run} --to {','.join(shown)} \"Open the file\"\n"
+          f"      interlingua embed --model {run} --in sentences.txt --out vectors.npy")
+    return run

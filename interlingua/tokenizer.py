@@ -1,0 +1,86 @@
+"""One SentencePiece subword vocabulary shared by every language.
+
+Trained on the training split with languages sampled by temperature (p ∝ n^(1/T)), so a language
+with 10k sentences is not drowned by one with 60k. Placeholders such as ``%s`` and ``{0}`` are
+single pieces, so the model can copy them whole.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import sentencepiece as spm
+
+from .errors import InterlinguaError
+
+log = logging.getLogger(__name__)
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+# The most common software-message placeholders become atomic pieces.
+PLACEHOLDER_PIECES = ["%s", "%d", "%u", "%i", "%ld", "%lu", "%zu", "%c", "%f", "%x", "%%", "%1$s", "%2$s",
+                      "%3$s", "%1$d", "%2$d", "%1", "%2", "%3", "{0}", "{1}", "{2}", "<b>", "</b>", "&amp;"]
+
+
+def language_sample(rows: list[dict[str, str]], languages: list[str], size: int, temperature: float,
+                    seed: int) -> list[str]:
+    """``size`` sentences, languages drawn with probability ∝ count^(1/temperature)."""
+    by_lang = {lang: [row[lang] for row in rows if lang in row] for lang in languages}
+    by_lang = {lang: texts for lang, texts in by_lang.items() if texts}
+    counts = np.array([len(t) for t in by_lang.values()], dtype=np.float64)
+    weights = counts ** (1.0 / temperature)
+    quota = np.floor(size * weights / weights.sum()).astype(int)
+    rng = np.random.default_rng(seed)
+    sample: list[str] = []
+    for (lang, texts), n in zip(by_lang.items(), quota):
+        picks = rng.choice(len(texts), size=int(n), replace=n > len(texts))
+        sample.extend(texts[i] for i in picks)
+    return sample
+
+
+def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int, seed: int = 0) -> "Tokenizer":
+    """Train a unigram SentencePiece model and write it to ``model_path`` (atomically)."""
+    spm.set_random_generator_seed(seed)  # the same sample gives the same vocabulary
+    model = io.BytesIO()
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        raise InterlinguaError("no sentences to train the tokenizer on")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+        model_type="unigram", character_coverage=0.9995, byte_fallback=True,
+        pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=PLACEHOLDER_PIECES,
+        hard_vocab_limit=False, input_sentence_size=len(sentences), shuffle_input_sentence=True,
+        num_threads=2, minloglevel=2)
+    from .checkpoint import atomic_write_bytes  # checkpoint owns the atomic-write rule
+    atomic_write_bytes(model_path, model.getvalue())
+    return Tokenizer(model_path)
+
+
+class Tokenizer:
+    def __init__(self, model_path: Path | str):
+        path = Path(model_path)
+        if not path.is_file():
+            raise InterlinguaError(f"{path}: no tokenizer model")
+        self.sp = spm.SentencePieceProcessor()
+        try:
+            self.sp.Load(str(path))
+        except (OSError, RuntimeError) as exc:
+            raise InterlinguaError(f"{path}: not a SentencePiece model ({exc})") from None
+        self.path = path
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sp.GetPieceSize()
+
+    def encode(self, texts: list[str], max_len: int | None = None) -> list[list[int]]:
+        """Token ids with EOS appended; at most ``max_len`` ids (EOS kept) when given."""
+        ids = self.sp.EncodeAsIds(texts)
+        if max_len is not None:
+            ids = [seq[: max_len - 1] for seq in ids]
+        return [seq + [EOS] for seq in ids]
+
+    def decode(self, ids: list[list[int]]) -> list[str]:
+        clean = [[i for i in seq if i not in (PAD, BOS, EOS)] for seq in ids]
+        return self.sp.DecodeIds(clean)

@@ -1,0 +1,286 @@
+"""The training recipe: corpus -> tokenizer -> batches -> model -> checkpoints, in one readable loop.
+
+    interlingua train --data corpus.jsonl --out runs/base --config base [key=value ...]
+
+Objective: label-smoothed cross-entropy of the target given the thought, plus (when
+``align_weight > 0``) a contrastive loss that pulls together the thoughts of two translations of
+the same meaning. Every ``log_every`` steps: loss, tokens/s, MFU and each layer's gradient norm.
+Every ``eval_every`` steps: dev loss and chrF, a checkpoint, and best.json if chrF improved.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .checkpoint import (load_checkpoint, read_json, restore_optimizer, resolve_checkpoint, save_checkpoint,
+                         write_json)
+from .config import RunConfig
+from .corpus.split import load_split
+from .data import Batch, DirectionDataset, choose_languages, iterate_batches, parse_directions
+from .errors import InterlinguaError
+from .model import Interlingua
+from .tokenizer import PAD, Tokenizer, language_sample, train_tokenizer
+
+log = logging.getLogger("interlingua.train")
+
+
+# ----------------------------------------------------------------------------- pieces of a step
+
+def translation_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                           ignore_index=PAD, label_smoothing=smoothing)
+
+
+def alignment_loss(model: Interlingua, batch: Batch, source_thought: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE between the pooled thought of each source and of its own target sentence.
+
+    The target sentence goes through the same encoder: two languages, one meaning, one thought.
+    Other meanings in the batch are the negatives; other directions of the same meaning are not.
+    """
+    a = model.pool(source_thought)
+    b = model.pool(model.encode(batch.align))
+    sim = a @ b.T / temperature                                   # (B, B)
+    same_meaning = batch.meaning[:, None] == batch.meaning[None, :]
+    sim = sim.masked_fill(same_meaning & ~torch.eye(len(a), dtype=torch.bool, device=a.device), float("-inf"))
+    labels = torch.arange(len(a), device=a.device)
+    return (F.cross_entropy(sim, labels) + F.cross_entropy(sim.T, labels)) / 2
+
+
+def layer_gradient_norms(model: Interlingua) -> dict[str, float]:
+    """L2 norm of the gradient of each layer (embeddings, encoder.i, bridge, decoder.i, ...)."""
+    squares: dict[str, float] = {}
+    for name, param in model.named_parameters():
+        if param.grad is None:
+            continue
+        parts = name.split(".")
+        group = ".".join(parts[:2]) if parts[0] in ("encoder", "decoder") else parts[0]
+        squares[group] = squares.get(group, 0.0) + float(param.grad.detach().pow(2).sum())
+    return {k: math.sqrt(v) for k, v in squares.items()}
+
+
+def learning_rate(step: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then inverse square-root decay (Vaswani et al.)."""
+    step = max(step, 1)
+    return peak * min(step / max(1, warmup), math.sqrt(max(1, warmup) / step))
+
+
+def measure_matmul_flops(n: int = 1024, repeats: int = 5) -> float:
+    """The machine's practical fp32 peak (FLOP/s), measured now: the denominator of MFU."""
+    generator = torch.Generator().manual_seed(0)  # its own generator: the training RNG stays untouched
+    a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
+def make_optimizer(model: Interlingua, config: RunConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n and "queries" not in n]
+    other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n and "queries" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.train.weight_decay},
+                              {"params": other, "weight_decay": 0.0}],
+                             lr=config.train.lr, betas=(0.9, 0.98), eps=1e-9)
+
+
+# ----------------------------------------------------------------------------- set-up of a run
+
+@dataclass
+class Run:
+    folder: Path
+    config: RunConfig
+    tokenizer: Tokenizer
+    languages: list[str]
+    directions: list[tuple[str, str]]
+
+
+def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
+                train_rows: list[dict[str, str]]) -> Run:
+    """Create (or reopen, for --resume) the run folder: config, tokenizer, languages, directions."""
+    if resume:
+        if not (out / "config.json").exists():
+            raise InterlinguaError(f"{out}: nothing to resume (no config.json)")
+        # The architecture is the run's own; only training settings may change on resume.
+        config.model = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json")).model
+        saved = read_json(out / "run.json")
+        return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
+                   [tuple(d.split(">")) for d in saved["trained_directions"]])
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InterlinguaError(f"{out}: cannot create the run folder ({exc.strerror})") from None
+    t = config.train
+    languages = choose_languages(train_rows, t.languages, t.max_languages)
+    directions = parse_directions(t.directions, languages)
+    log.info("languages: %s; %d directions (%s)", ", ".join(languages), len(directions), t.directions)
+    sample = language_sample(train_rows, languages, t.tokenizer_sample, t.tokenizer_temperature, t.seed)
+    tokenizer = train_tokenizer(sample, out / "tokenizer.model", config.model.vocab_size, seed=t.seed)
+    config.model.vocab_size = tokenizer.vocab_size  # a tiny corpus may support fewer pieces than asked
+    config.model.target_languages = languages
+    write_json(out / "config.json", config.to_dict())
+    write_json(out / "run.json", {
+        "interlingua_version": __version__, "data": str(data), "languages": languages,
+        "trained_directions": [f"{s}>{t_}" for s, t_ in directions],
+        "train_meanings": len(train_rows), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return Run(out, config, tokenizer, languages, directions)
+
+
+# ----------------------------------------------------------------------------- evaluation on dev
+
+@torch.no_grad()
+def dev_loss(model: Interlingua, dev: DirectionDataset, config: RunConfig, lang_ids: dict[str, int],
+             max_examples: int = 2000) -> float:
+    model.eval()
+    total, tokens = 0.0, 0
+    batches = dev.epoch_batches(0, config.train.seed, config.train.max_tokens)
+    seen = 0
+    for examples in batches:
+        if seen >= max_examples:
+            break
+        batch = dev.make_batch(examples, lang_ids)
+        logits, _ = model(batch.src, batch.tgt_in, batch.lang)
+        n = batch.target_tokens
+        total += float(translation_loss(logits, batch.tgt_out, 0.0)) * n
+        tokens += n
+        seen += len(examples)
+    model.train()
+    return total / max(1, tokens)
+
+
+def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[dict[str, str]]) -> dict[str, float]:
+    """chrF on a sample of dev rows: mean over trained directions, and over a few zero-shot ones."""
+    from .api import Translator
+    from .evaluate.metrics import chrf
+    translator = Translator(model, tokenizer, run.config)
+    n = run.config.train.eval_sentences
+    trained = set(run.directions)
+    zero_shot = [(s, t) for s in run.languages for t in run.languages if s != t and (s, t) not in trained][:2]
+    scores: dict[str, list[float]] = {"chrf": [], "zero_shot_chrf": []}
+    for key, directions in (("chrf", run.directions), ("zero_shot_chrf", zero_shot)):
+        for src, tgt in directions:
+            rows = [r for r in dev_rows if src in r and tgt in r][:n]
+            if rows:
+                hyps = translator.translate([r[src] for r in rows], to=tgt)
+                scores[key].append(chrf(hyps, [r[tgt] for r in rows]))
+    model.train()
+    return {k: sum(v) / len(v) for k, v in scores.items() if v}
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool = False,
+          overwrite: bool = False) -> Path:
+    data, out, t = Path(data), Path(out), config.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    torch.manual_seed(t.seed)
+    train_rows = load_split(data, "train")
+    if not train_rows:
+        raise InterlinguaError(f"{data}: the training split is empty")
+    run = prepare_run(data, out, config, resume, overwrite, train_rows)
+    dev_rows = load_split(data, "dev")
+    dataset = DirectionDataset(train_rows, run.tokenizer, run.languages, run.directions, t.max_len)
+    dev = DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len) if dev_rows else None
+    log.info("%d training examples over %d directions", len(dataset), len(run.directions))
+
+    model = Interlingua(config.model)
+    optimizer = make_optimizer(model, config)
+    lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
+    step, epoch, position, elapsed, best_chrf = 0, 0, 0, 0.0, -1.0
+    if resume:
+        step = resolve_checkpoint(out, "latest")
+        weights, optim, state = load_checkpoint(out, step)
+        model.load_state_dict(weights)
+        restore_optimizer(optimizer, optim, state["optimizer"])
+        torch.set_rng_state(optim["rng.torch"])
+        epoch, position, elapsed = state["epoch"], state["position"], state["elapsed_seconds"]
+        best_chrf = state.get("best_chrf", -1.0)
+        log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
+    log.info("model: %.2fM parameters (%.2fM without embeddings)", model.num_parameters() / 1e6,
+             model.num_parameters(True) / 1e6)
+    peak_flops = measure_matmul_flops()
+    model.train()
+
+    def checkpoint(metrics: dict) -> None:
+        nonlocal best_chrf
+        is_best = metrics.get("dev_chrf", -1.0) > best_chrf
+        best_chrf = max(best_chrf, metrics.get("dev_chrf", -1.0))
+        save_checkpoint(out, step, model, optimizer, {
+            "epoch": epoch, "position": position, "elapsed_seconds": elapsed, "best_chrf": best_chrf,
+            "metrics": metrics, "interlingua_version": __version__}, keep=t.keep_checkpoints,
+            best=is_best or not (out / "best.json").exists())
+
+    def evaluate() -> dict:
+        metrics = {"step": step}
+        if dev is not None:
+            metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
+            chrfs = dev_chrf(model, run.tokenizer, run, dev_rows)
+            metrics.update({f"dev_{k}": v for k, v in chrfs.items()})
+        log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
+        append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
+        return metrics
+
+    window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
+    last_saved = step
+    batches = iterate_batches(dataset, t.seed, t.max_tokens, lang_ids, epoch, position)
+    while not ((t.max_steps and step >= t.max_steps) or (t.max_minutes and elapsed >= t.max_minutes * 60)):
+        epoch, position, batch = next(batches)
+        step_start = time.perf_counter()
+        lr = learning_rate(step + 1, t.lr, t.warmup_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        logits, thought = model(batch.src, batch.tgt_in, batch.lang)
+        loss = translation_loss(logits, batch.tgt_out, t.label_smoothing)
+        if t.align_weight > 0:
+            loss = loss + t.align_weight * alignment_loss(model, batch, thought, t.align_temperature)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        step += 1
+        if step % t.log_every == 0:
+            append_jsonl(out / "grad_norms.jsonl", {"step": step, "norms": layer_gradient_norms(model)})
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
+        optimizer.step()
+        elapsed += time.perf_counter() - step_start
+        window_tokens += batch.target_tokens
+        window_loss += float(loss.detach())
+        window_steps += 1
+        if step % t.log_every == 0:
+            seconds = time.perf_counter() - window_start
+            tok_s = window_tokens / seconds
+            src_len = float((batch.src != PAD).sum(1).float().mean())
+            tgt_len = float((batch.tgt_out != PAD).sum(1).float().mean())
+            mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / peak_flops
+            record = {"kind": "train", "step": step, "loss": window_loss / window_steps, "lr": lr,
+                      "target_tokens_per_s": tok_s, "mfu": mfu, "elapsed_s": elapsed, "epoch": epoch}
+            append_jsonl(out / "log.jsonl", record)
+            left = f" | {max(0.0, t.max_minutes - elapsed / 60):.1f} min left" if t.max_minutes else ""
+            log.info("step %d | loss %.3f | lr %.2e | %.0f tok/s | MFU %.2f%s", step, record["loss"], lr,
+                     tok_s, mfu, left)
+            window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
+        if step % t.eval_every == 0:
+            checkpoint(evaluate())
+            last_saved = step
+            window_start = time.perf_counter()  # evaluation time is not training throughput
+    if step != last_saved or not (out / "latest.json").exists():
+        checkpoint(evaluate())
+    log.info("done: %d steps in %.1f min; run folder %s", step, elapsed / 60, out)
+    return out
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """Logs are appended line by line: a crash loses at most the line being written."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")

@@ -1,0 +1,52 @@
+"""Shared fixtures: a few hundred real rows from this machine's gettext catalogs, and one tiny trained run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LOCALES = Path("/usr/share/locale")
+LANGS = ["fr", "de", "es"]
+
+
+def run_cli(*args: str, input: bytes | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the CLI as a user does, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "interlingua", *args], input=input, capture_output=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def real_rows() -> list[dict[str, str]]:
+    """Rows harvested from the real French, German and Spanish catalogs on this machine."""
+    from interlingua.corpus.harvest import harvest
+    roots = [LOCALES / lang for lang in LANGS if (LOCALES / lang).is_dir()]
+    rows, _ = harvest(roots, min_translations=1, progress=False)
+    rows = [r for r in rows if all(lang in r for lang in LANGS) and len(r["en"]) < 40]
+    if len(rows) < 400:
+        pytest.skip(f"needs the gettext catalogs of {LOCALES} (found {len(rows)} usable rows)")
+    return rows
+
+
+@pytest.fixture(scope="session")
+def corpus_path(real_rows, tmp_path_factory) -> Path:
+    """A 600-meaning real corpus with train/dev/test splits beside it."""
+    from interlingua.corpus.formats import write_corpus
+    from interlingua.corpus.split import split_rows, write_splits
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    rows = real_rows[:600]
+    write_corpus(rows, path, "jsonl")
+    write_splits(path, split_rows(rows, dev=40, test=60, seed=1))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(corpus_path, tmp_path_factory) -> Path:
+    """A tiny model trained for a few seconds (shared by the tests that only need *a* model)."""
+    from interlingua.config import load_config
+    from interlingua.train import train
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(corpus_path, out, load_config("tiny", ["max_steps=60", "eval_every=30"]))
+    return out

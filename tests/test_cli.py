@@ -1,0 +1,133 @@
+"""The command line as a user runs it: every bad input gets one line, a non-zero exit, no traceback."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+def assert_clean_error(result, *needles):
+    err = result.stderr.decode()
+    assert result.returncode != 0, err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("interlingua: error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_help_lists_every_subcommand():
+    out = run_cli("--help").stdout.decode()
+    for command in ("quickstart", "corpus", "train", "translate", "embed"):
+        assert command in out
+    assert "one line per input sentence per target language" in run_cli("translate", "--help").stdout.decode()
+
+
+def test_translate_into_several_languages_in_the_stated_order(tiny_run):
+    result = run_cli("translate", "--model", str(tiny_run), "--to", "fr,de", "--tsv", "Open file", "Close")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["fr", "de", "fr", "de"]
+
+
+def test_translate_reads_stdin_and_pivots(tiny_run):
+    result = run_cli("translate", "--model", str(tiny_run), "--to", "de", "--pivot", "en", "--beam", "2",
+                     input="Ouvrir\nFermer\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout.decode().splitlines()) == 2
+
+
+def test_embed_writes_normalised_float32_vectors(tiny_run, tmp_path):
+    (tmp_path / "in.txt").write_text("Open file\nDatei öffnen\nOuvrir le fichier\n")
+    result = run_cli("embed", "--model", str(tiny_run), "--in", str(tmp_path / "in.txt"), "--out", str(tmp_path / "v.npy"))
+    assert result.returncode == 0, result.stderr.decode()
+    vectors = np.load(tmp_path / "v.npy")
+    assert vectors.shape[0] == 3 and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_unknown_target_language_names_the_known_ones(tiny_run):
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", "xx", "hello"), "'xx'", "fr")
+
+
+def test_no_target_language(tiny_run):
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", ",", "hello"), "--to")
+    result = run_cli("translate", "--model", str(tiny_run), "hello")
+    assert result.returncode != 0 and "--to" in result.stderr.decode()
+
+
+def test_missing_model_folder(tmp_path):
+    assert_clean_error(run_cli("translate", "--model", str(tmp_path / "nope"), "--to", "fr", "hi"), "nope")
+
+
+def test_truncated_safetensors(tiny_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    weights = json.loads((broken / "best.json").read_text())["weights"]
+    data = (broken / weights).read_bytes()
+    (broken / weights).write_bytes(data[: len(data) // 2])
+    assert_clean_error(run_cli("translate", "--model", str(broken), "--to", "fr", "hi"), "safetensors")
+
+
+def test_corrupt_pointer(tiny_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    (broken / "best.json").write_text("{not json")
+    assert_clean_error(run_cli("translate", "--model", str(broken), "--to", "fr", "hi"), "best.json")
+
+
+def test_missing_input_file(tiny_run, tmp_path):
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", "fr", "--in", str(tmp_path / "x.txt")),
+                       "x.txt")
+
+
+def test_invalid_utf8_names_the_line(tiny_run, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\nalso fine\nbroken \xff here\n")
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", "fr", "--in", str(bad)), "bad.txt:3")
+
+
+def test_extremely_long_line_is_truncated_with_a_warning(tiny_run):
+    result = run_cli("translate", "--model", str(tiny_run), "--to", "fr", "word " * 5000)
+    assert result.returncode == 0
+    assert "truncated" in result.stderr.decode() and len(result.stdout.decode().splitlines()) == 1
+
+
+def test_unwritable_output_path(tiny_run, tmp_path):
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", "fr", "--out",
+                               str(tmp_path / "no" / "such" / "dir" / "out.txt"), "hi"), "out.txt")
+
+
+def test_malformed_corpus_line(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"en": "a", "fr": "b"}\n{"en": "c", "fr": "d"}\n{broken\n')
+    assert_clean_error(run_cli("train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--config", "tiny"),
+                       "c.jsonl:3")
+    assert not (tmp_path / "r" / "latest.json").exists()
+
+
+def test_missing_and_empty_corpus(tmp_path):
+    assert_clean_error(run_cli("train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "r"),
+                               "--config", "tiny"), "none.jsonl")
+    (tmp_path / "empty.jsonl").write_text("")
+    assert_clean_error(run_cli("train", "--data", str(tmp_path / "empty.jsonl"), "--out", str(tmp_path / "r"),
+                               "--config", "tiny"), "empty.jsonl")
+
+
+def test_bad_config_keys_are_named(tmp_path, corpus_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  d_modle: 3\n")
+    assert_clean_error(run_cli("train", "--data", str(corpus_path), "--out", str(tmp_path / "r"), "--config", str(bad),
+                               "bogus=2"), "d_modle", "bogus", "model.d_model")
+
+
+def test_existing_run_is_not_overwritten(tiny_run, corpus_path):
+    assert_clean_error(run_cli("train", "--data", str(corpus_path), "--out", str(tiny_run), "--config", "tiny"),
+                       "--resume", "--overwrite")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli("--debug", "translate", "--model", str(tmp_path / "nope"), "--to", "fr", "hi")
+    assert result.returncode != 0 and "Traceback" in result.stderr.decode()

@@ -1,0 +1,215 @@
+"""Corpus readers/writers: every format round-trips awkward text, and every bad input names its file and line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from interlingua.corpus.formats import detect_format, read_corpus, write_corpus
+from interlingua.errors import InterlinguaError
+
+PAIRS = [
+    {"id": "1", "en": "Open file", "de": "Datei öffnen"},
+    {"id": "2", "en": "File", "de": "文件 (zh)"},
+    {"id": "3", "en": "<b>&amp;\"'</b> & more", "de": "<b>&amp;\"'</b> & mehr"},
+    {"id": "4", "en": "Deleted %s files of %(name)s", "de": "%s Dateien von %(name)s gelöscht"},
+    {"id": "5", "en": "Item {0} of %1$s", "de": "Element {0} von %1$s"},
+    {"id": "6", "en": "back\\slash and \u00a0nbsp", "de": "Rück\\strich und \u00a0nbsp"},
+]
+MULTI = [{**row, "fr": f"fr {i} «{row['en']}»"} for i, row in enumerate(PAIRS)] + [{"id": "x", "en": "Only", "fr": "Seul"}]
+
+
+def texts(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error(path: object, **kwargs: object) -> str:
+    with pytest.raises(InterlinguaError) as info:
+        read_corpus(path, **kwargs)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.tsv", "c.tmx"])
+def test_multiway_round_trip_keeps_ids_and_texts(tmp_path: Path, name: str) -> None:
+    write_corpus(MULTI, tmp_path / name)
+    assert read_corpus(tmp_path / name) == MULTI
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # atomic write: no .tmp left behind
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.tsv", "c.tmx", "de.po", "train"])
+def test_pair_round_trip(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    langs = ("en", "de") if name == "train" else None
+    write_corpus(PAIRS, path, langs=langs)
+    assert texts(read_corpus(path, langs=langs)) == texts(PAIRS)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_moses_forms_and_detection(tmp_path: Path) -> None:
+    write_corpus(PAIRS, f"{tmp_path / 'a.en'},{tmp_path / 'b.de'}")
+    assert (tmp_path / "a.en").read_text(encoding="utf-8").splitlines()[0] == "Open file"
+    assert texts(read_corpus(f"{tmp_path / 'a.en'},{tmp_path / 'b.de'}")) == texts(PAIRS)
+    write_corpus(PAIRS, tmp_path / "t.en")  # single file: sibling language from the rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.en", "b.de", "t.de", "t.en"]
+    assert texts(read_corpus(tmp_path / "t.en")) == texts(PAIRS)  # sibling found by globbing
+    assert texts(read_corpus(tmp_path / "t")) == texts(PAIRS)  # prefix, languages from the files
+    assert detect_format(tmp_path / "t") == detect_format(tmp_path / "t.de") == "moses"
+    assert [detect_format(f"x.{e}") for e in ("jsonl", "json", "tsv", "tmx", "po", "pot")] == \
+        ["jsonl", "jsonl", "tsv", "tmx", "po", "po"]
+    with pytest.raises(InterlinguaError, match="notes.txt"):
+        detect_format("notes.txt")
+
+
+def test_moses_skips_empty_lines_and_checks_counts(tmp_path: Path) -> None:
+    write_text(tmp_path / "m.en", "a\n\nc\n")
+    write_text(tmp_path / "m.fr", "A\nB\nC\n")
+    assert read_corpus(tmp_path / "m", langs=("en", "fr")) == [{"id": "1", "en": "a", "fr": "A"},
+                                                               {"id": "3", "en": "c", "fr": "C"}]
+    write_text(tmp_path / "m.fr", "A\nB\nC\nD\n")
+    message = error(tmp_path / "m", langs=("en", "fr"))
+    assert "m.en" in message and "m.fr" in message and "3" in message and "4" in message
+
+
+def test_jsonl_pair_rows_locales_and_cleaning(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "p.jsonl", "\n".join([
+        json.dumps({"src": "Hello", "tgt": "Olá", "src_lang": "en", "tgt_lang": "pt_BR"}),
+        "",
+        json.dumps({"id": 7, "en": " Two\n lines\tand  tabs ", "zh_CN": "两行", "sr@latin": "Dva"}),
+        json.dumps({"en": "alone"}),
+    ]) + "\n")
+    assert read_corpus(path) == [{"id": "1", "en": "Hello", "pt-BR": "Olá"},
+                                 {"id": "7", "en": "Two lines and tabs", "zh-Hans": "两行", "sr-Latn": "Dva"}]
+    assert read_corpus(path, langs=("en", "zh_CN")) == [{"id": "7", "en": "Two lines and tabs", "zh-Hans": "两行"}]
+
+
+def test_jsonl_writer_key_order(tmp_path: Path) -> None:
+    write_corpus([{"fr": "b", "de": "c", "en": "a", "id": "9"}], tmp_path / "o.jsonl")
+    assert list(json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))) == ["id", "en", "de", "fr"]
+
+
+def test_tsv_header_and_langs(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "h.tsv", "en\tpt_BR\nHello\tOlá\n")
+    assert read_corpus(path) == [{"id": "2", "en": "Hello", "pt-BR": "Olá"}]
+    path = write_text(tmp_path / "n.tsv", "no\tnon\nyes\toui\n")  # looks like codes, but langs say otherwise
+    assert texts(read_corpus(path, langs=("en", "fr"))) == [{"en": "no", "fr": "non"}, {"en": "yes", "fr": "oui"}]
+    assert "langs" in error(write_text(tmp_path / "x.tsv", "Hello\tBonjour\n"))
+
+
+def test_tmx_reads_1_1_lang_inline_tags_and_tuid(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "m.tmx", """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header srclang="en"/><body>
+<tu tuid="greet"><tuv xml:lang="en-US"><seg>Click <bpt i="1">&lt;b&gt;</bpt>here<ept i="1">&lt;/b&gt;</ept></seg></tuv>
+<tuv lang="fr_FR"><seg>Cliquez <ph>%s</ph> ici</seg></tuv></tu>
+<tu><tuv xml:lang="en"><seg>Solo</seg></tuv></tu>
+<tu><tuv xml:lang="en"><seg>A &amp; B</seg></tuv><tuv xml:lang="de"><seg>A &amp; B</seg></tuv></tu>
+</body></tmx>""")
+    assert read_corpus(path) == [{"id": "greet", "en-US": "Click <b>here</b>", "fr-FR": "Cliquez %s ici"},
+                                 {"id": "3", "en": "A & B", "de": "A & B"}]
+
+
+def test_tmx_writer_header(tmp_path: Path) -> None:
+    write_corpus(PAIRS[:1], tmp_path / "w.tmx", langs=("de", "en"))
+    text = (tmp_path / "w.tmx").read_text(encoding="utf-8")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    for attr in ('srclang="en"', 'creationtool="interlingua"', 'segtype="sentence"', 'adminlang="en"',
+                 'datatype="plaintext"', 'o-tmf="interlingua"', 'xml:lang="de"'):
+        assert attr in text
+
+
+PO = r'''msgid ""
+msgstr ""
+"Language: fr_FR\n"
+"Content-Type: text/plain; charset=UTF-8\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\n"
+
+msgid "Open"
+msgstr "Ouvrir"
+
+#, fuzzy
+msgid "Close"
+msgstr "Fermer"
+
+msgid "Empty"
+msgstr ""
+
+msgid "One file"
+msgid_plural "%d files"
+msgstr[0] "Un fichier"
+msgstr[1] "%d fichiers"
+
+msgctxt "menu"
+msgid "Quit \"now\""
+msgstr "Quitter \"maintenant\""
+
+#~ msgid "Old"
+#~ msgstr "Vieux"
+'''
+
+
+def test_po_skips_fuzzy_obsolete_empty_and_uses_singular(tmp_path: Path) -> None:
+    assert read_corpus(write_text(tmp_path / "x.po", PO)) == [
+        {"id": "1", "en": "Open", "fr-FR": "Ouvrir"},
+        {"id": "4", "en": "One file", "fr-FR": "Un fichier"},
+        {"id": "5", "en": 'Quit "now"', "fr-FR": 'Quitter "maintenant"'},
+    ]
+
+
+def test_po_language_from_file_name_and_writer(tmp_path: Path) -> None:
+    body = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Yes"\nmsgstr "Ja"\n'
+    assert read_corpus(write_text(tmp_path / "de.po", body)) == [{"id": "1", "en": "Yes", "de": "Ja"}]
+    assert "langs" in error(write_text(tmp_path / "messages.po", body))
+    write_corpus([{"id": "1", "en": "A", "de": "X"}, {"id": "2", "en": "A", "de": "Y"}], tmp_path / "out.po")
+    text = (tmp_path / "out.po").read_text(encoding="utf-8")
+    assert '"Language: de\\n"' in text and "charset=UTF-8" in text and "MIME-Version: 1.0" in text
+    assert "Content-Transfer-Encoding: 8bit" in text
+    assert texts(read_corpus(tmp_path / "out.po")) == [{"en": "A", "de": "X"}]  # duplicate msgid: first kept
+
+
+def test_pot_has_no_usable_rows(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "messages.pot", 'msgid ""\nmsgstr ""\n"Language: de\\n"\n\nmsgid "A"\nmsgstr ""\n')
+    assert "no usable rows" in error(path)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("bad.jsonl", b'{"en": "a", "fr": "b"}\n{"en": "c", "fr": "d"}\n{"en": "e", "fr": \n', ":3: not valid JSON"),
+    ("bad.jsonl", b'{"en": "a", "fr": "b"}\n{"en": "caf\xe9", "fr": "d"}\n', ":2: not valid UTF-8"),
+    ("bad.jsonl", b'{"en": "a", "fr": 3}\n', ":1:"),
+    ("bad.tsv", b"en\tfr\na\tb\nc\td\te\n", ":3: expected 2"),
+    ("bad.tsv", b"en\tfr\na\tb\n\xff\tc\n", ":3: not valid UTF-8"),
+    ("bad.tmx", b'<tmx version="1.4"><body>\n<tu><tuv xml:lang="en"><seg>a</tuv></tu></body></tmx>', ":2: not valid XML"),
+    ("bad.tmx", b'<tmx version="1.4"><body>\n<tu><tuv xml:lang="en"><seg>caf\xe9</seg></tuv></tu></body></tmx>',
+     ":2: not valid UTF-8"),
+    ("bad.po", b'msgid ""\nmsgstr ""\n"Language: fr\\n"\n\nmsgid "a"\nmsgstr "b"\n\nfoo "c"\nmsgstr "d"\n', ":8: not a valid PO"),
+    ("bad.po", b'msgid ""\nmsgstr ""\n"Language: fr\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+               b'msgid "a"\nmsgstr "b\xff"\n', ":7: not valid UTF-8"),
+    ("empty.jsonl", b"\n\n", "no usable rows"),
+    ("one.tsv", b"en\tfr\na\t\n", "no usable rows"),
+])
+def test_errors_name_file_and_line(tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    message = error(path)
+    assert message.startswith(str(path)) and expected in message
+
+
+def test_missing_files(tmp_path: Path) -> None:
+    for name in ("none.jsonl", "none.tsv", "none.tmx", "none.po"):
+        assert error(tmp_path / name) == f"{tmp_path / name}: no such file"
+    write_text(tmp_path / "m.en", "a\n")
+    assert error(tmp_path / "m", langs=("en", "fr")) == f"{tmp_path / 'm.fr'}: no such file"
+
+
+def test_failed_write_leaves_old_file_and_no_tmp(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "keep.jsonl", '{"en": "a", "fr": "b"}\n')
+    with pytest.raises(TypeError):
+        write_corpus([{"id": "1", "en": "a", "fr": None}], path)  # type: ignore[dict-item]
+    assert path.read_text(encoding="utf-8") == '{"en": "a", "fr": "b"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]

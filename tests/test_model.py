@@ -1,0 +1,86 @@
+"""The model's contract: one thought shape for every sentence, no language signal in the encoder,
+and decoding equivalences (cached = uncached, beam 1 = greedy)."""
+import torch
+
+from interlingua.config import ModelConfig
+from interlingua.model import Interlingua
+from interlingua.search import beam_search, greedy
+
+
+def tiny_model(**kw) -> Interlingua:
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=50, d_model=32, n_heads=2, d_ff=64, encoder_layers=2, decoder_layers=2,
+                         bridge_queries=4, dropout=0.0, target_languages=["en", "fr", "de"], **kw)
+    return Interlingua(config).eval()
+
+
+def test_thought_has_one_shape_for_every_length():
+    model = tiny_model()
+    short = model.encode(torch.randint(4, 50, (3, 5)))
+    long = model.encode(torch.randint(4, 50, (3, 40)))
+    assert short.shape == long.shape == (3, 4, 32)
+
+
+def test_padding_does_not_change_the_thought():
+    model = tiny_model()
+    src = torch.randint(4, 50, (1, 7))
+    padded = torch.cat([src, torch.zeros(1, 5, dtype=torch.long)], dim=1)
+    assert torch.allclose(model.encode(src), model.encode(padded), atol=1e-5)
+
+
+def test_encoder_has_no_language_input():
+    """The encoder's only input is the token ids: nothing tells it which language they are in."""
+    import inspect
+    assert list(inspect.signature(Interlingua.encode).parameters) == ["self", "src", "return_layers"]
+
+
+def test_decoder_sees_only_the_thought():
+    """Changing the source changes the output only through the thought: equal thoughts, equal logits."""
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (2, 9)))
+    lang = model.language_ids(["fr", "de"])
+    tgt = torch.randint(4, 50, (2, 6))
+    a = model.decode(tgt, model.start_decoding(thought, lang), use_cache=False)
+    b = model.decode(tgt, model.start_decoding(thought.clone(), lang), use_cache=False)
+    assert torch.equal(a, b)
+
+
+def test_cached_decoding_equals_uncached():
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (4, 8)))
+    lang = model.language_ids(["fr", "de", "en", "fr"])
+    assert greedy(model, thought, lang, 12, use_cache=True) == greedy(model, thought, lang, 12, use_cache=False)
+
+
+def test_beam_of_one_equals_greedy():
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (4, 8)))
+    lang = model.language_ids(["fr", "de", "en", "fr"])
+    assert beam_search(model, thought, lang, 12, beam=1) == greedy(model, thought, lang, 12)
+
+
+def test_beam_finds_at_least_as_probable_an_output_as_greedy():
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (3, 8)))
+    lang = model.language_ids(["fr", "de", "en"])
+
+    @torch.no_grad()
+    def logprob(seqs):
+        from interlingua.tokenizer import BOS, EOS
+        total = []
+        for i, seq in enumerate(seqs):
+            ids = torch.tensor([[BOS] + seq + [EOS]])
+            state = model.start_decoding(thought[i:i + 1], lang[i:i + 1])
+            lp = model.decode(ids[:, :-1], state, use_cache=False).log_softmax(-1)
+            total.append(float(lp[0].gather(1, ids[0, 1:, None]).sum()) / (len(seq) + 1))
+        return total
+
+    for g, b in zip(logprob(greedy(model, thought, lang, 10)), logprob(beam_search(model, thought, lang, 10, beam=4))):
+        assert b >= g - 1e-4
+
+
+def test_flops_per_token_counts_the_parameters():
+    model = tiny_model()
+    flops = model.flops_per_target_token(10, 10)
+    encoder_decoder = sum(p.numel() for p in [*model.encoder.parameters(), *model.decoder.parameters()])
+    assert 6 * encoder_decoder < flops < 6 * 3 * model.num_parameters()
