@@ -128,6 +128,30 @@ class Translator:
             vectors[chunk] = self.model.pool(self.model.encode(src)).float().cpu().numpy()
         return vectors
 
+    @torch.inference_mode()
+    def layer_vectors(self, sentences: list[str]) -> dict[str, np.ndarray]:
+        """Mean-pooled states of every depth, for probing what each layer learned.
+
+        Keys: ``layer0`` (embeddings), ``layer1``..``layerN`` (after each encoder layer),
+        ``thought`` (the k thought vectors concatenated) and ``pooled`` (what ``embed`` returns).
+        """
+        out: dict[str, list[tuple[list[int], np.ndarray]]] = {}
+        for chunk, src in self._batches(sentences):
+            thought, layers, keep = self.model.encode(src, return_layers=True)
+            weights = keep.unsqueeze(-1).float() / keep.sum(1, keepdim=True).unsqueeze(-1)
+            pooled = {f"layer{i}": (states * weights).sum(1) for i, states in enumerate(layers)}
+            pooled["thought"] = thought.flatten(1)
+            pooled["pooled"] = self.model.pool(thought)
+            for key, value in pooled.items():
+                out.setdefault(key, []).append((chunk, value.float().cpu().numpy()))
+        result = {}
+        for key, parts in out.items():
+            array = np.zeros((len(sentences), parts[0][1].shape[1]), dtype=np.float32)
+            for chunk, values in parts:
+                array[chunk] = values
+            result[key] = array
+        return result
+
     def similarity(self, a: list[str], b: list[str]) -> np.ndarray:
         """Cosine similarity of a[i] and b[i], whatever their languages."""
         return (self.embed(a) * self.embed(b)).sum(axis=1)

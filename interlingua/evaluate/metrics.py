@@ -20,3 +20,11 @@ def bleu_tokenizer(target_lang: str) -> str:
 def signatures(target_lang: str = "") -> dict[str, str]:
     return {"chrf": str(CHRF().get_signature()),
             "bleu": str(BLEU(tokenize=bleu_tokenizer(target_lang)).get_signature())}
+
+
+def scored_signatures(target_lang: str = "") -> dict[str, str]:
+    """Like ``signatures`` but always valid: sacrebleu knows the reference count only after scoring once."""
+    chrf_metric, bleu_metric = CHRF(), BLEU(tokenize=bleu_tokenizer(target_lang))
+    for metric in (chrf_metric, bleu_metric):
+        metric.corpus_score(["a"], [["a"]])
+    return {"chrf": str(chrf_metric.get_signature()), "bleu": str(bleu_metric.get_signature())}

@@ -1,0 +1,130 @@
+"""The traditional approach, to know what the model adds over it.
+
+* Translation memory: the output for a test sentence is the stored translation of the most
+  similar training sentence in the same language (``rapidfuzz`` ``fuzz.ratio``, the edit-distance
+  similarity CAT tools show as "fuzzy match %"). Software messages repeat a lot, so this is a
+  strong baseline; a test sentence found verbatim in the memory gets its stored translation back.
+* Hand-made features for retrieval: character 2-4-gram TF-IDF, reduced by truncated SVD, and a
+  linear map from each language into English fitted by ridge least squares on training pairs.
+"""
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InterlinguaError
+from .retrieval import ENGLISH, xsim_error
+from .testset import Row
+
+TM_BATCH = 256          # test sentences scored against the memory at a time
+FIT_PER_LANGUAGE = 2000  # training sentences per language for the TF-IDF vocabulary and the SVD
+MAP_PER_LANGUAGE = 5000  # training pairs per language for the linear map into English
+
+
+def _need(module: str, package: str):
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InterlinguaError(f"the baselines need {package}: pip install {package}") from None
+
+
+class TranslationMemory:
+    """Fuzzy-match lookup in training rows; one similarity matrix per source language serves all targets."""
+
+    def __init__(self, train_rows: list[Row]):
+        self.rows = train_rows
+
+    def lookup(self, src: str, queries: list[str], targets: list[str]) -> dict[str, list[str] | None]:
+        """For each target: the translation of the best-matching training row having ``src`` and that target.
+
+        Ties go to the first such row (as ``process.extractOne``); None for a target no training row has.
+        """
+        process = _need("rapidfuzz.process", "rapidfuzz")
+        fuzz = _need("rapidfuzz.fuzz", "rapidfuzz")
+        candidates = [i for i, row in enumerate(self.rows) if src in row and any(t in row for t in targets)]
+        columns = {t: np.array([j for j, i in enumerate(candidates) if t in self.rows[i]], dtype=np.int64)
+                   for t in targets}
+        best = {t: np.zeros(len(queries), dtype=np.int64) for t in targets if len(columns[t])}
+        texts = [self.rows[i][src] for i in candidates]
+        for start in range(0, len(queries) if best else 0, TM_BATCH):
+            scores = process.cdist(queries[start:start + TM_BATCH], texts, scorer=fuzz.ratio,
+                                   dtype=np.uint8, workers=-1)
+            for t in best:
+                cols = columns[t]
+                best[t][start:start + TM_BATCH] = cols[scores[:, cols].argmax(axis=1)] if len(cols) < len(texts) \
+                    else scores.argmax(axis=1)
+        return {t: [self.rows[candidates[j]][t] for j in best[t]] if t in best else None for t in targets}
+
+
+def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:
+    """chrF of the memory's output on each direction's own test rows ({(src, tgt): chrF}); one pass per source."""
+    from .metrics import chrf
+    by_source: dict[str, list] = {}
+    for d in directions:
+        by_source.setdefault(d.src, []).append(d)
+    scores = {}
+    for src, group in tqdm(by_source.items(), desc="translation memory", unit="source language",
+                           disable=not progress):
+        queries = list(dict.fromkeys(s for d in group for s in d.sources))
+        found = memory.lookup(src, queries, [d.tgt for d in group])
+        position = {q: n for n, q in enumerate(queries)}
+        for d in group:
+            if found[d.tgt] is not None:
+                scores[(d.src, d.tgt)] = chrf([found[d.tgt][position[s]] for s in d.sources], d.references)
+    return scores
+
+
+class CharNgramRetrieval:
+    """Character n-gram TF-IDF + SVD sentence vectors, mapped into English space by per-language ridge regression."""
+
+    def __init__(self, train_rows: list[Row], languages: list[str], *, components: int = 256,
+                 max_features: int = 50000, fit_per_language: int = FIT_PER_LANGUAGE,
+                 map_per_language: int = MAP_PER_LANGUAGE, seed: int = 0):
+        text = _need("sklearn.feature_extraction.text", "scikit-learn")
+        decomposition = _need("sklearn.decomposition", "scikit-learn")
+        self.rows, self.seed, self.map_per_language = train_rows, seed, map_per_language
+        sample = []
+        for lang in languages:
+            texts = [row[lang] for row in train_rows if lang in row]
+            sample += self._sample(texts, fit_per_language)
+        if not sample:
+            raise InterlinguaError("the retrieval baseline found no training sentences in the test languages")
+        self.tfidf = text.TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
+                                          max_features=max_features, dtype=np.float32)
+        features = self.tfidf.fit_transform(sample)
+        n = max(1, min(components, features.shape[1] - 1, features.shape[0] - 1))
+        self.svd = decomposition.TruncatedSVD(n_components=n, random_state=seed)
+        self.svd.fit(features)
+        self._maps: dict[str, object] = {}
+
+    def _sample(self, items: list, size: int) -> list:
+        if len(items) <= size:
+            return list(items)
+        picked = np.random.default_rng(self.seed).choice(len(items), size=size, replace=False)
+        return [items[i] for i in sorted(picked.tolist())]
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        reduced = self.svd.transform(self.tfidf.transform(texts))
+        return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-9)
+
+    def _map(self, lang: str):
+        if lang not in self._maps:
+            linear = _need("sklearn.linear_model", "scikit-learn")
+            pairs = self._sample([row for row in self.rows if lang in row and ENGLISH in row], self.map_per_language)
+            if len(pairs) < 2:
+                self._maps[lang] = None
+            else:
+                self._maps[lang] = linear.Ridge(alpha=1.0).fit(self.vectors([r[lang] for r in pairs]),
+                                                               self.vectors([r[ENGLISH] for r in pairs]))
+        return self._maps[lang]
+
+    def xsim_error(self, lang: str, texts: list[str], english: list[str]) -> float | None:
+        """X -> en xsim error of the mapped features (row i of ``texts`` translates row i of ``english``)."""
+        mapping = self._map(lang) if lang != ENGLISH else None
+        source = self.vectors(texts)
+        if lang != ENGLISH:
+            if mapping is None:
+                return None
+            source = mapping.predict(source)
+        return xsim_error(source, self.vectors(english))

@@ -1,0 +1,190 @@
+"""``interlingua evaluate``: one call that measures a trained run on a test file, as a JSON-ready dict.
+
+    result = run_evaluation("runs/base", "data/corpus.test.jsonl", baselines=True)
+    print(format_summary(result))
+    write_result(result, "runs/base/eval.json")
+
+What each number means and how to read them together: docs/evaluation.md.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..api import Translator
+from ..checkpoint import read_json, resolve_checkpoint, write_json
+from ..corpus.formats import read_corpus
+from ..corpus.split import load_split
+from ..errors import InterlinguaError
+from .metrics import bleu_tokenizer, scored_signatures
+from .placeholders import placeholder_counts
+from .probes import PROBE_SENTENCES, evaluate_probes
+from .retrieval import evaluate_retrieval
+from .testset import load_test_rows
+from .translation import score_direction, translate_directions
+from .vectors import LayerVectors
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(values) / len(values) if values else None
+
+
+def _training_rows(run: Path, record: dict, train_data: str | Path | None) -> list[dict[str, str]]:
+    if train_data is not None:
+        return read_corpus(train_data)
+    if not record.get("data"):
+        raise InterlinguaError(f"{run / 'run.json'}: no training data recorded; pass the training corpus for the "
+                               f"baselines")
+    return load_split(Path(record["data"]), "train")
+
+
+def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
+    """chrF's signature, BLEU's with the 13a tokenizer, and ``bleu:<lang>`` for targets tokenised otherwise."""
+    out = scored_signatures("")
+    for lang in languages:
+        if bleu_tokenizer(lang) != bleu_tokenizer(""):
+            out[f"bleu:{lang}"] = scored_signatures(lang)["bleu"]
+    return out
+
+
+def run_evaluation(run: str | Path, data: str | Path, *, beam: int = 1, baselines: bool = False,
+                   train_data: str | Path | None = None, max_sentences: int | None = None,
+                   checkpoint: str = "best", progress: bool = True) -> dict:
+    """Translate, retrieve and probe the test rows of ``data`` with the run's model; the result as a dict.
+
+    ``max_sentences`` caps the test rows per source language (the first ones in id order);
+    ``baselines`` adds the translation-memory and character-n-gram baselines, built from
+    ``train_data`` or else from the training split of the corpus the run was trained on.
+    """
+    if beam < 1:
+        raise InterlinguaError(f"beam must be at least 1 (got {beam})")
+    if max_sentences is not None and max_sentences < 1:
+        raise InterlinguaError(f"max_sentences must be at least 1 (got {max_sentences})")
+    run = Path(run)
+    translator = Translator.load(run, checkpoint)
+    record = read_json(run / "run.json")
+    trained = set(record.get("trained_directions", []))
+    rows, languages = load_test_rows(data, translator.languages)
+
+    directions = translate_directions(translator, rows, languages, trained, beam=beam,
+                                      max_sentences=max_sentences, progress=progress)
+    entries = [score_direction(d) for d in directions]
+
+    vectors = LayerVectors(translator)
+    retrieval, by_layer, retrieval_used = evaluate_retrieval(vectors, rows, languages, max_sentences=max_sentences,
+                                                             progress=progress)
+    probe, chance = evaluate_probes(vectors, rows, languages, progress=progress,
+                                    per_language=min(max_sentences or PROBE_SENTENCES, PROBE_SENTENCES))
+
+    if baselines:
+        from .baselines import CharNgramRetrieval, TranslationMemory, translation_memory_chrf
+        train_rows = _training_rows(run, record, train_data)
+        tm = translation_memory_chrf(TranslationMemory(train_rows), directions, progress=progress)
+        for entry in entries:
+            entry["tm_chrf"] = tm.get((entry["src"], entry["tgt"]))
+        if retrieval:
+            features = CharNgramRetrieval(train_rows, languages)
+            for lang, chosen in retrieval_used.items():
+                retrieval[lang]["xsim_error_baseline"] = features.xsim_error(
+                    lang, [rows[i][lang] for i in chosen], [rows[i]["en"] for i in chosen])
+
+    kept = total = 0
+    for d in directions:
+        k, t = placeholder_counts(d.sources, d.hypotheses)
+        kept, total = kept + k, total + t
+    of_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("supervised", "zero-shot")}
+    summary = {
+        "supervised_chrf": _mean(e["chrf"] for e in of_kind["supervised"]),
+        "supervised_bleu": _mean(e["bleu"] for e in of_kind["supervised"]),
+        "zero_shot_chrf": _mean(e["chrf"] for e in of_kind["zero-shot"]),
+        "zero_shot_bleu": _mean(e["bleu"] for e in of_kind["zero-shot"]),
+        "pivot_chrf": _mean(e.get("pivot_chrf") for e in of_kind["zero-shot"]),
+        "pivot_bleu": _mean(e.get("pivot_bleu") for e in of_kind["zero-shot"]),
+        "xsim_error": _mean(r["xsim_error"] for r in retrieval.values()),
+        "xsim_error_reverse": _mean(r["xsim_error_reverse"] for r in retrieval.values()),
+        "xsim_error_margin": _mean(r["xsim_error_margin"] for r in retrieval.values()),
+        "langid_probe": probe,
+        "langid_chance": chance,
+        "retrieval_by_layer": by_layer,
+        "placeholder_kept": kept / total if total else None,
+        "placeholder_sentences": total,
+    }
+    if baselines:
+        summary["tm_chrf"] = _mean(e["tm_chrf"] for e in entries)
+        summary["xsim_error_baseline"] = _mean(r.get("xsim_error_baseline") for r in retrieval.values())
+    return {"model": str(run), "data": str(data), "checkpoint": checkpoint,
+            "step": resolve_checkpoint(run, checkpoint), "beam": beam, "max_sentences": max_sentences,
+            "languages": languages, "sacrebleu": _sacrebleu_signatures(languages),
+            "directions": entries, "retrieval": retrieval, "summary": summary}
+
+
+def write_result(result: dict, path: str | Path) -> None:
+    """Write the result as indented JSON, atomically (a reader never sees half a file)."""
+    write_json(path, result)
+
+
+# ----------------------------------------------------------------------------- the human-readable report
+
+def _num(value, scale: float = 1.0, width: int = 6, digits: int = 1) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value * scale:>{width}.{digits}f}"
+
+
+def format_summary(result: dict) -> str:
+    """Tables for the terminal: the chrF direction matrix, the means, retrieval and the layer probes."""
+    s = result["summary"]
+    lines = [f"model {result['model']} (checkpoint {result['checkpoint']}, step {result.get('step', '?')}), "
+             f"data {result['data']}, beam {result['beam']}"]
+    entries = result["directions"]
+    langs = [lang for lang in result.get("languages", [])
+             if any(lang in (e["src"], e["tgt"]) for e in entries)]
+    if entries:
+        by_pair = {(e["src"], e["tgt"]): e for e in entries}
+        width = max(7, *(len(lang) + 2 for lang in langs))
+        lines += ["", "chrF by direction (row: source, column: target; * trained, others zero-shot)",
+                  " " * width + "".join(f"{lang:>{width}}" for lang in langs)]
+        for src in langs:
+            cells = []
+            for tgt in langs:
+                e = by_pair.get((src, tgt))
+                cells.append(f"{'':>{width}}" if e is None else
+                             f"{e['chrf']:>{width - 1}.1f}{'*' if e['kind'] == 'supervised' else ' '}")
+            lines.append(f"{src:<{width}}" + "".join(cells))
+    n_kind = {k: sum(e["kind"] == k for e in entries) for k in ("supervised", "zero-shot")}
+    rows = [("supervised", s.get("supervised_chrf"), s.get("supervised_bleu"), n_kind["supervised"]),
+            ("zero-shot", s.get("zero_shot_chrf"), s.get("zero_shot_bleu"), n_kind["zero-shot"]),
+            ("zero-shot through en", s.get("pivot_chrf"), s.get("pivot_bleu"),
+             sum("pivot_chrf" in e for e in entries))]
+    if "tm_chrf" in s:
+        rows.append(("translation memory", s["tm_chrf"], None, sum(e.get("tm_chrf") is not None for e in entries)))
+    lines += ["", f"{'mean over directions':<24}{'chrF':>7}{'BLEU':>7}{'directions':>12}"]
+    lines += [f"{name:<24}{_num(c, width=7)}{_num(b, width=7)}{n:>12}" for name, c, b, n in rows]
+
+    retrieval = result["retrieval"]
+    if retrieval:
+        base = "xsim_error_baseline" in s
+        lines += ["", "retrieval: xsim error % (lower is better; chance is about 100)",
+                  f"{'language':<10}{'X->en':>8}{'en->X':>8}{'margin':>8}" + (f"{'n-gram':>8}" if base else "")
+                  + f"{'sentences':>11}"]
+        items = list(retrieval.items()) + [("mean", {"xsim_error": s["xsim_error"],
+                                                     "xsim_error_reverse": s.get("xsim_error_reverse"),
+                                                     "xsim_error_margin": s["xsim_error_margin"],
+                                                     "xsim_error_baseline": s.get("xsim_error_baseline")})]
+        for lang, r in items:
+            lines.append(f"{lang:<10}{_num(r['xsim_error'], 100, 8)}{_num(r.get('xsim_error_reverse'), 100, 8)}"
+                         f"{_num(r['xsim_error_margin'], 100, 8)}"
+                         + (_num(r.get("xsim_error_baseline"), 100, 8) if base else "")
+                         + (f"{r['sentences']:>11}" if "sentences" in r else ""))
+    probe, by_layer = s.get("langid_probe") or {}, s.get("retrieval_by_layer") or {}
+    layers = list(dict.fromkeys([*probe, *by_layer]))
+    if layers:
+        lines += ["", f"by depth: language-ID probe accuracy (chance {_num(s.get('langid_chance'), 100, 0)}%; "
+                      f"lower = more language-free) and retrieval accuracy X->en (higher = more shared)",
+                  f"{'layer':<10}{'lang-ID %':>11}{'retrieval %':>13}"]
+        lines += [f"{layer:<10}{_num(probe.get(layer), 100, 11)}{_num(by_layer.get(layer), 100, 13)}"
+                  for layer in layers]
+    if s.get("placeholder_sentences"):
+        lines += ["", f"placeholders kept exactly: {_num(s['placeholder_kept'], 100, 0).strip()}% of "
+                      f"{s['placeholder_sentences']} translations whose source has them"]
+    lines += ["", "sacrebleu: " + "; ".join(f"{k} {v}" for k, v in result["sacrebleu"].items())]
+    return "\n".join(lines)
