@@ -156,6 +156,25 @@ def cmd_embed(args: argparse.Namespace) -> None:
     print(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .checkpoint import read_json
+    from .corpus.split import load_split, split_path
+    from .evaluate.run import format_summary, run_evaluation, write_result
+    data = args.data
+    if data is None:  # the test split of the corpus the run was trained on
+        corpus = Path(read_json(Path(args.model) / "run.json")["data"])
+        data = split_path(corpus, "test")
+        if not data.exists():
+            from .corpus.formats import write_corpus
+            write_corpus(load_split(corpus, "test"), data, "jsonl")
+    result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
+                            max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
+    print(format_summary(result))
+    out = Path(args.json) if args.json else Path(args.model) / "eval.json"
+    write_result(result, out)
+    print(f"wrote {out}")
+
+
 def cmd_quickstart(args: argparse.Namespace) -> None:
     from .quickstart import quickstart
     quickstart(Path(args.workdir), minutes=args.minutes, config_name=args.config, overwrite=args.overwrite)
@@ -242,6 +261,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
     p.set_defaults(func=cmd_translate)
+
+    p = commands.add_parser("evaluate", help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, "
+                            "language-ID probe, baselines", description="Translation quality for every direction "
+                            "(supervised or zero-shot, with the pivot through English), cross-lingual retrieval "
+                            "(xsim, cosine and margin), per-layer language-ID probe and retrieval, placeholder "
+                            "survival, and with --baselines the traditional approach on the same rows.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--baselines", action="store_true", help="add translation-memory and char n-gram baselines")
+    p.add_argument("--train-data", help="training corpus for the baselines (default: the run's training split)")
+    p.add_argument("--max-sentences", type=int, help="first N test rows per source language")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("embed", help="language-agnostic sentence vectors (.npy)",
                             description="One L2-normalised float32 vector per input line: the pooled thought.")

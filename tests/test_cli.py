@@ -131,3 +131,14 @@ def test_existing_run_is_not_overwritten(tiny_run, corpus_path):
 def test_debug_shows_the_traceback(tmp_path):
     result = run_cli("--debug", "translate", "--model", str(tmp_path / "nope"), "--to", "fr", "hi")
     assert result.returncode != 0 and "Traceback" in result.stderr.decode()
+
+
+def test_evaluate_writes_the_documented_json(tiny_run, corpus_path, tmp_path):
+    out = tmp_path / "eval.json"
+    result = run_cli("evaluate", "--model", str(tiny_run), "--data", str(corpus_path.with_name("corpus.test.jsonl")),
+                     "--max-sentences", "8", "--json", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    summary = json.loads(out.read_text())["summary"]
+    for key in ("supervised_chrf", "zero_shot_chrf", "pivot_chrf", "xsim_error", "langid_probe", "langid_chance",
+                "retrieval_by_layer", "placeholder_kept"):
+        assert key in summary, key

@@ -231,6 +231,7 @@ def test_schema_of_the_result(evaluation):
     layers = ["layer0", "layer1", "thought", "pooled"]  # the tiny model has one encoder layer
     assert list(s["langid_probe"]) == layers and list(s["retrieval_by_layer"]) == layers
     assert s["langid_chance"] == pytest.approx(0.25)
+    assert s["retrieval_by_layer"]["pooled"] == pytest.approx(1 - s["xsim_error"])
     assert json.loads(json.dumps(evaluation)) == evaluation  # JSON-ready as it is
 
 

@@ -18,12 +18,7 @@ def bleu_tokenizer(target_lang: str) -> str:
 
 
 def signatures(target_lang: str = "") -> dict[str, str]:
-    return {"chrf": str(CHRF().get_signature()),
-            "bleu": str(BLEU(tokenize=bleu_tokenizer(target_lang)).get_signature())}
-
-
-def scored_signatures(target_lang: str = "") -> dict[str, str]:
-    """Like ``signatures`` but always valid: sacrebleu knows the reference count only after scoring once."""
+    """sacrebleu signatures of the chrF and BLEU used here (sacrebleu knows the reference count only after a score)."""
     chrf_metric, bleu_metric = CHRF(), BLEU(tokenize=bleu_tokenizer(target_lang))
     for metric in (chrf_metric, bleu_metric):
         metric.corpus_score(["a"], [["a"]])

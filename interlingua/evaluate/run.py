@@ -16,7 +16,7 @@ from ..checkpoint import read_json, resolve_checkpoint, write_json
 from ..corpus.formats import read_corpus
 from ..corpus.split import load_split
 from ..errors import InterlinguaError
-from .metrics import bleu_tokenizer, scored_signatures
+from .metrics import bleu_tokenizer, signatures
 from .placeholders import placeholder_counts
 from .probes import PROBE_SENTENCES, evaluate_probes
 from .retrieval import evaluate_retrieval
@@ -41,10 +41,10 @@ def _training_rows(run: Path, record: dict, train_data: str | Path | None) -> li
 
 def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
     """chrF's signature, BLEU's with the 13a tokenizer, and ``bleu:<lang>`` for targets tokenised otherwise."""
-    out = scored_signatures("")
+    out = signatures("")
     for lang in languages:
         if bleu_tokenizer(lang) != bleu_tokenizer(""):
-            out[f"bleu:{lang}"] = scored_signatures(lang)["bleu"]
+            out[f"bleu:{lang}"] = signatures(lang)["bleu"]
     return out
 
 
