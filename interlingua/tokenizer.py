@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
+from collections import Counter
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -19,6 +22,7 @@ from .errors import InterlinguaError
 log = logging.getLogger(__name__)
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+COVERAGE = 0.9995  # rarer characters are spelled in bytes (byte_fallback), never unknown
 # The most common software-message placeholders become atomic pieces.
 PLACEHOLDER_PIECES = ["%s", "%d", "%u", "%i", "%ld", "%lu", "%zu", "%c", "%f", "%x", "%%", "%1$s", "%2$s",
                       "%3$s", "%1$d", "%2$d", "%1", "%2", "%3", "{0}", "{1}", "{2}", "<b>", "</b>", "&amp;"]
@@ -42,20 +46,40 @@ def language_sample(rows: list[dict[str, str]], languages: list[str], size: int,
 
 def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int, seed: int = 0) -> "Tokenizer":
     """Train a unigram SentencePiece model and write it to ``model_path`` (atomically)."""
+    from .checkpoint import atomic_write_bytes  # checkpoint owns the atomic-write rule
     spm.set_random_generator_seed(seed)  # the same sample gives the same vocabulary
-    model = io.BytesIO()
     sentences = [s for s in sentences if s]
     if not sentences:
         raise InterlinguaError("no sentences to train the tokenizer on")
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
-        model_type="unigram", character_coverage=0.9995, byte_fallback=True,
-        pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=PLACEHOLDER_PIECES,
-        hard_vocab_limit=False, input_sentence_size=len(sentences), shuffle_input_sentence=True,
-        num_threads=2, minloglevel=2)
-    from .checkpoint import atomic_write_bytes  # checkpoint owns the atomic-write rule
+    # One piece per common character (many for Japanese or Chinese), 256 byte pieces, specials and placeholders.
+    needed = characters_to_cover(sentences, COVERAGE) + 256 + len(PLACEHOLDER_PIECES) + 4 + 8
+    if vocab_size < needed:
+        log.warning("vocab_size %d is below the %d characters this corpus needs; using %d", vocab_size, needed, needed)
+        vocab_size = needed
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+            model_type="unigram", character_coverage=COVERAGE, byte_fallback=True,
+            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=PLACEHOLDER_PIECES,
+            hard_vocab_limit=False, input_sentence_size=len(sentences), shuffle_input_sentence=True,
+            num_threads=2, minloglevel=2)
+    except RuntimeError as exc:
+        raise InterlinguaError(f"SentencePiece could not train a {vocab_size}-piece vocabulary: "
+                               f"{str(exc).splitlines()[0]}") from None
     atomic_write_bytes(model_path, model.getvalue())
     return Tokenizer(model_path)
+
+
+def characters_to_cover(sentences: list[str], coverage: float) -> int:
+    """How many distinct characters SentencePiece keeps as pieces at this coverage (NFKC-normalised, as it does)."""
+    counts = sorted(Counter(ch for s in sentences for ch in unicodedata.normalize("NFKC", s)).values(), reverse=True)
+    total, running = sum(counts), 0
+    for i, n in enumerate(counts, start=1):
+        running += n
+        if running >= coverage * total:
+            return i
+    return len(counts)
 
 
 class Tokenizer:

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
 from .checkpoint import (load_checkpoint, read_json, restore_optimizer, resolve_checkpoint, save_checkpoint,
                          write_json)
-from .config import RunConfig
+from . import distributed
+from .config import RunConfig, TrainConfig
 from .corpus.split import load_split
 from .data import Batch, DirectionDataset, choose_languages, iterate_batches, parse_directions
 from .errors import InterlinguaError
@@ -40,19 +43,36 @@ def translation_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: floa
                            ignore_index=PAD, label_smoothing=smoothing)
 
 
-def alignment_loss(model: Interlingua, batch: Batch, source_thought: torch.Tensor, temperature: float) -> torch.Tensor:
+def alignment_loss(source_thought: torch.Tensor, target_thought: torch.Tensor, meaning: torch.Tensor,
+                   temperature: float) -> torch.Tensor:
     """InfoNCE between the pooled thought of each source and of its own target sentence.
 
     The target sentence goes through the same encoder: two languages, one meaning, one thought.
     Other meanings in the batch are the negatives; other directions of the same meaning are not.
     """
-    a = model.pool(source_thought)
-    b = model.pool(model.encode(batch.align))
+    a, b = Interlingua.pool(source_thought), Interlingua.pool(target_thought)
     sim = a @ b.T / temperature                                   # (B, B)
-    same_meaning = batch.meaning[:, None] == batch.meaning[None, :]
+    same_meaning = meaning[:, None] == meaning[None, :]
     sim = sim.masked_fill(same_meaning & ~torch.eye(len(a), dtype=torch.bool, device=a.device), float("-inf"))
     labels = torch.arange(len(a), device=a.device)
     return (F.cross_entropy(sim, labels) + F.cross_entropy(sim.T, labels)) / 2
+
+
+class Objective(nn.Module):
+    """The training loss as one module, so DDP sees every parameter use inside a single forward."""
+
+    def __init__(self, model: Interlingua, config: TrainConfig):
+        super().__init__()
+        self.model, self.config = model, config
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        c = self.config
+        logits, thought = self.model(batch.src, batch.tgt_in, batch.lang)
+        loss = translation_loss(logits, batch.tgt_out, c.label_smoothing)
+        if c.align_weight > 0:
+            target_thought = self.model.encode(batch.align)
+            loss = loss + c.align_weight * alignment_loss(thought, target_thought, batch.meaning, c.align_temperature)
+        return loss
 
 
 def layer_gradient_norms(model: Interlingua) -> dict[str, float]:
@@ -189,19 +209,25 @@ def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[
 def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool = False,
           overwrite: bool = False) -> Path:
     data, out, t = Path(data), Path(out), config.train
+    ctx = distributed.setup()  # one process, or one rank of a torchrun job
+    if not ctx.is_main:
+        logging.getLogger("interlingua").setLevel(logging.WARNING)  # one log, from rank 0
     if t.threads:
         torch.set_num_threads(t.threads)
-    torch.manual_seed(t.seed)
+    torch.manual_seed(t.seed + ctx.rank)
     train_rows = load_split(data, "train")
     if not train_rows:
         raise InterlinguaError(f"{data}: the training split is empty")
-    run = prepare_run(data, out, config, resume, overwrite, train_rows)
+    # Rank 0 makes the run folder and tokenizer; the other ranks then read them back.
+    run = prepare_run(data, out, config, resume, overwrite, train_rows) if ctx.is_main else None
+    distributed.barrier(ctx)
+    run = run or prepare_run(data, out, config, True, False, train_rows)
     dev_rows = load_split(data, "dev")
     dataset = DirectionDataset(train_rows, run.tokenizer, run.languages, run.directions, t.max_len)
     dev = DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len) if dev_rows else None
     log.info("%d training examples over %d directions", len(dataset), len(run.directions))
 
-    model = Interlingua(config.model)
+    model = Interlingua(config.model).to(ctx.device)
     optimizer = make_optimizer(model, config)
     lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
     step, epoch, position, elapsed, best_chrf = 0, 0, 0, 0.0, -1.0
@@ -214,9 +240,14 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         epoch, position, elapsed = state["epoch"], state["position"], state["elapsed_seconds"]
         best_chrf = state.get("best_chrf", -1.0)
         log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
-    log.info("model: %.2fM parameters (%.2fM without embeddings)", model.num_parameters() / 1e6,
-             model.num_parameters(True) / 1e6)
-    peak_flops = measure_matmul_flops()
+    log.info("model: %.2fM parameters (%.2fM without embeddings) on %s%s", model.num_parameters() / 1e6,
+             model.num_parameters(True) / 1e6, ctx.device, f", {ctx.world} processes" if ctx.world > 1 else "")
+    objective: nn.Module = Objective(model, t)
+    if ctx.world > 1:
+        objective = DistributedDataParallel(objective)
+    # bf16 autocast on GPUs only: on this CPU a bf16 matmul is ~100x slower than fp32.
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.device.type == "cuda")
+    peak_flops = measure_matmul_flops() if ctx.device.type == "cpu" else float("nan")
     model.train()
 
     def checkpoint(metrics: dict) -> None:
@@ -228,33 +259,35 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             "metrics": metrics, "interlingua_version": __version__}, keep=t.keep_checkpoints,
             best=is_best or not (out / "best.json").exists())
 
-    def evaluate() -> dict:
-        metrics = {"step": step}
-        if dev is not None:
-            metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
-            chrfs = dev_chrf(model, run.tokenizer, run, dev_rows)
-            metrics.update({f"dev_{k}": v for k, v in chrfs.items()})
-        log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
-        append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
-        return metrics
+    def evaluate_and_save() -> None:
+        """Rank 0 evaluates and writes; the others wait, so no rank runs ahead."""
+        if ctx.is_main:
+            metrics = {"step": step}
+            if dev is not None:
+                metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
+                metrics.update({f"dev_{k}": v for k, v in dev_chrf(model, run.tokenizer, run, dev_rows).items()})
+            log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
+            append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
+            checkpoint(metrics)
+        distributed.barrier(ctx)
 
     window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
     last_saved = step
-    batches = iterate_batches(dataset, t.seed, t.max_tokens, lang_ids, epoch, position)
-    while not ((t.max_steps and step >= t.max_steps) or (t.max_minutes and elapsed >= t.max_minutes * 60)):
+    batches = iterate_batches(dataset, t.seed, t.max_tokens, lang_ids, epoch, position, shard=(ctx.rank, ctx.world))
+    while not distributed.agree(ctx, bool((t.max_steps and step >= t.max_steps)
+                                          or (t.max_minutes and elapsed >= t.max_minutes * 60))):
         epoch, position, batch = next(batches)
+        batch = batch.to(ctx.device)
         step_start = time.perf_counter()
         lr = learning_rate(step + 1, t.lr, t.warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        logits, thought = model(batch.src, batch.tgt_in, batch.lang)
-        loss = translation_loss(logits, batch.tgt_out, t.label_smoothing)
-        if t.align_weight > 0:
-            loss = loss + t.align_weight * alignment_loss(model, batch, thought, t.align_temperature)
+        with autocast:
+            loss = objective(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         step += 1
-        if step % t.log_every == 0:
+        if step % t.log_every == 0 and ctx.is_main:
             append_jsonl(out / "grad_norms.jsonl", {"step": step, "norms": layer_gradient_norms(model)})
         torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
         optimizer.step()
@@ -264,27 +297,29 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         window_steps += 1
         if step % t.log_every == 0:
             seconds = time.perf_counter() - window_start
-            tok_s = window_tokens / seconds
+            tok_s = distributed.total(ctx, window_tokens) / seconds
             src_len = float((batch.src != PAD).sum(1).float().mean())
             tgt_len = float((batch.tgt_out != PAD).sum(1).float().mean())
-            mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / peak_flops
+            mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / (peak_flops * ctx.world)
             record = {"kind": "train", "step": step, "loss": window_loss / window_steps, "lr": lr,
                       "target_tokens_per_s": tok_s, "mfu": mfu, "elapsed_s": elapsed, "epoch": epoch}
-            append_jsonl(out / "log.jsonl", record)
             minutes_left = [t.max_minutes - elapsed / 60] if t.max_minutes else []
             if t.max_steps:
                 minutes_left.append((t.max_steps - step) * seconds / window_steps / 60)
             left = f" | {max(0.0, min(minutes_left)):.1f} min left" if minutes_left else ""
-            log.info("step %d | loss %.3f | lr %.2e | %.0f tok/s | MFU %.2f%s", step, record["loss"], lr,
-                     tok_s, mfu, left)
+            if ctx.is_main:
+                append_jsonl(out / "log.jsonl", record)
+                log.info("step %d | loss %.3f | lr %.2e | %.0f tok/s | MFU %.2f%s", step, record["loss"], lr,
+                         tok_s, mfu, left)
             window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
         if step % t.eval_every == 0:
-            checkpoint(evaluate())
+            evaluate_and_save()
             last_saved = step
             window_start = time.perf_counter()  # evaluation time is not training throughput
-    if step != last_saved or not (out / "latest.json").exists():
-        checkpoint(evaluate())
+    if step != last_saved:  # the same decision on every rank: no file-system check
+        evaluate_and_save()
     log.info("done: %d steps in %.1f min; run folder %s", step, elapsed / 60, out)
+    distributed.teardown(ctx)
     return out
 
 

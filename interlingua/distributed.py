@@ -1,0 +1,67 @@
+"""Data-parallel training with torchrun: who am I, on which device, and how ranks agree.
+
+    torchrun --standalone --nproc_per_node 2 -m interlingua train --data corpus.jsonl --out runs/ddp
+
+Without torchrun (no WORLD_SIZE in the environment) everything here is a no-op for one process.
+Backends: NCCL on GPUs, gloo on CPUs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class Context:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """Only rank 0 writes the run folder, checkpoints and logs."""
+        return self.rank == 0
+
+
+def setup() -> Context:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world <= 1:
+        return Context(0, 1, torch.device("cuda" if cuda else "cpu"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return Context(dist.get_rank(), world, torch.device(f"cuda:{local}" if cuda else "cpu"))
+
+
+def barrier(ctx: Context) -> None:
+    if ctx.world > 1:
+        dist.barrier()
+
+
+def agree(ctx: Context, flag: bool) -> bool:
+    """Rank 0's decision (e.g. 'the time budget is spent'), so every rank stops at the same step."""
+    if ctx.world == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=ctx.device)
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
+def total(ctx: Context, number: float) -> float:
+    """Sum of a number over ranks (tokens processed, for throughput)."""
+    if ctx.world == 1:
+        return number
+    value = torch.tensor([float(number)], device=ctx.device, dtype=torch.float64)
+    dist.all_reduce(value)
+    return float(value.item())
+
+
+def teardown(ctx: Context) -> None:
+    if ctx.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
