@@ -175,6 +175,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .insight.report import write_report
+    out = write_report(args.run, args.out, data=args.data, max_sentences=args.max_sentences or None,
+                       checkpoint=args.checkpoint, progress=not args.quiet)
+    print(f"wrote {out}")
+
+
 def cmd_quickstart(args: argparse.Namespace) -> None:
     from .quickstart import quickstart
     quickstart(Path(args.workdir), minutes=args.minutes, config_name=args.config, overwrite=args.overwrite)
@@ -277,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("report", help="one HTML page of pictures: training, gradient flow, weight importance "
+                            "and ablation, layers, the thought, baselines, zero-shot vs pivot",
+                            description="Measure a run and write one self-contained HTML report (images "
+                            "embedded) with eight sections, each explained from its own numbers. See docs/report.md.")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
+    p.add_argument("--max-sentences", type=int, default=200,
+                   help="test rows per source language for the evaluation (default 200; 0: all)")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    p.set_defaults(func=cmd_report)
 
     p = commands.add_parser("embed", help="language-agnostic sentence vectors (.npy)",
                             description="One L2-normalised float32 vector per input line: the pooled thought.")
