@@ -156,6 +156,24 @@ def cmd_embed(args: argparse.Namespace) -> None:
     print(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}")
 
 
+def cmd_translate_file(args: argparse.Namespace) -> None:
+    from .api import Translator
+    from .localize import format_counts, translate_file
+    targets = _languages(args.to)
+    if not targets:
+        raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    translator = Translator.load(args.model, args.checkpoint)
+    counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
+                            progress=not args.quiet)
+    print(format_counts(counts))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .serve import serve
+    serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
+          max_wait_ms=args.max_wait_ms)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .checkpoint import read_json
     from .corpus.split import load_split, split_path
@@ -305,6 +323,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .npy file")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.set_defaults(func=cmd_embed)
+
+    p = commands.add_parser("translate-file", help="machine drafts of a PO/POT catalog or a TMX memory, placeholders kept",
+                            description="Fill the untranslated entries of a PO/POT catalog, one "
+                            "OUT/<lang>/LC_MESSAGES/<domain>.po per language, or add the target languages to a TMX "
+                            "memory (OUT/<name>.tmx). Every draft is flagged fuzzy; a draft that would lose or invent "
+                            "a placeholder (%s, {0}, %(name)s, <b>, &amp;, ...) is left empty and counted.")
+    p.add_argument("input", help="a .po, .pot or .tmx file")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--to", required=True, help="target language(s), comma-separated, e.g. fr,de")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="retranslate every entry, also those already translated (default: fill only empty ones)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_translate_file)
+
+    p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
+                            description="Serve /translate, /embed, /similarity, /health, /languages, the page at / "
+                            "and the API docs at /docs. Requests that arrive together are batched.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--max-batch", type=int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
+    p.add_argument("--max-wait-ms", type=float, default=10, help="how long a request waits for others to batch with (default 10)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

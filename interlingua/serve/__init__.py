@@ -1,0 +1,71 @@
+"""A translation server with a web page: ``interlingua serve --model RUN``.
+
+    from interlingua.serve import create_app, serve
+    app = create_app(Translator.load("runs/base"))        # a FastAPI app (for tests or your own ASGI server)
+    serve("runs/base", host="127.0.0.1", port=8000)        # load once, serve until Ctrl-C
+
+See ``docs/serve.md``. FastAPI and uvicorn are optional dependencies: without them this module
+still imports, and using it raises an ``InterlinguaError`` that says what to install.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InterlinguaError
+
+log = logging.getLogger(__name__)
+_MISSING = "the server needs FastAPI and uvicorn: pip install fastapi uvicorn"
+
+
+def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
+               max_sentences: int = 64, name: str | None = None):
+    """The FastAPI app for ``translator`` (see :func:`interlingua.serve.app.create_app`)."""
+    try:
+        from .app import create_app as _create_app
+    except ImportError as exc:
+        raise InterlinguaError(f"{_MISSING} ({exc})") from None
+    return _create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
+                       max_sentences=max_sentences, name=name)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket (port 0: any free port); a busy port is a one-line error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InterlinguaError(f"cannot listen on {host}:{port} (unknown host: {exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InterlinguaError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    sock.setblocking(False)
+    return sock
+
+
+def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint: str = "best",
+          max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000, max_sentences: int = 64,
+          log_level: str = "info") -> None:
+    """Load the run once and serve it on ``host:port`` until interrupted."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise InterlinguaError(f"{_MISSING} ({exc})") from None
+    from ..api import Translator
+    translator = Translator.load(run, checkpoint)
+    app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
+                     max_sentences=max_sentences, name=Path(run).resolve().name)
+    sock = listen(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {run} ({', '.join(translator.languages)}) on http://{shown}:{sock.getsockname()[1]}/ "
+          f"(API docs at /docs); Ctrl-C stops", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=log_level == "debug"))
+    server.run(sockets=[sock])
