@@ -6,6 +6,7 @@ translations, a zero-shot pair beside its pivot through English, and a cross-lin
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from .config import load_config
@@ -25,7 +26,7 @@ def build_default_corpus(corpus: Path) -> None:
     log.info("    %d meanings from %d catalogs", len(rows), stats.catalogs)
 
 
-def quickstart(workdir: Path, minutes: float = 12.0, config_name: str = "small", overwrite: bool = False) -> Path:
+def quickstart(workdir: Path, minutes: float = 11.0, config_name: str = "small", overwrite: bool = False) -> Path:
     from .api import Translator
     from .corpus.split import load_split
     from .evaluate.metrics import chrf
@@ -47,7 +48,9 @@ def quickstart(workdir: Path, minutes: float = 12.0, config_name: str = "small",
     languages = translator.languages
     others = [lang for lang in languages if lang != "en"]
     test = load_split(corpus, "test")
-    full = [r for r in test if all(lang in r for lang in languages) and len(r["en"]) < 60][:4]
+    # Show plain sentences (no format strings or identifiers), which a reader can judge at a glance.
+    plain = [r for r in test if re.fullmatch(r"[A-Z][A-Za-z ,'-]+[.?!]?", r["en"]) and 2 <= len(r["en"].split()) <= 8]
+    full = [r for r in plain if all(lang in r for lang in languages)][:4]
     shown = others[:3]
     print("\n== English into several languages (held-out test meanings) ==")
     for row in full:
@@ -57,7 +60,7 @@ def quickstart(workdir: Path, minutes: float = 12.0, config_name: str = "small",
             print(f"  {lang:>8}: {out[lang][0]}    [reference: {row[lang]}]")
 
     src, tgt = others[0], others[1]
-    pair = [r for r in test if src in r and tgt in r][:200]
+    pair = sorted((r for r in test if src in r and tgt in r), key=lambda r: r not in plain)[:200]
     direct = translator.translate([r[src] for r in pair], to=tgt)
     pivot = translator.translate([r[src] for r in pair], to=tgt, pivot="en")
     refs = [r[tgt] for r in pair]
