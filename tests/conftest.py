@@ -1,9 +1,9 @@
 """Shared fixtures: a few hundred real rows from this machine's gettext catalogs, and one tiny trained run."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,31 @@ def run_cli(*args: str, input: bytes | None = None, timeout: int = 300) -> subpr
     """Run the CLI as a user does, in a fresh process."""
     return subprocess.run([sys.executable, "-m", "interlingua", *args], input=input, capture_output=True,
                           timeout=timeout)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    """A user mistake: non-zero exit, one 'interlingua: error:' line naming the needles, no traceback."""
+    err = result.stderr.decode()
+    assert result.returncode != 0, err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("interlingua: error:")]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@contextmanager
+def one_thread():
+    """The tiny model's matrices are too small to share between threads; on a busy CPU that costs 5-10x."""
+    import torch
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -5,17 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import run_cli
-
-
-def assert_clean_error(result, *needles):
-    err = result.stderr.decode()
-    assert result.returncode != 0, err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("interlingua: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from conftest import assert_clean_error, run_cli
 
 
 def test_help_lists_every_subcommand():

@@ -2,11 +2,11 @@
 import json
 import logging
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
+from conftest import one_thread
 from interlingua.corpus.formats import read_corpus, write_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.evaluate.baselines import TranslationMemory, translation_memory_chrf
@@ -171,20 +171,6 @@ def test_directions_retrieval_and_probe_of_a_perfect_model():
 
 
 # ----------------------------------------------------------------------------- the whole evaluation
-
-@contextmanager
-def one_thread():
-    """The tiny model's matrices are too small to share between threads; on a busy CPU that costs 5-10x."""
-    import torch
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def evaluation(tiny_run, corpus_path):

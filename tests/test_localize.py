@@ -9,7 +9,7 @@ from pathlib import Path
 import polib
 import pytest
 
-from conftest import run_cli
+from conftest import assert_clean_error, run_cli
 from interlingua.corpus.formats import read_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.localize import format_counts, protect, restore, same_placeholders, translate_file
@@ -432,16 +432,6 @@ def test_other_file_kinds_are_refused(tmp_path):
 def cli_has_translate_file() -> None:
     if "translate-file" not in run_cli("--help").stdout.decode():
         pytest.skip("the CLI has no translate-file command yet (cli.py wiring pending)")
-
-
-def assert_clean_error(result, *needles):
-    err = result.stderr.decode()
-    assert result.returncode != 0, err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("interlingua: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_cli_translate_file(cli_has_translate_file, catalog, tiny_run, tmp_path):

@@ -8,22 +8,16 @@ import shutil
 import pytest
 import torch
 
+from conftest import one_thread
 from interlingua.errors import InterlinguaError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny model's matrices are too small to share between threads; on a busy CPU that costs 5-10x."""
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
+def single_thread():
+    with one_thread():
+        yield
 
 
 def _test_file(corpus_path):
