@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .corpus.langcodes import split_languages
 from .errors import InterlinguaError
 
 log = logging.getLogger("interlingua")
@@ -20,24 +21,14 @@ TRANSLATE_ORDER = ("Output: one line per input sentence per target language, gro
                    "With --tsv each line is 'lang<TAB>translation'.")
 
 
-def _languages(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 # ----------------------------------------------------------------------------- corpus
 
 def cmd_corpus_build(args: argparse.Namespace) -> None:
-    from .corpus.harvest import harvest, language_table
-    from .corpus.formats import write_corpus
-    from .corpus.split import split_rows, write_splits
+    from .corpus.harvest import build_corpus, language_table
     roots = [Path(r) for r in args.roots] if args.roots else None
-    rows, stats = harvest(roots, min_translations=args.min_translations, progress=not args.quiet)
-    if not rows:
-        raise InterlinguaError("no gettext catalogs with translations found"
-                               + (f" under {', '.join(args.roots)}" if args.roots else ""))
     out = Path(args.out)
-    write_corpus(rows, out, "jsonl")
-    paths = write_splits(out, split_rows(rows, args.dev, args.test, args.seed))
+    rows, stats, paths = build_corpus(out, roots, min_translations=args.min_translations, dev=args.dev,
+                                      test=args.test, seed=args.seed, progress=not args.quiet)
     table = language_table(rows)
     print(f"{'language':<12}{'translations':>13}")
     for lang, n in table:
@@ -45,13 +36,13 @@ def cmd_corpus_build(args: argparse.Namespace) -> None:
     big = sum(1 for lang, n in table if n >= 10_000 and lang != "en")
     print(f"\n{len(rows):,} meanings, {len(table) - 1} languages besides English ({big} with ≥ 10,000 translations), "
           f"from {stats.catalogs:,} catalogs ({stats.unreadable} unreadable).")
-    print(f"skipped entries: " + ", ".join(f"{k} {v:,}" for k, v in stats.skipped.most_common()))
+    print("skipped entries: " + ", ".join(f"{k} {v:,}" for k, v in stats.skipped.most_common()))
     print(f"wrote {out} and its splits " + ", ".join(f"{k}: {p.name}" for k, p in paths.items()))
 
 
 def cmd_corpus_import(args: argparse.Namespace) -> None:
     from .corpus.formats import read_corpus, write_corpus
-    langs = tuple(_languages(args.langs)) if args.langs else None
+    langs = tuple(split_languages(args.langs)) if args.langs else None
     if langs is not None and len(langs) != 2:
         raise InterlinguaError("--langs takes two languages, e.g. --langs en,fr")
     merged: dict[str, dict[str, str]] = {}
@@ -127,7 +118,7 @@ def _open_output(path: str | None):
 
 def cmd_translate(args: argparse.Namespace) -> None:
     from .api import Translator
-    targets = _languages(args.to)
+    targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     sentences = _read_lines(args.input, args.text)
@@ -159,7 +150,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
 def cmd_translate_file(args: argparse.Namespace) -> None:
     from .api import Translator
     from .localize import format_counts, translate_file
-    targets = _languages(args.to)
+    targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     translator = Translator.load(args.model, args.checkpoint)

@@ -59,7 +59,6 @@ class Batch:
     tgt_out: torch.Tensor   # (B, T) target ids + EOS, PAD-padded (PAD is ignored by the loss)
     lang: torch.Tensor      # (B,) target-language ids
     meaning: torch.Tensor   # (B,) row index: two examples of one meaning are not negatives
-    align: torch.Tensor     # (B, T') target sentence encoded as a source, for the alignment loss
 
     @property
     def target_tokens(self) -> int:
@@ -67,7 +66,7 @@ class Batch:
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(*(t.to(device, non_blocking=True) for t in
-                       (self.src, self.tgt_in, self.tgt_out, self.lang, self.meaning, self.align)))
+                       (self.src, self.tgt_in, self.tgt_out, self.lang, self.meaning)))
 
 
 def _pad(seqs: list[np.ndarray], prefix: int | None = None) -> torch.Tensor:
@@ -119,7 +118,7 @@ class DirectionDataset:
         tgt = [self.ids[(r, self.languages[t])] for r, _, t in examples]
         return Batch(src=_pad(src), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=_pad(tgt),
                      lang=torch.tensor([target_lang_ids[self.languages[t]] for _, _, t in examples]),
-                     meaning=torch.from_numpy(examples[:, 0].copy()), align=_pad(tgt))
+                     meaning=torch.from_numpy(examples[:, 0].copy()))
 
     def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> list[np.ndarray]:
         """This epoch's batches (arrays of examples), a pure function of (seed, epoch)."""

@@ -15,14 +15,9 @@ log = logging.getLogger("interlingua.quickstart")
 
 
 def build_default_corpus(corpus: Path) -> None:
-    from .corpus.formats import write_corpus
-    from .corpus.harvest import harvest
-    from .corpus.split import split_rows, write_splits
+    from .corpus.harvest import build_corpus
     log.info("1/3 harvesting the gettext catalogs of this machine into %s", corpus)
-    rows, stats = harvest()
-    corpus.parent.mkdir(parents=True, exist_ok=True)
-    write_corpus(rows, corpus, "jsonl")
-    write_splits(corpus, split_rows(rows))
+    rows, stats, _ = build_corpus(corpus)
     log.info("    %d meanings from %d catalogs", len(rows), stats.catalogs)
 
 

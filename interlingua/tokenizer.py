@@ -10,7 +10,6 @@ import io
 import logging
 import unicodedata
 from collections import Counter
-from collections import Counter
 from pathlib import Path
 from typing import Iterable
 

@@ -70,7 +70,8 @@ class Objective(nn.Module):
         logits, thought = self.model(batch.src, batch.tgt_in, batch.lang)
         loss = translation_loss(logits, batch.tgt_out, c.label_smoothing)
         if c.align_weight > 0:
-            target_thought = self.model.encode(batch.align)
+            # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source
+            target_thought = self.model.encode(batch.tgt_out)
             loss = loss + c.align_weight * alignment_loss(thought, target_thought, batch.meaning, c.align_temperature)
         return loss
 

@@ -19,9 +19,10 @@ PLACEHOLDER = re.compile(
 
 _WHITESPACE = re.compile(r"\s+")
 # GTK "_File", Qt/KDE "&Open"; CJK catalogs write the key in brackets: "文件(_F)", "打开(&O)".
-_BRACKETED_ACCEL = re.compile(r"\s*[(（][_&][A-Za-z0-9][)）]")
-_UNDERSCORE_ACCEL = re.compile(r"(?<![\w%{])_(?=[^\W_])")
-_AMPERSAND_ACCEL = re.compile(r"(?<![\w&])&(?=[^\W_])(?![A-Za-z]+;|#\d+;|#x[0-9A-Fa-f]+;)")
+# Groups capture the mark and its letter, so localize/protect.py can put the accelerator back on a draft.
+ACCEL_BRACKET = re.compile(r"\s*[(（]([_&])([A-Za-z0-9])[)）]")
+ACCEL_UNDERSCORE = re.compile(r"(?<![\w%{])(_)(?=([^\W_]))")
+ACCEL_AMPERSAND = re.compile(r"(?<![\w&])(&)(?=([^\W_]))(?![A-Za-z]+;|#\d+;|#x[0-9A-Fa-f]+;)")
 _PATH_OR_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|/[\w./~-]*|[\w.-]+@[\w.-]+\.\w+|[\w.-]+\.(?:png|svg|desktop|conf|xml|txt|so|py|html?))$", re.I)
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
@@ -32,9 +33,9 @@ def normalize_whitespace(text: str) -> str:
 
 def strip_accelerators(text: str) -> str:
     """Remove keyboard-accelerator marks so `_File`, `&File` and `File` are one string."""
-    text = _BRACKETED_ACCEL.sub("", text)
-    text = _UNDERSCORE_ACCEL.sub("", text)
-    return _AMPERSAND_ACCEL.sub("", text)
+    text = ACCEL_BRACKET.sub("", text)
+    text = ACCEL_UNDERSCORE.sub("", text)
+    return ACCEL_AMPERSAND.sub("", text)
 
 
 def clean_message(text: str) -> str:

@@ -141,3 +141,18 @@ def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
     """(language, number of translations) sorted by count, English first."""
     counts = Counter(k for row in rows for k in row if k != "id")
     return sorted(counts.items(), key=lambda kv: (kv[0] != "en", -kv[1], kv[0]))
+
+
+def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations: int = 1000, dev: int = 500,
+                 test: int = 1000, seed: int = 1, progress: bool = True
+                 ) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
+    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it."""
+    from ..errors import InterlinguaError
+    from .formats import write_corpus
+    from .split import split_rows, write_splits
+    rows, stats = harvest(roots, min_translations=min_translations, progress=progress)
+    if not rows:
+        raise InterlinguaError("no gettext catalogs with translations found"
+                               + (f" under {', '.join(map(str, roots))}" if roots else ""))
+    write_corpus(rows, out, "jsonl")
+    return rows, stats, write_splits(out, split_rows(rows, dev, test, seed))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import InterlinguaError
+
 # Chinese is written in two scripts; the script, not the region, is what a reader needs.
 _CHINESE = {"zh_CN": "zh-Hans", "zh_SG": "zh-Hans", "zh_TW": "zh-Hant", "zh_HK": "zh-Hant", "zh_MO": "zh-Hant"}
 # gettext's @modifiers that name a script (the others, e.g. @euro, say nothing about text).
@@ -49,3 +51,24 @@ def to_bcp47(locale: str) -> str | None:
     if variant:
         tag += "-" + variant
     return tag
+
+
+def split_languages(value: str | list[str]) -> list[str]:
+    """``"fr, de"`` or ``["fr", "de"]`` -> ``["fr", "de"]`` (empty items dropped)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item.strip()]
+
+
+def resolve_languages(value: str | list[str], known: list[str]) -> list[str]:
+    """Target languages as the model's codes (``pt_BR`` -> ``pt-BR``), without repeats; [] when none are given.
+
+    An unknown language is an error that names the languages the model has.
+    """
+    result: list[str] = []
+    for lang in split_languages(value):
+        code = lang if lang in known else (to_bcp47(lang) or lang)
+        if code not in known:
+            raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(known)})")
+        if code not in result:
+            result.append(code)
+    return result

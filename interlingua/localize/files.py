@@ -37,7 +37,7 @@ import polib
 from tqdm import tqdm
 
 from ..checkpoint import atomic_write_text
-from ..corpus.langcodes import to_bcp47
+from ..corpus.langcodes import resolve_languages, to_bcp47
 from ..errors import InterlinguaError, where
 from .plurals import gettext_locale, nplurals, plural_forms
 from .protect import Protected, protect, restore
@@ -68,17 +68,9 @@ def _need_file(path: Path) -> None:
 
 def _targets(translator: Any, targets: list[str] | str) -> list[str]:
     """Targets as the model's codes; an unknown one names what the model has."""
-    wanted = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if t.strip()]
-    if not wanted:
+    result = resolve_languages(targets, list(translator.languages))
+    if not result:
         raise InterlinguaError("no target language given (e.g. --to fr,de)")
-    known = list(translator.languages)
-    result = []
-    for lang in wanted:
-        code = lang if lang in known else (to_bcp47(lang) or lang)
-        if code not in known:
-            raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(known)})")
-        if code not in result:
-            result.append(code)
     return result
 
 

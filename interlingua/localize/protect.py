@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..corpus.clean import PLACEHOLDER, is_text
+from ..corpus.clean import ACCEL_AMPERSAND, ACCEL_BRACKET, ACCEL_UNDERSCORE, PLACEHOLDER, is_text
 from ..tokenizer import PLACEHOLDER_PIECES
 
 # clean.PLACEHOLDER plus Python's auto-numbered "{}" (it is a placeholder too; "{{" is an escaped brace).
@@ -35,9 +35,6 @@ TOKEN = re.compile(PLACEHOLDER.pattern + r"|\{\}")
 SENTINELS = ("{0}", "{1}", "{2}", "%1", "%2", "%3")
 ATOMIC = frozenset(PLACEHOLDER_PIECES)
 
-_ACCEL_BRACKET = re.compile(r"\s*[(（]([_&])([A-Za-z0-9])[)）]")
-_ACCEL_UNDERSCORE = re.compile(r"(?<![\w%{])(_)(?=([^\W_]))")
-_ACCEL_AMPERSAND = re.compile(r"(?<![\w&])(&)(?=([^\W_]))(?![A-Za-z]+;|#\d+;|#x[0-9A-Fa-f]+;)")
 _LINE = re.compile(r"(\n)")
 _EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
 _SPACES = re.compile(r"\s+")
@@ -117,11 +114,11 @@ class Protected:
 def _strip_accelerators(text: str) -> tuple[str, Accelerator | None]:
     """``text`` without accelerator marks, and the first one found."""
     found: Accelerator | None = None
-    m = _ACCEL_BRACKET.search(text)
+    m = ACCEL_BRACKET.search(text)
     if m:
         found = Accelerator(m[1], m[2], True)
         text = text[:m.start()] + text[m.end():]
-    for pattern in (_ACCEL_UNDERSCORE, _ACCEL_AMPERSAND):
+    for pattern in (ACCEL_UNDERSCORE, ACCEL_AMPERSAND):
         m = pattern.search(text)
         if m:
             found = found or Accelerator(m[1], m[2], False)

@@ -26,7 +26,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..corpus.langcodes import to_bcp47
+from ..corpus.langcodes import resolve_languages
+from ..errors import InterlinguaError
 from .batching import Batcher
 
 log = logging.getLogger(__name__)
@@ -146,17 +147,12 @@ def _sentences(value: list[str] | str, name: str, max_sentences: int, max_chars:
 
 
 def _targets(value: list[str] | str, languages: list[str]) -> list[str]:
-    raw = value.split(",") if isinstance(value, str) else list(value)
-    wanted = [v.strip() for v in raw if v.strip()]
-    if not wanted:
+    try:
+        out = resolve_languages(value, languages)
+    except InterlinguaError as exc:
+        raise ApiError(str(exc)) from None
+    if not out:
         raise ApiError("to is empty: name at least one target language")
-    out = []
-    for lang in wanted:
-        code = lang if lang in languages else (to_bcp47(lang) or lang)
-        if code not in languages:
-            raise ApiError(f"unknown target language '{lang}' (this model has: {', '.join(languages)})")
-        if code not in out:
-            out.append(code)
     return out
 
 
