@@ -55,6 +55,7 @@ def test_report_on_the_tiny_run_has_every_section_and_valid_pngs(report):
         pixels = matplotlib.image.imread(io.BytesIO(png), format="png")  # decodes whole, not just a header
         assert pixels.ndim == 3 and min(pixels.shape[:2]) > 50
     assert re.search(r"Removing the top 1% of weights (costs [\d,.]+× the damage of removing a random 1%|raises)", html)
+    assert re.search(r"In translation quality: held-out chrF [\d.]+ falls to [\d.]+ without the top 1%", html)
     assert "sacrebleu signatures" in html and "nrefs:1" in html
     assert not list(path.parent.glob("*.tmp"))
     assert "http://" not in html and "https://" not in html  # nothing to fetch: opens offline
@@ -148,6 +149,25 @@ def test_ablation_of_the_most_important_weights_hurts_more_than_random_ones(tiny
     assert result["top"][-1] > 0.05  # zeroing the top 5% really hurts the trained model
     sentence = ablation_sentence(result)
     assert "the damage of removing a random 1%" in sentence or "no measurable damage" in sentence
+
+
+def test_ablation_also_scores_translation_quality_and_undoes_every_trial(tiny_run):
+    from interlingua.api import Translator
+    from interlingua.insight.gradients import ablation_curve, dev_batches, heldout_chrf, parameter_importance
+    translator = Translator.load(tiny_run)
+    batches, held_out, _ = dev_batches(translator, tiny_run)
+    quality, sentences = heldout_chrf(translator, tiny_run, per_direction=4)
+    assert sentences > 0
+    before = quality()
+    assert quality() == before  # greedy decoding: the same model scores the same
+    importance = parameter_importance(translator.model, batches)
+    result = ablation_curve(translator.model, importance, held_out, fractions=(0.01, 0.2), seeds=(0, 1),
+                            quality_fn=quality)
+    assert result["base_quality"] == pytest.approx(before)
+    assert len(result["top_quality"]) == 2 and all(len(q) == 2 for q in result["random_quality"])
+    assert all(0 <= q <= 100 for q in result["top_quality"])
+    assert result["top_quality"][-1] <= before  # a fifth of the most important weights gone cannot help
+    assert quality() == pytest.approx(before)  # and the model is back as it was
 
 
 def test_the_command_line_fails_in_one_line_on_a_missing_run(tmp_path, capsys):

@@ -100,14 +100,9 @@ def make_batches(rows: list[dict[str, str]], translator, directions: list[tuple[
     return out
 
 
-def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: list[dict[str, str]] | None = None
-                ) -> tuple[list[Batch], list[Batch], str]:
-    """(batches to measure importance on, held-out batches to ablate on, a description of both).
-
-    The dev meanings of the run's corpus are split in two (alternate rows in id order): the
-    importance is measured on one half and the ablation scored on the other, so the weights
-    ranked first were not chosen on the sentences that judge them. ``rows`` replaces the dev rows.
-    """
+def _split_rows(translator, run: str | Path, rows: list[dict[str, str]] | None
+                ) -> tuple[list[list[dict[str, str]]], list[tuple[str, str]], str]:
+    """(the two halves of the dev rows, or of ``rows``; the trained directions the model can do; their source)."""
     from ..checkpoint import read_json
     from ..corpus.split import load_split
     record = read_json(Path(run) / "run.json")
@@ -120,7 +115,18 @@ def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: l
     languages = set(translator.config.model.target_languages)
     directions = [d for d in directions if d[0] in languages and d[1] in languages]
     rows = [{k: v for k, v in row.items() if k == "id" or k in languages} for row in rows]
-    halves = [_half(rows, 0), _half(rows, 1)]
+    return [_half(rows, 0), _half(rows, 1)], directions, source
+
+
+def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: list[dict[str, str]] | None = None
+                ) -> tuple[list[Batch], list[Batch], str]:
+    """(batches to measure importance on, held-out batches to ablate on, a description of both).
+
+    The dev meanings of the run's corpus are split in two (alternate rows in id order): the
+    importance is measured on one half and the ablation scored on the other, so the weights
+    ranked first were not chosen on the sentences that judge them. ``rows`` replaces the dev rows.
+    """
+    halves, directions, source = _split_rows(translator, run, rows)
     batches = []
     for half in halves:
         try:
@@ -132,6 +138,34 @@ def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: l
     note = (f"importance measured on {counted[0]:,} translation examples from {len(halves[0]):,} {source} meanings, "
             f"ablation scored on {counted[1]:,} examples from the other {len(halves[1]):,}")
     return batches[0], batches[1], note
+
+
+def heldout_chrf(translator, run: str | Path, *, per_direction: int = 16, rows: list[dict[str, str]] | None = None
+                 ) -> tuple[Callable[[], float], int]:
+    """(a function giving the model's chrF on held-out sentences as the model stands now, how many sentences).
+
+    The sentences are the first ``per_direction`` of each trained direction from the ablation half
+    of the rows (the half importance was not measured on), translated greedily; the score is one
+    chrF over all of them, so an ablation can be judged by translation quality and not only loss.
+    """
+    from ..evaluate.metrics import chrf
+    halves, directions, _ = _split_rows(translator, run, rows)
+    heldout = halves[1]
+    examples: dict[str, list[tuple[str, str]]] = {}
+    for src, tgt in directions:
+        pairs = [(row[src], row[tgt]) for row in heldout if src in row and tgt in row][:per_direction]
+        examples.setdefault(tgt, []).extend(pairs)
+    total = sum(len(pairs) for pairs in examples.values())
+    if not total:
+        raise InterlinguaError(f"{run}: no held-out sentence for the chrF of the ablation")
+
+    def score() -> float:
+        hypotheses, references = [], []
+        for tgt, pairs in examples.items():
+            hypotheses += translator.translate([s for s, _ in pairs], to=tgt)
+            references += [r for _, r in pairs]
+        return chrf(hypotheses, references)
+    return score, total
 
 
 # ----------------------------------------------------------------------------- importance
@@ -283,7 +317,8 @@ def _zero(params: list[torch.Tensor], offsets: list[int], flat_index: torch.Tens
 
 
 def ablation_curve(model: Interlingua, importance: dict[str, torch.Tensor], eval_batches: list[Batch],
-                   fractions=(0.001, 0.01, 0.05), seeds=(0, 1, 2), loss_fn: LossFn | None = None) -> dict:
+                   fractions=(0.001, 0.01, 0.05), seeds=(0, 1, 2), loss_fn: LossFn | None = None,
+                   quality_fn: Callable[[], float] | None = None) -> dict:
     """Zero the top ``fraction`` of weights by importance, then a random ``fraction`` (one trial per seed).
 
     The ranking is global over every weight matrix of the model (embeddings, attention and
@@ -296,6 +331,10 @@ def ablation_curve(model: Interlingua, importance: dict[str, torch.Tensor], eval
     ``random_mean``, ``random_min``, ``random_max``, ``ratio`` (top / random mean, None when the
     random damage is not positive); ``top_layers`` (per fraction: the share of the zeroed top
     weights in each layer); ``weights`` (how many weights could be zeroed); ``seeds``.
+
+    ``quality_fn`` (optional) scores the model as it stands, e.g. held-out chrF by greedy
+    translation; it is then called after every trial too, adding ``base_quality``,
+    ``top_quality`` and ``random_quality`` (per fraction: one score per seed).
     """
     names = [n for n, p in model.named_parameters() if ablatable(n, p) and n in importance]
     params = dict(model.named_parameters())
@@ -311,21 +350,28 @@ def ablation_curve(model: Interlingua, importance: dict[str, torch.Tensor], eval
     result = {"base_loss": base, "fractions": list(fractions), "seeds": list(seeds), "weights": total,
               "counts": [], "top": [], "random": [], "random_mean": [], "random_min": [], "random_max": [],
               "ratio": [], "top_layers": []}
+    if quality_fn is not None:
+        result.update(base_quality=quality_fn(), top_quality=[], random_quality=[])
+
+    def trial_quality() -> float | None:
+        return quality_fn() if quality_fn is not None else None
     try:
         for fraction in fractions:
             k = max(1, min(total, int(round(fraction * total))))
             top = torch.topk(scores, k).indices
             _zero(tensors, offsets, top)
             damage_top = heldout_loss(model, eval_batches, loss_fn) - base
+            quality_top = trial_quality()
             model.load_state_dict(saved)
             layers: dict[str, int] = {}
             for i, count in zip(*np.unique(owner[top.numpy()], return_counts=True)):
                 layers[layer_of(names[i])] = layers.get(layer_of(names[i]), 0) + int(count)
-            random_damage = []
+            random_damage, random_quality = [], []
             for seed in seeds:
                 picked = torch.randperm(total, generator=torch.Generator().manual_seed(int(seed)))[:k]
                 _zero(tensors, offsets, picked)
                 random_damage.append(heldout_loss(model, eval_batches, loss_fn) - base)
+                random_quality.append(trial_quality())
                 model.load_state_dict(saved)
             mean = float(np.mean(random_damage))
             result["counts"].append(k)
@@ -337,6 +383,9 @@ def ablation_curve(model: Interlingua, importance: dict[str, torch.Tensor], eval
             result["ratio"].append(damage_top / mean if mean > 0 and math.isfinite(damage_top) else None)
             result["top_layers"].append({layer: n / k for layer, n in
                                          sorted(layers.items(), key=lambda kv: -kv[1])})
+            if quality_fn is not None:
+                result["top_quality"].append(quality_top)
+                result["random_quality"].append(random_quality)
     finally:
         model.load_state_dict(saved)
     return result
@@ -367,3 +416,14 @@ def ablation_sentence(result: dict, fraction: float | None = None) -> str:
                 f"random {p} does no measurable damage ({mean:+.4f}, mean of {len(result['seeds'])} draws).")
     return (f"Removing the top {p} of weights changes the held-out loss by {top:+.4f} nats per token and a random "
             f"{p} by {mean:+.4f}: at this size neither removal hurts, so the ranking cannot be checked here.")
+
+
+def ablation_quality_sentence(result: dict, fraction: float | None = None) -> str:
+    """The chrF side of the ablation in words, at the same fraction as ``ablation_sentence``."""
+    fractions = result["fractions"]
+    i = fractions.index(fraction) if fraction in fractions else (
+        fractions.index(0.01) if 0.01 in fractions else len(fractions) // 2)
+    p, base = percent(fractions[i]), result["base_quality"]
+    top, random = result["top_quality"][i], float(np.mean(result["random_quality"][i]))
+    return (f"In translation quality: held-out chrF {base:.1f} falls to {top:.1f} without the top {p} and to "
+            f"{random:.1f} without a random {p} (mean of {len(result['seeds'])} draws).")
