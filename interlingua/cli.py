@@ -6,6 +6,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -176,12 +177,33 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         if not data.exists():
             from .corpus.formats import write_corpus
             write_corpus(load_split(corpus, "test"), data, "jsonl")
+    if args.plot:  # fail on an unusable plot directory now, not after minutes of evaluation
+        plot_dir = Path(args.plot)
+        if plot_dir.exists() and not plot_dir.is_dir():
+            raise InterlinguaError(f"{plot_dir}: not a directory (--plot)")
     result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
                             max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
-    print(format_summary(result))
-    out = Path(args.json) if args.json else Path(args.model) / "eval.json"
-    write_result(result, out)
-    print(f"wrote {out}")
+    to_stdout = args.json == "-"
+    # With --json - the JSON owns stdout, so the table goes to stderr.
+    print(format_summary(result), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        out = Path(args.json) if args.json else Path(args.model) / "eval.json"
+        write_result(result, out)
+        print(f"wrote {out}")
+    if args.plot:
+        from .insight.report import write_evaluation_plots
+        for path in write_evaluation_plots(result, args.plot):
+            print(f"wrote {path}", file=sys.stderr if to_stdout else sys.stdout)
+
+
+def cmd_mine(args: argparse.Namespace) -> None:
+    from .mine import mine_files
+    count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,
+                       checkpoint=args.checkpoint, progress=not args.quiet)
+    print(f"wrote {count} pairs to {args.out}")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -291,9 +313,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-data", help="training corpus for the baselines (default: the run's training split)")
     p.add_argument("--max-sentences", type=int, help="first N test rows per source language")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json)")
+    p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the "
+                   "tables go to stderr)")
+    p.add_argument("--plot", metavar="DIR", help="also write PNGs: directions.png (chrF heatmap, zero-shot "
+                   "hatched) and depth.png (lang-ID probe and retrieval by layer)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+    from .mine import DEFAULT_THRESHOLD
+    p = commands.add_parser("mine", help="bitext mining: the translation pairs hidden in two unaligned text files",
+                            description="Embed every line of --src and --tgt as a thought vector, score candidate "
+                            "pairs by ratio margin over the k nearest neighbours (as LASER does), and write the pairs "
+                            "at or above --threshold, best first, each sentence used once: 'margin<TAB>src<TAB>tgt'.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--src", required=True, help="text file, one sentence per line, any language of the model")
+    p.add_argument("--tgt", required=True, help="text file, one sentence per line, any language of the model")
+    p.add_argument("--out", required=True, help="output TSV (written atomically)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)")
+    p.add_argument("--k", type=int, default=4, help="neighbours in the margin's denominator (default 4)")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_mine)
 
     p = commands.add_parser("report", help="one HTML page of pictures: training, gradient flow, weight importance "
                             "and ablation, layers, the thought, baselines, zero-shot vs pivot",

@@ -259,3 +259,37 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path):
     write_corpus([{"id": "1", "en": "Hello", "xx": "Hallo"}], tmp_path / "other.jsonl")
     with pytest.raises(InterlinguaError, match="two languages this model knows"):
         run_evaluation(tiny_run, tmp_path / "other.jsonl", progress=False)
+
+
+def test_cli_json_to_stdout_and_plots(tiny_run, corpus_path, tmp_path):
+    import matplotlib.image
+    from conftest import run_cli
+    result = run_cli("evaluate", "--model", str(tiny_run), "--data", str(corpus_path.with_name("corpus.test.jsonl")),
+                     "--max-sentences", "6", "--json", "-", "--plot", str(tmp_path / "plots"), "--quiet")
+    assert result.returncode == 0, result.stderr.decode()
+    data = json.loads(result.stdout)  # stdout is the JSON alone...
+    assert {"model", "data", "sacrebleu", "directions", "summary"} <= set(data)
+    assert "chrF by direction" in result.stderr.decode()  # ...and the tables went to stderr
+    for name in ("directions.png", "depth.png"):
+        png = tmp_path / "plots" / name
+        assert png.read_bytes().startswith(b"\x89PNG")
+        assert matplotlib.image.imread(png).ndim == 3
+    assert not (tiny_run / "eval.json.tmp").exists()
+
+
+def test_cli_rejects_empty_and_one_language_test_files(tiny_run, tmp_path):
+    from conftest import assert_clean_error, run_cli
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(empty)), str(empty), "no usable rows")
+    one = tmp_path / "english.jsonl"
+    write_corpus([{"id": str(i), "en": f"Open file {i}"} for i in range(5)], one)
+    # One language: nothing to translate, retrieve or probe. An error, not an empty result.
+    assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(one)), str(one))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "en": "a", "fr": "b"}\n{"id": "2", "en": \n')
+    assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(bad)), f"{bad}:2")
+    not_dir = tmp_path / "file"
+    not_dir.write_text("x")
+    assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(bad), "--plot", str(not_dir)),
+                       "not a directory")

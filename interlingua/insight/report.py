@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_text, read_json
+from ..checkpoint import atomic_write_bytes, atomic_write_text, read_json
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.insight")
@@ -353,12 +353,14 @@ def section_importance(importance, model, note: str) -> Section:
 
 
 def section_ablation(result: dict) -> Section:
-    from .gradients import ablation_sentence, percent
+    from .gradients import ablation_quality_sentence, ablation_sentence, percent
     section = Section("ablation")
     fractions = result["fractions"]
     x = [100 * f for f in fractions]
-    fig = _figure(7.5, 4.2)
-    ax = fig.subplots()
+    with_chrf = "top_quality" in result
+    fig = _figure(13 if with_chrf else 7.5, 4.2)
+    axes = fig.subplots(1, 2 if with_chrf else 1, squeeze=False)[0]
+    ax = axes[0]
     ax.plot(x, result["top"], "o-", color="C3", label="top-k% by importance")
     ax.plot(x, result["random_mean"], "s-", color="C0", label=f"random k% (mean of {len(result['seeds'])} seeds)")
     ax.fill_between(x, result["random_min"], result["random_max"], color="C0", alpha=0.2,
@@ -366,16 +368,34 @@ def section_ablation(result: dict) -> Section:
     for xi, draws in zip(x, result["random"]):
         ax.plot([xi] * len(draws), draws, ".", color="C0", alpha=0.6)
     ax.axhline(0, color="#888", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xticks(x, [percent(f) for f in fractions])
-    ax.set(xlabel="weights set to zero (% of all weight-matrix entries)",
-           ylabel="held-out loss increase (nats / token)", title="ablation: top-k% vs random k%")
-    ax.legend()
-    section.images.append(_png(fig, "held-out loss increase when the most important or random weights are zeroed",
-                               f"Each point zeroes k% of the {result['weights']:,} entries of the weight matrices "
-                               f"(LayerNorm gains and biases excluded) and measures the held-out loss; the model "
-                               f"is restored after every trial. Base loss {result['base_loss']:.3f}."))
+    ax.set(ylabel="held-out loss increase (nats / token)", title="ablation: loss")
+    if with_chrf:
+        base = result["base_quality"]
+        ax = axes[1]
+        ax.plot(x, result["top_quality"], "o-", color="C3", label="top-k% by importance")
+        ax.plot(x, [float(np.mean(q)) for q in result["random_quality"]], "s-", color="C0",
+                label="random k% (mean over seeds)")
+        for xi, draws in zip(x, result["random_quality"]):
+            ax.plot([xi] * len(draws), draws, ".", color="C0", alpha=0.6)
+        ax.axhline(base, color="#888", linestyle="--", linewidth=1, label=f"unablated model ({base:.1f})")
+        ax.set(ylabel="held-out chrF (greedy)", title="ablation: translation quality")
+        ax.set_ylim(bottom=0)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(x, [percent(f) for f in fractions])
+        ax.set(xlabel="weights set to zero (% of all weight-matrix entries)")
+        ax.legend(fontsize=8)
+    caption = (f"Each point zeroes k% of the {result['weights']:,} entries of the weight matrices (LayerNorm gains "
+               f"and biases excluded) and measures the held-out loss; the model is restored after every trial. "
+               f"Base loss {result['base_loss']:.3f}.")
+    if with_chrf:
+        caption += (f" Right: chrF of greedy translations of {result.get('quality_sentences', '?')} held-out "
+                    f"sentences after the same trials.")
+    section.images.append(_png(fig, "held-out loss and chrF when the most important or random weights are zeroed",
+                               caption))
     text = [ablation_sentence(result)]
+    if with_chrf:
+        text.append(ablation_quality_sentence(result))
     ratios = [(percent(f), r) for f, r in zip(fractions, result["ratio"])]
     if len(ratios) > 1:
         text.append("Top vs random damage at " + ", ".join(
@@ -841,7 +861,12 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
         importance = gradients.parameter_importance(translator.model, importance_batches)
         sections["importance"] = section_importance(importance, translator.model, note)
         step("4/8 ablation: top-k%% vs random k%% of the weights")
-        ablation = gradients.ablation_curve(translator.model, importance, heldout)
+        try:
+            quality, quality_sentences = gradients.heldout_chrf(translator, run)
+        except InterlinguaError:
+            quality, quality_sentences = gradients.heldout_chrf(translator, run, rows=rows)
+        ablation = gradients.ablation_curve(translator.model, importance, heldout, quality_fn=quality)
+        ablation["quality_sentences"] = quality_sentences
         sections["ablation"] = section_ablation(ablation)
 
         ordered = [sections[key] for key in SECTION_TITLES]
@@ -878,6 +903,31 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
     atomic_write_text(out, html)
     step("wrote %s (%d KB, %d of 8 sections)", out, len(html) // 1024, sum(not s.skipped for s in ordered))
     return out
+
+
+def write_evaluation_plots(result: dict, out_dir: str | Path) -> list[Path]:
+    """PNGs of an evaluation result (``interlingua evaluate --plot DIR``), the same figures as report sections 8 and 5.
+
+    ``directions.png``: the direction matrix of chrF with the zero-shot cells hatched;
+    ``depth.png``: language-ID probe and retrieval accuracy per layer. A figure with nothing to
+    show (no per-layer numbers, say) is not written. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InterlinguaError(f"{out_dir}: not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InterlinguaError(f"{out_dir}: cannot create the plot directory ({exc.strerror})") from None
+    written = []
+    for name, section in (("directions.png", section_zeroshot(result)), ("depth.png", section_depth(result))):
+        if section.skipped or not section.images:
+            log.warning("--plot: no %s (%s)", name, section.skipped or "nothing to draw")
+            continue
+        data = base64.b64decode(section.images[0].uri.split(",", 1)[1])
+        atomic_write_bytes(out_dir / name, data)
+        written.append(out_dir / name)
+    return written
 
 
 def _render(**context) -> str:
