@@ -1,0 +1,126 @@
+"""Bitext mining: find the sentences of two unaligned lists that translate each other (LASER's use case).
+
+    translator = Translator.load("runs/base")
+    pairs = mine_sentences(translator, french_lines, english_lines)   # [(score, fr, en), ...] best first
+
+Both lists are embedded as thought vectors (``Translator.embed``). Every candidate pair is
+scored by the *ratio margin* (Artetxe & Schwenk 2019), the same score ``evaluate`` reports as
+``xsim_error_margin``:
+
+    margin(x, y) = cos(x, y) / (mean cos of x to its k nearest y's / 2 + mean cos of y to its k nearest x's / 2)
+
+A pair that is merely close (two sentences near everything) scores about 1; a real translation
+stands out from its neighbourhood and scores above it. Candidates are each sentence's nearest
+neighbour in both directions; they are taken best first, each sentence at most once, and kept
+when their margin reaches the threshold.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import atomic_write_text
+from .errors import InterlinguaError
+
+DEFAULT_THRESHOLD = 1.05  # chosen on held-out data: docs/evaluation.md, "Mining"
+EMBED_CHUNK = 2000
+
+
+def nearest(queries: torch.Tensor, keys: torch.Tensor, k: int, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cosines, indices) of the k nearest keys of every query; unit vectors in, memory O(chunk × keys)."""
+    k = min(k, keys.shape[0])
+    values, indices = [], []
+    for start in range(0, queries.shape[0], chunk):
+        top = torch.topk(queries[start:start + chunk] @ keys.T, k, dim=1)
+        values.append(top.values)
+        indices.append(top.indices)
+    return torch.cat(values), torch.cat(indices)
+
+
+def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: float = DEFAULT_THRESHOLD
+                 ) -> list[tuple[float, int, int]]:
+    """Mined pairs ``(margin, src index, tgt index)`` of two sets of L2-normalised vectors, best first."""
+    if len(src) == 0 or len(tgt) == 0:
+        return []
+    x, y = torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32)), \
+        torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.float32))
+    x2y_cos, x2y_index = nearest(x, y, k)
+    y2x_cos, y2x_index = nearest(y, x, k)
+    x_neighbourhood, y_neighbourhood = x2y_cos.mean(1), y2x_cos.mean(1)
+
+    def margin(i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        cos = (x[i] * y[j]).sum(-1)
+        return cos / ((x_neighbourhood[i] + y_neighbourhood[j]) / 2).clamp_min(1e-9)
+
+    # Each sentence's best candidate by margin among its k nearest, in both directions.
+    rows = torch.arange(len(x)).unsqueeze(1).expand_as(x2y_index)
+    forward = margin(rows, x2y_index)
+    best_forward = forward.argmax(1)
+    cols = torch.arange(len(y)).unsqueeze(1).expand_as(y2x_index)
+    backward = margin(y2x_index, cols)
+    best_backward = backward.argmax(1)
+    candidates = {}
+    for i, (j, score) in enumerate(zip(x2y_index[torch.arange(len(x)), best_forward].tolist(),
+                                       forward[torch.arange(len(x)), best_forward].tolist())):
+        candidates[(i, j)] = score
+    for j, (i, score) in enumerate(zip(y2x_index[torch.arange(len(y)), best_backward].tolist(),
+                                       backward[torch.arange(len(y)), best_backward].tolist())):
+        candidates[(i, j)] = score
+    used_src, used_tgt, pairs = set(), set(), []
+    for (i, j), score in sorted(candidates.items(), key=lambda item: -item[1]):
+        if score < threshold:
+            break
+        if i in used_src or j in used_tgt:
+            continue
+        used_src.add(i)
+        used_tgt.add(j)
+        pairs.append((float(score), i, j))
+    return pairs
+
+
+def _embed(translator, sentences: list[str], desc: str, progress: bool) -> np.ndarray:
+    chunks = [sentences[i:i + EMBED_CHUNK] for i in range(0, len(sentences), EMBED_CHUNK)]
+    return np.concatenate([translator.embed(chunk) for chunk in tqdm(chunks, desc=desc, unit="chunk",
+                                                                     disable=not progress or len(chunks) < 2)])
+
+
+def mine_sentences(translator, src: list[str], tgt: list[str], *, k: int = 4, threshold: float = DEFAULT_THRESHOLD,
+                   progress: bool = False) -> list[tuple[float, str, str]]:
+    """Mined ``(margin, src sentence, tgt sentence)`` pairs, best first; repeated sentences count once."""
+    src, tgt = list(dict.fromkeys(src)), list(dict.fromkeys(tgt))
+    x, y = _embed(translator, src, "embedding src", progress), _embed(translator, tgt, "embedding tgt", progress)
+    return [(score, src[i], tgt[j]) for score, i, j in mine_vectors(x, y, k=k, threshold=threshold)]
+
+
+def read_sentences(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file, one sentence each."""
+    path = Path(path)
+    if not path.is_file():
+        raise InterlinguaError(f"{path}: no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise InterlinguaError(f"{path}:{line}: not UTF-8 text") from None
+    sentences = [line.strip() for line in lines if line.strip()]
+    if not sentences:
+        raise InterlinguaError(f"{path}: no sentences (the file is empty)")
+    return sentences
+
+
+def mine_files(run: str | Path, src: str | Path, tgt: str | Path, out: str | Path, *, k: int = 4,
+               threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True) -> int:
+    """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count."""
+    from .api import Translator
+    if k < 1:
+        raise InterlinguaError(f"k must be at least 1 (got {k})")
+    sources, targets = read_sentences(src), read_sentences(tgt)
+    translator = Translator.load(run, checkpoint)
+    pairs = mine_sentences(translator, sources, targets, k=k, threshold=threshold, progress=progress)
+    clean = str.maketrans({"\t": " ", "\n": " "})
+    atomic_write_text(out, "".join(f"{score:.4f}\t{a.translate(clean)}\t{b.translate(clean)}\n"
+                                   for score, a, b in pairs))
+    return len(pairs)
