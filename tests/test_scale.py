@@ -65,3 +65,38 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(corpus_path, tmp_path):
     assert after and max(after) == 60
     for step in after:
         assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-4), step
+
+
+@pytest.mark.parametrize("failure", ["disk full", "unwritable"])
+def test_a_failed_checkpoint_write_is_a_clear_error_and_the_previous_one_stays_whole(corpus_path, tmp_path,
+                                                                                    monkeypatch, failure):
+    """The disk fills up (half a file written, then ENOSPC) or the folder turns read-only mid-run."""
+    import errno
+    from interlingua import checkpoint
+    from interlingua.api import Translator
+    from interlingua.errors import InterlinguaError
+    real_save, saves = checkpoint.save_file, []
+
+    def failing_save(tensors, path, metadata=None):
+        saves.append(path)
+        if len(saves) <= 2:  # the first checkpoint (weights + optimizer) is written normally
+            return real_save(tensors, path, metadata=metadata)
+        if failure == "disk full":
+            with open(path, "wb") as f:
+                f.write(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+    monkeypatch.setattr(checkpoint, "save_file", failing_save)
+    run = tmp_path / "run"
+    with pytest.raises(InterlinguaError) as caught:
+        train(corpus_path, run, load_config("tiny", ["max_steps=40", "eval_every=20", "threads=1"]))
+    message = str(caught.value)
+    assert "step_0000040" in message and "cannot write" in message
+    assert ("No space left on device" if failure == "disk full" else "Permission denied") in message
+    assert json.loads((run / "latest.json").read_text())["step"] == 20  # still the last whole checkpoint
+    assert not list(run.rglob("*.tmp"))  # the half-written file was removed
+    monkeypatch.setattr(checkpoint, "save_file", real_save)
+    assert Translator.load(run, "latest").translate(["Open file"], to="fr")  # it loads and translates
+    train(corpus_path, run, load_config("tiny", ["max_steps=40", "eval_every=20", "threads=1"]), resume=True)
+    assert json.loads((run / "latest.json").read_text())["step"] == 40
