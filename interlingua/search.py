@@ -17,15 +17,21 @@ def _strip(seq: list[int]) -> list[int]:
 
 @torch.inference_mode()
 def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-           use_cache: bool = True) -> list[list[int]]:
-    """The most probable token at every step. ``use_cache=False`` recomputes the whole prefix (for tests)."""
+           use_cache: bool = True, min_len: int = 0) -> list[list[int]]:
+    """The most probable token at every step. ``use_cache=False`` recomputes the whole prefix (for tests).
+
+    EOS cannot be chosen before ``min_len`` tokens were produced (``min_len == max_len`` forces that
+    exact length, as the inference benchmark does).
+    """
     batch = thought.shape[0]
     state = model.start_decoding(thought, lang)
     tokens = torch.full((batch, 1), BOS, dtype=torch.long, device=thought.device)
     done = torch.zeros(batch, dtype=torch.bool, device=thought.device)
-    for _ in range(max_len):
+    for step in range(max_len):
         step_input = tokens[:, -1:] if use_cache else tokens
         logits = model.decode(step_input, state, use_cache=use_cache)[:, -1]
+        if step < min_len:
+            logits[:, EOS] = float("-inf")
         next_token = logits.argmax(-1).masked_fill(done, PAD)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         done |= next_token == EOS
@@ -36,10 +42,13 @@ def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_le
 
 @torch.inference_mode()
 def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-                beam: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
-    """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty."""
+                beam: int = 4, length_penalty: float = 1.0, min_len: int = 0) -> list[list[int]]:
+    """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty.
+
+    EOS cannot be chosen before ``min_len`` tokens were produced.
+    """
     if beam == 1:
-        return greedy(model, thought, lang, max_len)
+        return greedy(model, thought, lang, max_len, min_len=min_len)
     batch, device = thought.shape[0], thought.device
     expand = torch.arange(batch, device=device).repeat_interleave(beam)
     state = model.start_decoding(thought.index_select(0, expand), lang.index_select(0, expand))
@@ -49,7 +58,10 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     scores[:, 0] = 0.0
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
     for step in range(max_len):
-        logprobs = model.decode(tokens[:, -1:], state).log_softmax(-1)[:, -1]  # (B*beam, V)
+        logits = model.decode(tokens[:, -1:], state)[:, -1]  # (B*beam, V)
+        if step < min_len:
+            logits[:, EOS] = float("-inf")
+        logprobs = logits.log_softmax(-1)
         vocab = logprobs.shape[-1]
         candidates = (scores.view(-1, 1) + logprobs).view(batch, beam * vocab)
         top_scores, top_index = candidates.topk(2 * beam, dim=-1)  # 2·beam: room for those that end
@@ -82,5 +94,7 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
 
 
 def decode_thought(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-                   beam: int = 1) -> list[list[int]]:
-    return greedy(model, thought, lang, max_len) if beam <= 1 else beam_search(model, thought, lang, max_len, beam)
+                   beam: int = 1, min_len: int = 0) -> list[list[int]]:
+    if beam <= 1:
+        return greedy(model, thought, lang, max_len, min_len=min_len)
+    return beam_search(model, thought, lang, max_len, beam, min_len=min_len)

@@ -14,3 +14,15 @@ def test_train_throughput_tiny():
                             timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert "interlingua / HF Marian" in result.stdout.decode()
+
+
+def test_inference_tiny():
+    """bench/inference.py in its tiny mode prints its table; without ctranslate2 it says so and still runs."""
+    pytest.importorskip("transformers")
+    result = subprocess.run([sys.executable, str(BENCH / "inference.py"), "--tiny"], capture_output=True,
+                            timeout=120)
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert "tok/s" in out and "/ CT2 fp32" in out and "interlingua / CTranslate2 fp32" in out, out[-2000:]
+    assert "HF generate" in out and "output tokens: identical" in out, out[-2000:]
+    assert "CTranslate2 fp32" in out.split("tok/s", 1)[1] or "CTranslate2 is not installed" in out, out[-2000:]

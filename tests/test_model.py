@@ -84,3 +84,23 @@ def test_flops_per_token_counts_the_parameters():
     flops = model.flops_per_target_token(10, 10)
     encoder_decoder = sum(p.numel() for p in [*model.encoder.parameters(), *model.decoder.parameters()])
     assert 6 * encoder_decoder < flops < 6 * 3 * model.num_parameters()
+
+
+def test_min_len_forbids_eos_until_that_many_tokens():
+    from interlingua.search import decode_thought
+    from interlingua.tokenizer import EOS
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (3, 8)))
+    lang = model.language_ids(["fr", "de", "en"])
+    # min_len == max_len forces that exact length (what bench/inference.py relies on), greedy and beam.
+    assert [len(s) for s in greedy(model, thought, lang, 9, min_len=9)] == [9, 9, 9]
+    assert [len(s) for s in decode_thought(model, thought, lang, 9, beam=4, min_len=9)] == [9, 9, 9]
+    # A model that wants to stop at once (EOS has the top logit at every step) stops right after min_len.
+    with torch.no_grad():
+        model.embed.weight[EOS] *= 10
+        model.decoder_norm.weight.zero_()
+        model.decoder_norm.bias.copy_(model.embed.weight[EOS])
+    assert greedy(model, thought, lang, 12) == [[], [], []]
+    assert [len(s) for s in greedy(model, thought, lang, 12, min_len=5)] == [5, 5, 5]
+    assert [len(s) for s in beam_search(model, thought, lang, 12, beam=4, min_len=5)] == [5, 5, 5]
+    assert all(EOS not in s for s in beam_search(model, thought, lang, 12, beam=4, min_len=5))
