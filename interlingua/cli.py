@@ -57,11 +57,9 @@ def cmd_corpus_import(args: argparse.Namespace) -> None:
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
-    from .corpus.formats import read_corpus
-    from .corpus.split import split_rows, write_splits
-    splits = split_rows(read_corpus(args.corpus), args.dev, args.test, args.seed)
-    for name, path in write_splits(Path(args.corpus), splits).items():
-        print(f"{name}: {len(splits[name]):,} meanings -> {path}")
+    from .corpus.split import split_file
+    for name, (path, count) in split_file(Path(args.corpus), args.dev, args.test, args.seed).items():
+        print(f"{name}: {count:,} meanings -> {path}")
 
 
 # ----------------------------------------------------------------------------- train

@@ -57,6 +57,8 @@ class TrainConfig:
     tokenizer_sample: int = 300_000  # sentences the tokenizer is trained on
     tokenizer_temperature: float = 5.0  # language sampling p ~ n^(1/T): small languages not drowned
     threads: int = 0                # 0: torch's default
+    stream: bool = False            # read the training split as a stream of JSONL shards (corpora > memory)
+    stream_buffer: int = 100_000    # with stream: examples shuffled and bucketed together (the memory bound)
 
 
 @dataclass

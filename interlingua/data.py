@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import InterlinguaError
-from .tokenizer import BOS, PAD, Tokenizer
+from .tokenizer import BOS, PAD, Tokenizer, language_sample, stream_language_sample
 
 
-def choose_languages(rows: list[dict[str, str]], wanted: list[str], max_languages: int) -> list[str]:
+def language_counts(rows: Iterable[dict[str, str]]) -> tuple[Counter, int]:
+    """(sentences per language, rows), in one pass: works on a stream."""
+    counts: Counter = Counter()
+    n = 0
+    for n, row in enumerate(rows, 1):
+        counts.update(k for k in row if k != "id")
+    return counts, n
+
+
+def choose_languages(counts: Mapping[str, int], wanted: list[str], max_languages: int) -> list[str]:
     """The languages to train: ``wanted`` if given, else English plus the largest ``max_languages``."""
-    counts = Counter(k for row in rows for k in row if k != "id")
     if wanted:
         missing = [lang for lang in wanted if lang not in counts]
         if missing:
@@ -125,33 +134,158 @@ class DirectionDataset:
         rng = np.random.default_rng([seed, epoch])
         order = self.examples[rng.permutation(len(self.examples))]
         lengths = np.array([max(self.lengths(e)) for e in order])
-        batches: list[np.ndarray] = []
-        # Sort within pools, not globally: similar lengths share a batch yet batches stay varied.
-        pool = max(1, pool_batches * max_tokens // max(1, int(lengths.mean())))
-        for start in range(0, len(order), pool):
-            idx = start + np.argsort(lengths[start:start + pool], kind="stable")
-            current: list[int] = []
-            longest = 0
-            for i in idx:
-                longest_if_added = max(longest, lengths[i])
-                if current and longest_if_added * (len(current) + 1) > max_tokens:
-                    batches.append(order[current])
-                    current, longest_if_added = [], lengths[i]
-                current.append(i)
-                longest = longest_if_added
-            if current:
-                batches.append(order[current])
-        return [batches[i] for i in rng.permutation(len(batches))]
+        return [order[batch] for batch in bucket(lengths, max_tokens, rng, pool_batches)]
 
 
-def iterate_batches(dataset: DirectionDataset, seed: int, max_tokens: int, target_lang_ids: dict[str, int],
-                    start_epoch: int = 0, start_batch: int = 0, shard: tuple[int, int] = (0, 1)
-                    ) -> Iterator[tuple[int, int, Batch]]:
+def bucket(lengths: np.ndarray, max_tokens: int, rng: np.random.Generator, pool_batches: int = 64) -> list[np.ndarray]:
+    """Group positions of (already shuffled) examples into batches of at most ``max_tokens`` padded tokens.
+
+    Sorting happens within pools of about ``pool_batches`` batches, not globally: similar lengths
+    share a batch (little padding) yet batches stay varied; the batches come back shuffled.
+    """
+    batches: list[np.ndarray] = []
+    pool = max(1, pool_batches * max_tokens // max(1, int(lengths.mean()) if len(lengths) else 1))
+    for start in range(0, len(lengths), pool):
+        idx = start + np.argsort(lengths[start:start + pool], kind="stable")
+        current: list[int] = []
+        longest = 0
+        for i in idx:
+            longest_if_added = max(longest, lengths[i])
+            if current and longest_if_added * (len(current) + 1) > max_tokens:
+                batches.append(np.array(current))
+                current, longest_if_added = [], lengths[i]
+            current.append(i)
+            longest = longest_if_added
+        if current:
+            batches.append(np.array(current))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class StreamingDirections:
+    """The examples of JSONL shards read as a stream: memory bounded by ``buffer_examples``, not the corpus.
+
+    Each epoch reads the shards in an order drawn from (seed, epoch), tokenises ``chunk_rows`` rows
+    at a time, and fills a buffer of ``buffer_examples`` examples; a full buffer is shuffled,
+    bucketed into batches like the in-memory dataset, and those batches are handed out before the
+    next buffer is read. The batch sequence is thus a pure function of (seed, epoch, files), so a
+    resumed run re-reads the stream and skips to the batch where it stopped (the skipped part is
+    tokenised again but never turned into tensors). Shuffling is within a buffer: make it large
+    enough to span many source files of the corpus, or shuffle the corpus once when writing it.
+    """
+
+    def __init__(self, shards: list[Path], tokenizer: Tokenizer, languages: list[str],
+                 directions: list[tuple[str, str]], max_len: int, buffer_examples: int = 100_000,
+                 chunk_rows: int = 2000):
+        if not shards:
+            raise InterlinguaError("streaming needs at least one JSONL training file")
+        self.shards, self.tokenizer, self.max_len = list(shards), tokenizer, max_len
+        self.languages, self.directions = languages, directions
+        self.buffer_examples, self.chunk_rows = max(1, buffer_examples), max(1, chunk_rows)
+
+    def _examples(self, rows: list[dict[str, str]], first_meaning: int) -> list[tuple]:
+        """(meaning, src ids, tgt ids, target language) for every direction the rows have both sides of."""
+        ids: dict[tuple[int, str], np.ndarray] = {}
+        for lang in self.languages:
+            present = [i for i, row in enumerate(rows) if lang in row]
+            if present:
+                for i, seq in zip(present, self.tokenizer.encode([rows[i][lang] for i in present], max_len=self.max_len)):
+                    ids[(i, lang)] = np.asarray(seq, dtype=np.int32)
+        return [(first_meaning + i, ids[(i, s)], ids[(i, t)], t) for i in range(len(rows))
+                for s, t in self.directions if (i, s) in ids and (i, t) in ids]
+
+    def _chunks(self, order: np.ndarray) -> Iterator[list[dict[str, str]]]:
+        from .corpus.formats import iter_corpus
+        chunk: list[dict[str, str]] = []
+        for shard in order:
+            for row in iter_corpus(self.shards[shard]):
+                chunk.append(row)
+                if len(chunk) >= self.chunk_rows:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> Iterator[list[tuple]]:
+        rng = np.random.default_rng([seed, epoch])
+        buffer: list[tuple] = []
+        meanings = 0
+
+        def flush() -> list[list[tuple]]:
+            order = rng.permutation(len(buffer))
+            lengths = np.array([max(len(buffer[i][1]), len(buffer[i][2])) for i in order])
+            return [[buffer[order[i]] for i in batch] for batch in bucket(lengths, max_tokens, rng, pool_batches)]
+
+        for rows in self._chunks(rng.permutation(len(self.shards))):
+            buffer.extend(self._examples(rows, meanings))
+            meanings += len(rows)
+            if len(buffer) >= self.buffer_examples:
+                yield from flush()
+                buffer = []
+        if buffer:
+            yield from flush()
+
+    def make_batch(self, examples: list[tuple], target_lang_ids: dict[str, int]) -> Batch:
+        tgt = [e[2] for e in examples]
+        return Batch(src=_pad([e[1] for e in examples]), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS),
+                     tgt_out=_pad(tgt), lang=torch.tensor([target_lang_ids[e[3]] for e in examples]),
+                     meaning=torch.tensor([e[0] for e in examples]))
+
+
+def iterate_batches(dataset: DirectionDataset | StreamingDirections, seed: int, max_tokens: int,
+                    target_lang_ids: dict[str, int], start_epoch: int = 0, start_batch: int = 0,
+                    shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, int, Batch]]:
     """Endless (epoch, index of the next batch, batch); ``shard=(rank, world)`` gives each process its share."""
     rank, world = shard
     for epoch in itertools.count(start_epoch):
-        batches = dataset.epoch_batches(epoch, seed, max_tokens)
         first = start_batch if epoch == start_epoch else 0
-        for index in range(first, len(batches)):
-            if index % world == rank:
-                yield epoch, index + 1, dataset.make_batch(batches[index], target_lang_ids)
+        produced = False
+        for index, examples in enumerate(dataset.epoch_batches(epoch, seed, max_tokens)):
+            produced = True
+            if index >= first and index % world == rank:
+                yield epoch, index + 1, dataset.make_batch(examples, target_lang_ids)
+        if not produced:
+            raise InterlinguaError("the training data gave no batch")
+
+
+# ----------------------------------------------------------------------------- the training split, two ways
+
+class CorpusInMemory:
+    """A training split held as a list of rows: the default, fine up to a few million sentences."""
+
+    def __init__(self, rows: list[dict[str, str]]):
+        self.rows = rows
+
+    def counts(self) -> tuple[Counter, int]:
+        return language_counts(self.rows)
+
+    def tokenizer_sample(self, languages: list[str], size: int, temperature: float, seed: int) -> list[str]:
+        return language_sample(self.rows, languages, size, temperature, seed)
+
+    def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
+                max_len: int) -> DirectionDataset:
+        return DirectionDataset(self.rows, tokenizer, languages, directions, max_len)
+
+
+class CorpusStream:
+    """A training split read from JSONL files as a stream (``train.stream=true``): memory stays flat."""
+
+    def __init__(self, shards: list[Path], buffer_examples: int):
+        self.shards, self.buffer_examples = shards, buffer_examples
+        self._counts: tuple[Counter, int] | None = None
+
+    def rows(self) -> Iterator[dict[str, str]]:
+        from .corpus.formats import iter_corpus
+        for shard in self.shards:
+            yield from iter_corpus(shard)
+
+    def counts(self) -> tuple[Counter, int]:
+        if self._counts is None:
+            self._counts = language_counts(self.rows())
+        return self._counts
+
+    def tokenizer_sample(self, languages: list[str], size: int, temperature: float, seed: int) -> list[str]:
+        return stream_language_sample(self.rows(), self.counts()[0], languages, size, temperature, seed)
+
+    def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
+                max_len: int) -> StreamingDirections:
+        return StreamingDirections(self.shards, tokenizer, languages, directions, max_len, self.buffer_examples)

@@ -10,8 +10,8 @@ import io
 import logging
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import sentencepiece as spm
@@ -27,19 +27,42 @@ PLACEHOLDER_PIECES = ["%s", "%d", "%u", "%i", "%ld", "%lu", "%zu", "%c", "%f", "
                       "%3$s", "%1$d", "%2$d", "%1", "%2", "%3", "{0}", "{1}", "{2}", "<b>", "</b>", "&amp;"]
 
 
+def _quotas(counts: Mapping[str, int], languages: list[str], size: int, temperature: float) -> dict[str, int]:
+    """Sentences to draw per language: ``size`` split in proportion to count^(1/temperature)."""
+    present = [lang for lang in languages if counts.get(lang, 0) > 0]
+    weights = np.array([counts[lang] for lang in present], dtype=np.float64) ** (1.0 / temperature)
+    return dict(zip(present, np.floor(size * weights / weights.sum()).astype(int).tolist())) if present else {}
+
+
 def language_sample(rows: list[dict[str, str]], languages: list[str], size: int, temperature: float,
                     seed: int) -> list[str]:
     """``size`` sentences, languages drawn with probability ∝ count^(1/temperature)."""
     by_lang = {lang: [row[lang] for row in rows if lang in row] for lang in languages}
-    by_lang = {lang: texts for lang, texts in by_lang.items() if texts}
-    counts = np.array([len(t) for t in by_lang.values()], dtype=np.float64)
-    weights = counts ** (1.0 / temperature)
-    quota = np.floor(size * weights / weights.sum()).astype(int)
+    quotas = _quotas({lang: len(texts) for lang, texts in by_lang.items()}, languages, size, temperature)
     rng = np.random.default_rng(seed)
     sample: list[str] = []
-    for (lang, texts), n in zip(by_lang.items(), quota):
+    for lang, n in quotas.items():
+        texts = by_lang[lang]
         picks = rng.choice(len(texts), size=int(n), replace=n > len(texts))
         sample.extend(texts[i] for i in picks)
+    return sample
+
+
+def stream_language_sample(rows: Iterable[dict[str, str]], counts: Mapping[str, int], languages: list[str],
+                           size: int, temperature: float, seed: int) -> list[str]:
+    """``language_sample`` in one pass over a stream, given the counts: memory ~ ``size``, not the corpus.
+
+    Each sentence of a language is kept with probability quota / count (repeated when the quota
+    is larger than the count), so the sample has about the same size and mix.
+    """
+    rates = {lang: n / counts[lang] for lang, n in _quotas(counts, languages, size, temperature).items()}
+    rng = np.random.default_rng(seed)
+    sample: list[str] = []
+    for row in rows:
+        for lang, rate in rates.items():
+            if lang in row:
+                copies = int(rate) + (rng.random() < rate - int(rate))
+                sample.extend([row[lang]] * copies)
     return sample
 
 

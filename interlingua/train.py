@@ -27,11 +27,12 @@ from .checkpoint import (load_checkpoint, read_json, restore_optimizer, resolve_
                          write_json)
 from . import distributed
 from .config import RunConfig, TrainConfig
-from .corpus.split import load_split
-from .data import Batch, DirectionDataset, choose_languages, iterate_batches, parse_directions
+from .corpus.split import load_split, stream_dev_rows, train_shards
+from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
+                   parse_directions)
 from .errors import InterlinguaError
 from .model import Interlingua
-from .tokenizer import PAD, Tokenizer, language_sample, train_tokenizer
+from .tokenizer import PAD, Tokenizer, train_tokenizer
 
 log = logging.getLogger("interlingua.train")
 
@@ -130,7 +131,7 @@ class Run:
 
 
 def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
-                train_rows: list[dict[str, str]]) -> Run:
+                corpus: CorpusInMemory | CorpusStream) -> Run:
     """Create (or reopen, for --resume) the run folder: config, tokenizer, languages, directions."""
     if resume:
         if not (out / "config.json").exists():
@@ -149,10 +150,11 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
     except OSError as exc:
         raise InterlinguaError(f"{out}: cannot create the run folder ({exc.strerror})") from None
     t = config.train
-    languages = choose_languages(train_rows, t.languages, t.max_languages)
+    counts, meanings = corpus.counts()
+    languages = choose_languages(counts, t.languages, t.max_languages)
     directions = parse_directions(t.directions, languages)
     log.info("languages: %s; %d directions (%s)", ", ".join(languages), len(directions), t.directions)
-    sample = language_sample(train_rows, languages, t.tokenizer_sample, t.tokenizer_temperature, t.seed)
+    sample = corpus.tokenizer_sample(languages, t.tokenizer_sample, t.tokenizer_temperature, t.seed)
     tokenizer = train_tokenizer(sample, out / "tokenizer.model", config.model.vocab_size, seed=t.seed)
     config.model.vocab_size = tokenizer.vocab_size  # a tiny corpus may support fewer pieces than asked
     config.model.target_languages = languages
@@ -160,7 +162,7 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
     write_json(out / "run.json", {
         "interlingua_version": __version__, "data": str(data), "languages": languages,
         "trained_directions": [f"{s}>{t_}" for s, t_ in directions],
-        "train_meanings": len(train_rows), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        "train_meanings": meanings, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return Run(out, config, tokenizer, languages, directions)
 
 
@@ -216,17 +218,25 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     if t.threads:
         torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed + ctx.rank)
-    train_rows = load_split(data, "train")
-    if not train_rows:
-        raise InterlinguaError(f"{data}: the training split is empty")
+    if t.stream:
+        corpus: CorpusInMemory | CorpusStream = CorpusStream(train_shards(data), t.stream_buffer)
+        dev_rows = stream_dev_rows(data)
+    else:
+        train_rows = load_split(data, "train")
+        if not train_rows:
+            raise InterlinguaError(f"{data}: the training split is empty")
+        corpus, dev_rows = CorpusInMemory(train_rows), load_split(data, "dev")
     # Rank 0 makes the run folder and tokenizer; the other ranks then read them back.
-    run = prepare_run(data, out, config, resume, overwrite, train_rows) if ctx.is_main else None
+    run = prepare_run(data, out, config, resume, overwrite, corpus) if ctx.is_main else None
     distributed.barrier(ctx)
-    run = run or prepare_run(data, out, config, True, False, train_rows)
-    dev_rows = load_split(data, "dev")
-    dataset = DirectionDataset(train_rows, run.tokenizer, run.languages, run.directions, t.max_len)
+    run = run or prepare_run(data, out, config, True, False, corpus)
+    dataset = corpus.dataset(run.tokenizer, run.languages, run.directions, t.max_len)
     dev = DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len) if dev_rows else None
-    log.info("%d training examples over %d directions", len(dataset), len(run.directions))
+    if isinstance(dataset, DirectionDataset):
+        log.info("%d training examples over %d directions", len(dataset), len(run.directions))
+    else:
+        log.info("streaming %d file(s), %d examples shuffled together, over %d directions",
+                 len(corpus.shards), t.stream_buffer, len(run.directions))
 
     model = Interlingua(config.model).to(ctx.device)
     optimizer = make_optimizer(model, config)

@@ -100,3 +100,96 @@ def test_a_failed_checkpoint_write_is_a_clear_error_and_the_previous_one_stays_w
     assert Translator.load(run, "latest").translate(["Open file"], to="fr")  # it loads and translates
     train(corpus_path, run, load_config("tiny", ["max_steps=40", "eval_every=20", "threads=1"]), resume=True)
     assert json.loads((run / "latest.json").read_text())["step"] == 40
+
+
+# ----------------------------------------------------------------------------- streaming
+
+def _stream_corpus(real_rows, folder, shards=3):
+    """The first 300 real rows as a split corpus whose training part is sharded."""
+    from interlingua.corpus.formats import write_corpus
+    folder.mkdir()
+    rows = real_rows[:300]
+    for n in range(shards):
+        write_corpus(rows[40 + n::shards], folder / f"corpus.train.{n:05d}.jsonl", "jsonl")
+    write_corpus(rows[:40], folder / "corpus.dev.jsonl", "jsonl")
+    return folder / "corpus.jsonl", rows[40:]
+
+
+def test_a_streamed_epoch_has_every_example_once_and_a_fixed_order(real_rows, tmp_path):
+    from collections import Counter
+    from interlingua.corpus.split import train_shards
+    from interlingua.data import DirectionDataset, StreamingDirections
+    from interlingua.tokenizer import train_tokenizer
+    corpus, rows = _stream_corpus(real_rows, tmp_path / "c")
+    shards = train_shards(corpus)
+    assert [p.name for p in shards] == [f"corpus.train.{n:05d}.jsonl" for n in range(3)]
+    tokenizer = train_tokenizer([r[k] for r in rows for k in ("en", "fr", "de")], tmp_path / "spm.model", 400)
+    langs, directions = ["en", "fr", "de"], [("en", "fr"), ("fr", "en"), ("en", "de"), ("de", "en")]
+    stream = StreamingDirections(shards, tokenizer, langs, directions, 32, buffer_examples=100, chunk_rows=16)
+    memory = DirectionDataset(rows, tokenizer, langs, directions, 32)
+
+    def examples(batches, make):
+        out = Counter()
+        for b in batches:
+            batch = make(b)
+            for src, tgt, lang in zip(batch.src.tolist(), batch.tgt_out.tolist(), batch.lang.tolist()):
+                out[(tuple(t for t in src if t), tuple(t for t in tgt if t), lang)] += 1
+        return out
+
+    ids = {lang: i for i, lang in enumerate(langs)}
+    streamed = examples(stream.epoch_batches(0, 7, 300), lambda b: stream.make_batch(b, ids))
+    assert streamed == examples(memory.epoch_batches(0, 7, 300), lambda b: memory.make_batch(b, ids))
+    first = [[e[0] for e in b] for b in stream.epoch_batches(0, 7, 300)]
+    assert first == [[e[0] for e in b] for b in stream.epoch_batches(0, 7, 300)]  # (seed, epoch) fixes the order
+    assert first != [[e[0] for e in b] for b in stream.epoch_batches(1, 7, 300)]  # and each epoch differs
+    assert all(sum(max(len(e[1]), len(e[2])) for e in b) <= 300 or len(b) == 1
+               for b in stream.epoch_batches(0, 7, 300))
+
+
+def test_streamed_training_resumes_exactly(real_rows, tmp_path):
+    corpus, _ = _stream_corpus(real_rows, tmp_path / "c")
+    settings = ["stream=true", "stream_buffer=200", "eval_every=20", "log_every=10", "threads=1"]
+    whole = train(corpus, tmp_path / "whole", load_config("tiny", settings + ["max_steps=40"]))
+    part = train(corpus, tmp_path / "part", load_config("tiny", settings + ["max_steps=20"]))
+    train(corpus, part, load_config("tiny", settings + ["max_steps=40"]), resume=True)
+    expected, got = losses(whole), losses(part)
+    assert sorted(got) == sorted(expected) == [10, 20, 30, 40]
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-4), step
+    meanings = json.loads((whole / "run.json").read_text())["train_meanings"]
+    assert meanings == 260  # counted while streaming
+
+
+def test_streaming_needs_a_written_split(real_rows, tmp_path):
+    from interlingua.corpus.formats import write_corpus
+    from interlingua.errors import InterlinguaError
+    write_corpus(real_rows[:50], tmp_path / "whole.jsonl", "jsonl")
+    with pytest.raises(InterlinguaError, match="no training split to stream.*corpus split"):
+        train(tmp_path / "whole.jsonl", tmp_path / "run", load_config("tiny", ["stream=true", "max_steps=1"]))
+
+
+def test_the_streamed_tokenizer_sample_keeps_the_language_mix():
+    from collections import Counter
+    from interlingua.tokenizer import language_sample, stream_language_sample
+    rows = [{"id": str(i), "en": f"e{i}", **({"fr": f"f{i}"} if i % 4 == 0 else {})} for i in range(4000)]
+    counts = Counter({"en": 4000, "fr": 1000})
+    streamed = stream_language_sample(iter(rows), counts, ["en", "fr"], 1000, 5.0, seed=0)
+    whole = language_sample(rows, ["en", "fr"], 1000, 5.0, seed=0)
+    share = lambda sample: sum(s.startswith("f") for s in sample) / len(sample)  # noqa: E731
+    assert abs(len(streamed) - len(whole)) < 80
+    assert share(streamed) == pytest.approx(share(whole), abs=0.05)
+
+
+def test_corpus_split_streams_and_gives_the_same_splits(real_rows, tmp_path):
+    from conftest import run_cli
+    from interlingua.corpus.formats import read_corpus, write_corpus
+    from interlingua.corpus.split import split_path, split_rows
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(real_rows[:500], corpus, "jsonl")
+    result = run_cli("corpus", "split", str(corpus), "--dev", "20", "--test", "30")
+    assert result.returncode == 0, result.stderr.decode()
+    expected = split_rows(read_corpus(corpus), 20, 30)
+    for name in ("train", "dev", "test"):
+        assert read_corpus(split_path(corpus, name)) == expected[name], name
+        assert f"{name}: {len(expected[name]):,} meanings" in result.stdout.decode()
+    assert not list(tmp_path.glob("*.tmp"))

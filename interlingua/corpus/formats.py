@@ -279,6 +279,15 @@ def _read_moses(path: str | Path, langs: tuple[str, str] | None) -> Iterator[Row
 _READERS = {"jsonl": _read_jsonl, "tsv": _read_tsv, "tmx": _read_tmx, "po": _read_po, "moses": _read_moses}
 
 
+def iter_corpus(path: str | Path) -> Iterator[Row]:
+    """The rows of a corpus one at a time, those with at least two languages; JSONL is read line by line,
+    so a training file larger than memory can be streamed. Errors name the file and line as read_corpus's do."""
+    fmt = detect_format(path)
+    for row in _READERS[fmt](path if fmt == "moses" else Path(path), None):
+        if len(row) >= 3:
+            yield row
+
+
 def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> list[Row]:
     """Read a corpus in any supported format as multi-way rows with at least two languages.
 
