@@ -26,3 +26,13 @@ def test_inference_tiny():
     assert "tok/s" in out and "/ CT2 fp32" in out and "interlingua / CTranslate2 fp32" in out, out[-2000:]
     assert "HF generate" in out and "output tokens: identical" in out, out[-2000:]
     assert "CTranslate2 fp32" in out.split("tok/s", 1)[1] or "CTranslate2 is not installed" in out, out[-2000:]
+
+
+def test_memory_tiny(corpus_path, tmp_path):
+    """bench/memory.py in its tiny mode: both training modes and the split run at two corpus sizes."""
+    result = subprocess.run([sys.executable, str(BENCH / "memory.py"), "--tiny", "--corpus", str(corpus_path),
+                             "--languages", "en,fr,de", "--out", str(tmp_path)], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    out = result.stdout.decode()
+    assert "train streamed MB" in out and "peak RSS of split" in out
+    assert (tmp_path / "memory.png").read_bytes().startswith(b"\x89PNG")
