@@ -30,6 +30,7 @@ VARIANTS: dict[str, list[str]] = {
     "no-align": ["align_weight=0"],
     "depth 2+2": ["model.encoder_layers=2", "model.decoder_layers=2"],
     "depth 6+6": ["model.encoder_layers=6", "model.decoder_layers=6"],
+    "adversary 0.2": ["adversary_weight=0.2"],
 }
 
 

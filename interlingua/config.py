@@ -31,6 +31,7 @@ class ModelConfig:
     dropout: float = 0.1
     max_positions: int = 256
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
+    language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
 
 
 @dataclass
@@ -48,6 +49,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     align_weight: float = 0.0       # weight of the contrastive thought-alignment loss (0 = off)
     align_temperature: float = 0.05
+    adversary_weight: float = 0.0   # gradient-reversal language classifier on the thought (0 = off)
     max_steps: int = 0              # 0: no step limit
     max_minutes: float = 0.0        # 0: no time limit
     log_every: int = 50

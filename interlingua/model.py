@@ -191,6 +191,10 @@ class Interlingua(nn.Module):
         self.target_language = nn.Embedding(max(1, len(c.target_languages)), c.d_model)
         self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
         self.decoder_norm = nn.LayerNorm(c.d_model)
+        # Training only (train.adversary_weight > 0): a linear language classifier on the whole thought,
+        # trained through a reversed gradient so that the encoder learns to make it fail.
+        self.language_adversary = (nn.Linear(c.bridge_queries * c.d_model, max(1, len(c.target_languages)))
+                                   if c.language_adversary else None)
         self.apply(self._init_weights)
 
     @staticmethod

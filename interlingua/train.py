@@ -59,6 +59,26 @@ def alignment_loss(source_thought: torch.Tensor, target_thought: torch.Tensor, m
     return (F.cross_entropy(sim, labels) + F.cross_entropy(sim.T, labels)) / 2
 
 
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient flows back multiplied by -scale (Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.scale * grad, None
+
+
+def adversary_loss(model: Interlingua, thought: torch.Tensor, language: torch.Tensor, scale: float) -> torch.Tensor:
+    """Cross-entropy of the language classifier on the thought: it learns to tell the language, while
+    the reversed gradient teaches the encoder to hide it."""
+    reversed_thought = _ReverseGradient.apply(thought.flatten(1), scale)
+    return F.cross_entropy(model.language_adversary(reversed_thought), language)
+
+
 class Objective(nn.Module):
     """The training loss as one module, so DDP sees every parameter use inside a single forward."""
 
@@ -70,10 +90,14 @@ class Objective(nn.Module):
         c = self.config
         logits, thought = self.model(batch.src, batch.tgt_in, batch.lang)
         loss = translation_loss(logits, batch.tgt_out, c.label_smoothing)
-        if c.align_weight > 0:
-            # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source
+        if c.align_weight > 0 or c.adversary_weight > 0:
+            # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source,
+            # and its language is known: batch.lang.
             target_thought = self.model.encode(batch.tgt_out)
+        if c.align_weight > 0:
             loss = loss + c.align_weight * alignment_loss(thought, target_thought, batch.meaning, c.align_temperature)
+        if c.adversary_weight > 0:
+            loss = loss + adversary_loss(self.model, target_thought, batch.lang, c.adversary_weight)
         return loss
 
 
@@ -158,6 +182,7 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
     tokenizer = train_tokenizer(sample, out / "tokenizer.model", config.model.vocab_size, seed=t.seed)
     config.model.vocab_size = tokenizer.vocab_size  # a tiny corpus may support fewer pieces than asked
     config.model.target_languages = languages
+    config.model.language_adversary = t.adversary_weight > 0
     write_json(out / "config.json", config.to_dict())
     write_json(out / "run.json", {
         "interlingua_version": __version__, "data": str(data), "languages": languages,
@@ -238,6 +263,9 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         log.info("streaming %d file(s), %d examples shuffled together, over %d directions",
                  len(corpus.shards), t.stream_buffer, len(run.directions))
 
+    if t.adversary_weight > 0 and not config.model.language_adversary:
+        raise InterlinguaError(f"{out}: adversary_weight needs a run started with it (this one has no language "
+                               f"adversary)")
     model = Interlingua(config.model).to(ctx.device)
     optimizer = make_optimizer(model, config)
     lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
