@@ -17,13 +17,15 @@ when their margin reaches the threshold.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
-from .checkpoint import atomic_write_text
 from .errors import InterlinguaError
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported where it is used: the CLI reads DEFAULT_THRESHOLD for --help without loading it.
 
 DEFAULT_THRESHOLD = 1.05  # chosen on held-out data: docs/evaluation.md, "Mining"
 EMBED_CHUNK = 2000
@@ -31,6 +33,7 @@ EMBED_CHUNK = 2000
 
 def nearest(queries: torch.Tensor, keys: torch.Tensor, k: int, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """(cosines, indices) of the k nearest keys of every query; unit vectors in, memory O(chunk × keys)."""
+    import torch
     k = min(k, keys.shape[0])
     values, indices = [], []
     for start in range(0, queries.shape[0], chunk):
@@ -43,6 +46,7 @@ def nearest(queries: torch.Tensor, keys: torch.Tensor, k: int, chunk: int = 4096
 def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: float = DEFAULT_THRESHOLD
                  ) -> list[tuple[float, int, int]]:
     """Mined pairs ``(margin, src index, tgt index)`` of two sets of L2-normalised vectors, best first."""
+    import torch
     if len(src) == 0 or len(tgt) == 0:
         return []
     x, y = torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32)), \
@@ -82,6 +86,7 @@ def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: flo
 
 
 def _embed(translator, sentences: list[str], desc: str, progress: bool) -> np.ndarray:
+    from tqdm import tqdm
     chunks = [sentences[i:i + EMBED_CHUNK] for i in range(0, len(sentences), EMBED_CHUNK)]
     return np.concatenate([translator.embed(chunk) for chunk in tqdm(chunks, desc=desc, unit="chunk",
                                                                      disable=not progress or len(chunks) < 2)])
@@ -115,6 +120,7 @@ def mine_files(run: str | Path, src: str | Path, tgt: str | Path, out: str | Pat
                threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True) -> int:
     """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count."""
     from .api import Translator
+    from .checkpoint import atomic_write_text
     if k < 1:
         raise InterlinguaError(f"k must be at least 1 (got {k})")
     sources, targets = read_sentences(src), read_sentences(tgt)
