@@ -1,4 +1,5 @@
 """Each benchmark runs once in its tiny mode, so it keeps working (no timing is asserted)."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,11 @@ def test_memory_tiny(corpus_path, tmp_path):
     out = result.stdout.decode()
     assert "train streamed MB" in out and "peak RSS of split" in out
     assert (tmp_path / "memory.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_ddp_scaling_tiny(corpus_path):
+    result = subprocess.run([sys.executable, str(BENCH / "ddp_scaling.py"), "--tiny", "--corpus", str(corpus_path)],
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert "vs 1 process" in result.stdout.decode()
