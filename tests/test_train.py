@@ -66,7 +66,7 @@ def test_resume_continues_with_the_same_losses(corpus_path, tmp_path):
         assert got[step] == pytest.approx(expect[step], rel=1e-4, abs=1e-4), step
 
 
-def test_the_language_adversary_reverses_its_gradient_into_the_encoder(corpus_path, tmp_path):
+def test_the_language_adversary_learns_while_the_encoder_learns_to_confuse_it(corpus_path, tmp_path):
     from interlingua.config import ModelConfig
     from interlingua.model import Interlingua
     from interlingua.train import adversary_loss
@@ -77,11 +77,16 @@ def test_the_language_adversary_reverses_its_gradient_into_the_encoder(corpus_pa
     thought = torch.randn(4, 2, 16, requires_grad=True)
     language = torch.tensor([0, 1, 0, 1])
     adversary_loss(model, thought, language, 0.5).backward()
-    reversed_grad, classifier_grad = thought.grad.clone(), model.language_adversary.weight.grad.clone()
+    encoder_grad, classifier_grad = thought.grad.clone(), model.language_adversary.weight.grad.clone()
+    # The classifier gets exactly the gradient of telling the language...
     thought.grad, model.language_adversary.weight.grad = None, None
     torch.nn.functional.cross_entropy(model.language_adversary(thought.flatten(1)), language).backward()
-    torch.testing.assert_close(reversed_grad, -0.5 * thought.grad)  # the encoder is pushed the other way...
-    torch.testing.assert_close(classifier_grad, model.language_adversary.weight.grad)  # ...the classifier is not
+    torch.testing.assert_close(classifier_grad, model.language_adversary.weight.grad)
+    # ...and the thought exactly that of pushing the classifier's answer towards uniform.
+    thought.grad = None
+    logits = model.language_adversary(thought.flatten(1))
+    (0.5 * -torch.log_softmax(logits, -1).mean()).backward()
+    torch.testing.assert_close(encoder_grad, thought.grad)
     run = train(corpus_path, tmp_path / "adv", load_config("tiny", ["max_steps=20", "eval_every=20",
                                                                     "adversary_weight=0.3", "align_weight=0.1"]))
     assert Translator.load(run).translate(["Open file"], to="fr")  # saved, reloaded with its adversary
