@@ -45,3 +45,26 @@ def test_ddp_scaling_tiny(corpus_path):
                             capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert "vs 1 process" in result.stdout.decode()
+
+
+def test_serve_load_small(tiny_run):
+    pytest.importorskip("fastapi")
+    result = subprocess.run([sys.executable, str(BENCH / "serve_load.py"), "--model", str(tiny_run), "--requests", "6",
+                             "--concurrency", "6", "--to", "fr"], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+
+
+def test_design_choices_tiny(corpus_path, tmp_path):
+    result = subprocess.run([sys.executable, str(BENCH / "design_choices.py"), "--tiny", "--corpus", str(corpus_path),
+                             "--out", str(tmp_path), "--steps", "10", "--max-sentences", "6", "--jobs", "1",
+                             "--variants", "reference,k=1"], capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert "| k=1 |" in (tmp_path / "design.md").read_text()
+    assert (tmp_path / "design.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_mining_quality_runs(tiny_run, corpus_path):
+    result = subprocess.run([sys.executable, str(BENCH / "mining_quality.py"), "--model", str(tiny_run), "--data",
+                             str(corpus_path), "--lang", "fr", "--pairs", "40"], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert "plain cosine at its best threshold" in result.stdout.decode()
