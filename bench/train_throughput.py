@@ -10,13 +10,19 @@ counted the same way for all (../shared/peers.md): 6 · (non-embedding parameter
 on that side + V·d per target token) plus attention terms, and MFU divides by an fp32 matmul measured
 in this same run. Prints figures as ratios; absolute numbers only as context.
 
-OpenNMT-py runs where it is installed, in its own virtualenv (it pins an old torch; ../shared/peers.md
-says how): `onmt_train` in a subprocess with the same thread count, on the same SentencePiece pieces
+OpenNMT-py runs where it is installed, in its own virtualenv (it pins an old torch). What worked here:
+
+    python -m venv /work/venvs/onmt && /work/venvs/onmt/bin/pip install torch==2.13.0
+    /work/venvs/onmt/bin/pip install --no-deps opennmt-py==3.5.1
+    echo 'torch==2.13.0' > /tmp/c.txt && /work/venvs/onmt/bin/pip install -c /tmp/c.txt configargparse pyyaml \
+        sacrebleu rapidfuzz pyahocorasick fasttext-wheel spacy six tensorboard sentencepiece numpy 'pyonmttok>=1.37,<2'
+
+It runs `onmt_train` in a subprocess with the same thread count, on the same SentencePiece pieces
 written as text, its vocabulary written from the same SentencePiece model. With `--onmt-batching same`
 (the default) its data iterator is handed exactly the batches the others train on; with `own` it
-batches all the pairs the bench tokenised (≤ 60k) itself: length-sorted buckets, duplicate sources
-left out of a batch, so far less padding per batch than the others' batches, which are cut from the
-shuffled pairs in order. Its target tokens/s come from its per-step reports (`report_every 1`), the
+batches all the pairs the bench tokenised (≤ 60k) itself (length-sorted buckets over all of them,
+duplicate sources left out of a batch), which is its real-world speed rather than a like-for-like
+one. The shared batches are bucketed by length as interlingua's trainer makes them. Its target tokens/s come from its per-step reports (`report_every 1`), the
 first `--warmup` steps left out.
 """
 from __future__ import annotations
