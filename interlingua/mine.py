@@ -54,25 +54,17 @@ def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: flo
     x2y_cos, x2y_index = nearest(x, y, k)
     y2x_cos, y2x_index = nearest(y, x, k)
     x_neighbourhood, y_neighbourhood = x2y_cos.mean(1), y2x_cos.mean(1)
-
-    def margin(i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        cos = (x[i] * y[j]).sum(-1)
-        return cos / ((x_neighbourhood[i] + y_neighbourhood[j]) / 2).clamp_min(1e-9)
-
-    # Each sentence's best candidate by margin among its k nearest, in both directions.
-    rows = torch.arange(len(x)).unsqueeze(1).expand_as(x2y_index)
-    forward = margin(rows, x2y_index)
-    best_forward = forward.argmax(1)
-    cols = torch.arange(len(y)).unsqueeze(1).expand_as(y2x_index)
-    backward = margin(y2x_index, cols)
-    best_backward = backward.argmax(1)
-    candidates = {}
-    for i, (j, score) in enumerate(zip(x2y_index[torch.arange(len(x)), best_forward].tolist(),
-                                       forward[torch.arange(len(x)), best_forward].tolist())):
-        candidates[(i, j)] = score
-    for j, (i, score) in enumerate(zip(y2x_index[torch.arange(len(y)), best_backward].tolist(),
-                                       backward[torch.arange(len(y)), best_backward].tolist())):
-        candidates[(i, j)] = score
+    # The margin of each sentence's k nearest candidates, from the cosines the search already found.
+    forward = x2y_cos / ((x_neighbourhood[:, None] + y_neighbourhood[x2y_index]) / 2).clamp_min(1e-9)
+    backward = y2x_cos / ((x_neighbourhood[y2x_index] + y_neighbourhood[:, None]) / 2).clamp_min(1e-9)
+    # Each sentence's best candidate by margin, in both directions.
+    forward_best, forward_at = forward.max(1)
+    backward_best, backward_at = backward.max(1)
+    forward_match = x2y_index.gather(1, forward_at[:, None])[:, 0]
+    backward_match = y2x_index.gather(1, backward_at[:, None])[:, 0]
+    candidates = {(i, j): score for i, (j, score) in enumerate(zip(forward_match.tolist(), forward_best.tolist()))}
+    candidates.update({(i, j): score for j, (i, score) in enumerate(zip(backward_match.tolist(),
+                                                                          backward_best.tolist()))})
     used_src, used_tgt, pairs = set(), set(), []
     for (i, j), score in sorted(candidates.items(), key=lambda item: -item[1]):
         if score < threshold:
