@@ -90,6 +90,24 @@ def _pad(seqs: list[np.ndarray], prefix: int | None = None) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def tokenise_rows(rows: list[dict[str, str]], tokenizer: Tokenizer, languages: list[str],
+                  max_len: int) -> dict[tuple[int, str], np.ndarray]:
+    """Token ids per (row position, language): each sentence tokenised once for every direction it serves."""
+    ids: dict[tuple[int, str], np.ndarray] = {}
+    for lang in languages:
+        present = [i for i, row in enumerate(rows) if lang in row]
+        if present:
+            for i, seq in zip(present, tokenizer.encode([rows[i][lang] for i in present], max_len=max_len)):
+                ids[(i, lang)] = np.asarray(seq, dtype=np.int32)
+    return ids
+
+
+def to_batch(src: list[np.ndarray], tgt: list[np.ndarray], lang: list[int], meaning: list[int]) -> Batch:
+    """Padded tensors of aligned examples: source ids, target ids (BOS-shifted in, EOS-ended out)."""
+    return Batch(src=_pad(src), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=_pad(tgt),
+                 lang=torch.tensor(lang), meaning=torch.tensor(meaning))
+
+
 class DirectionDataset:
     """Tokenised rows and the (row, src, tgt) examples of the chosen directions."""
 
@@ -97,13 +115,7 @@ class DirectionDataset:
                  directions: list[tuple[str, str]], max_len: int):
         self.languages, self.directions = languages, directions
         self.lang_index = {lang: i for i, lang in enumerate(languages)}
-        # Token ids per (row, language); each sentence tokenised once for every direction it serves.
-        self.ids: dict[tuple[int, str], np.ndarray] = {}
-        for lang in languages:
-            present = [i for i, row in enumerate(rows) if lang in row]
-            encoded = tokenizer.encode([rows[i][lang] for i in present], max_len=max_len)
-            for i, seq in zip(present, encoded):
-                self.ids[(i, lang)] = np.asarray(seq, dtype=np.int32)
+        self.ids = tokenise_rows(rows, tokenizer, languages, max_len)
         self.examples = np.array([(i, self.lang_index[s], self.lang_index[t])
                                   for i in range(len(rows)) for s, t in directions
                                   if (i, s) in self.ids and (i, t) in self.ids], dtype=np.int64).reshape(-1, 3)
@@ -123,11 +135,9 @@ class DirectionDataset:
         return len(self.ids[(row, self.languages[s])]), len(self.ids[(row, self.languages[t])])
 
     def make_batch(self, examples: np.ndarray, target_lang_ids: dict[str, int]) -> Batch:
-        src = [self.ids[(r, self.languages[s])] for r, s, _ in examples]
-        tgt = [self.ids[(r, self.languages[t])] for r, _, t in examples]
-        return Batch(src=_pad(src), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=_pad(tgt),
-                     lang=torch.tensor([target_lang_ids[self.languages[t]] for _, _, t in examples]),
-                     meaning=torch.from_numpy(examples[:, 0].copy()))
+        return to_batch([self.ids[(r, self.languages[s])] for r, s, _ in examples],
+                          [self.ids[(r, self.languages[t])] for r, _, t in examples],
+                          [target_lang_ids[self.languages[t]] for _, _, t in examples], examples[:, 0].tolist())
 
     def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> list[np.ndarray]:
         """This epoch's batches (arrays of examples), a pure function of (seed, epoch)."""
@@ -184,12 +194,7 @@ class StreamingDirections:
 
     def _examples(self, rows: list[dict[str, str]], first_meaning: int) -> list[tuple]:
         """(meaning, src ids, tgt ids, target language) for every direction the rows have both sides of."""
-        ids: dict[tuple[int, str], np.ndarray] = {}
-        for lang in self.languages:
-            present = [i for i, row in enumerate(rows) if lang in row]
-            if present:
-                for i, seq in zip(present, self.tokenizer.encode([rows[i][lang] for i in present], max_len=self.max_len)):
-                    ids[(i, lang)] = np.asarray(seq, dtype=np.int32)
+        ids = tokenise_rows(rows, self.tokenizer, self.languages, self.max_len)
         return [(first_meaning + i, ids[(i, s)], ids[(i, t)], t) for i in range(len(rows))
                 for s, t in self.directions if (i, s) in ids and (i, t) in ids]
 
@@ -225,10 +230,8 @@ class StreamingDirections:
             yield from flush()
 
     def make_batch(self, examples: list[tuple], target_lang_ids: dict[str, int]) -> Batch:
-        tgt = [e[2] for e in examples]
-        return Batch(src=_pad([e[1] for e in examples]), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS),
-                     tgt_out=_pad(tgt), lang=torch.tensor([target_lang_ids[e[3]] for e in examples]),
-                     meaning=torch.tensor([e[0] for e in examples]))
+        return to_batch([e[1] for e in examples], [e[2] for e in examples],
+                          [target_lang_ids[e[3]] for e in examples], [e[0] for e in examples])
 
 
 def iterate_batches(dataset: DirectionDataset | StreamingDirections, seed: int, max_tokens: int,
