@@ -176,9 +176,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             from .corpus.formats import write_corpus
             write_corpus(load_split(corpus, "test"), data, "jsonl")
     if args.plot:  # fail on an unusable plot directory now, not after minutes of evaluation
-        plot_dir = Path(args.plot)
-        if plot_dir.exists() and not plot_dir.is_dir():
-            raise InterlinguaError(f"{plot_dir}: not a directory (--plot)")
+        from .insight.report import prepare_plot_dir
+        prepare_plot_dir(args.plot)
     result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
                             max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
     to_stdout = args.json == "-"

@@ -905,13 +905,8 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
     return out
 
 
-def write_evaluation_plots(result: dict, out_dir: str | Path) -> list[Path]:
-    """PNGs of an evaluation result (``interlingua evaluate --plot DIR``), the same figures as report sections 8 and 5.
-
-    ``directions.png``: the direction matrix of chrF with the zero-shot cells hatched;
-    ``depth.png``: language-ID probe and retrieval accuracy per layer. A figure with nothing to
-    show (no per-layer numbers, say) is not written. Returns the paths written.
-    """
+def prepare_plot_dir(out_dir: str | Path) -> Path:
+    """The folder for --plot, created; a one-line error if it cannot be (call it before long work)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InterlinguaError(f"{out_dir}: not a directory")
@@ -919,6 +914,17 @@ def write_evaluation_plots(result: dict, out_dir: str | Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InterlinguaError(f"{out_dir}: cannot create the plot directory ({exc.strerror})") from None
+    return out_dir
+
+
+def write_evaluation_plots(result: dict, out_dir: str | Path) -> list[Path]:
+    """PNGs of an evaluation result (``interlingua evaluate --plot DIR``), the same figures as report sections 8 and 5.
+
+    ``directions.png``: the direction matrix of chrF with the zero-shot cells hatched;
+    ``depth.png``: language-ID probe and retrieval accuracy per layer. A figure with nothing to
+    show (no per-layer numbers, say) is not written. Returns the paths written.
+    """
+    out_dir = prepare_plot_dir(out_dir)
     written = []
     for name, section in (("directions.png", section_zeroshot(result)), ("depth.png", section_depth(result))):
         if section.skipped or not section.images:
