@@ -61,10 +61,9 @@ def run_variant(name: str, corpus: Path, out: Path, steps: int, max_sentences: i
 
 def collect(name: str, run: Path) -> dict:
     summary = json.loads((run / "eval.json").read_text())["summary"]
-    params = None
-    for line in (run.parent / f"{folder(name)}.log").read_text().splitlines() if (run.parent / f"{folder(name)}.log").exists() else []:
-        if "parameters" in line and "model:" in line:
-            params = line.split("model:")[1].split("M")[0].strip()
+    train_stderr = run.parent / f"{folder(name)}.log"  # "model: 10.48M parameters ..." is logged at start
+    lines = train_stderr.read_text().splitlines() if train_stderr.exists() else []
+    params = next((line.split("model:")[1].split("M")[0].strip() for line in lines if line.startswith("model:")), None)
     train_log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
     last_train = [r for r in train_log if r.get("kind") == "train"][-1]
     return {"variant": name, "params_M": params, "steps": last_train["step"],

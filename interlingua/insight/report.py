@@ -853,18 +853,18 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
         sections["zeroshot"] = section_zeroshot(result)
 
         step("3/8 weight importance from the gradient")
+        gradient_rows = None  # the run's dev split, unless it cannot serve
         try:
             importance_batches, heldout, note = gradients.dev_batches(translator, run)
         except InterlinguaError as exc:
             log.warning("%s; measuring importance and ablation on the test rows instead", exc)
+            gradient_rows = rows
             importance_batches, heldout, note = gradients.dev_batches(translator, run, rows=rows)
         importance = gradients.parameter_importance(translator.model, importance_batches)
         sections["importance"] = section_importance(importance, translator.model, note)
         step("4/8 ablation: top-k%% vs random k%% of the weights")
-        try:
-            quality, quality_sentences = gradients.heldout_chrf(translator, run)
-        except InterlinguaError:
-            quality, quality_sentences = gradients.heldout_chrf(translator, run, rows=rows)
+        # The same held-out half the ablation's loss is scored on (it has sentences: dev_batches found some).
+        quality, quality_sentences = gradients.heldout_chrf(translator, run, rows=gradient_rows)
         ablation = gradients.ablation_curve(translator.model, importance, heldout, quality_fn=quality)
         ablation["quality_sentences"] = quality_sentences
         sections["ablation"] = section_ablation(ablation)
