@@ -146,33 +146,42 @@ def _moses_files(path: str | Path, langs: tuple[str, str] | None,
 # --- readers: each yields rows; read_corpus filters and checks -------------------------------------------
 
 def _read_jsonl(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
-    for n, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
-        row_id = obj.get("id", n)
-        if isinstance(row_id, (dict, list)) or row_id is None:
-            raise InterlinguaError(f"{where(path, n)}: 'id' must be a string or a number")
-        if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
-            keys = ("src", "tgt", "src_lang", "tgt_lang")
-            if not all(isinstance(obj.get(k), str) for k in keys):
-                raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")
-            texts = [(_lang(obj["src_lang"]), obj["src"]), (_lang(obj["tgt_lang"]), obj["tgt"])]
-        else:
-            texts = [(key, value) for key, value in obj.items() if key != "id"]
-            for key, value in texts:
-                if not isinstance(value, str):
-                    raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
-                                           f"found {type(value).__name__}")
-            texts = [(_lang(key), value) for key, value in texts]
-        if len({lang for lang, _ in texts}) < len(texts):
-            raise InterlinguaError(f"{where(path, n)}: the same language appears twice")
-        yield _row(str(row_id), texts)
+    for n, line in jsonl_lines(path):
+        yield jsonl_row(path, n, line)
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The numbered non-blank lines of a JSONL file, not parsed: one per row, so a reader that wants only
+    some rows (a process of a distributed run) can count the others cheaply and parse its own with jsonl_row."""
+    return ((n, line) for n, line in _lines(path) if line.strip())
+
+
+def jsonl_row(path: Path, n: int, line: str) -> Row:
+    """Line ``n`` of a JSONL file as a row; errors name ``path:n``."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
+    row_id = obj.get("id", n)
+    if isinstance(row_id, (dict, list)) or row_id is None:
+        raise InterlinguaError(f"{where(path, n)}: 'id' must be a string or a number")
+    if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
+        keys = ("src", "tgt", "src_lang", "tgt_lang")
+        if not all(isinstance(obj.get(k), str) for k in keys):
+            raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")
+        texts = [(_lang(obj["src_lang"]), obj["src"]), (_lang(obj["tgt_lang"]), obj["tgt"])]
+    else:
+        texts = [(key, value) for key, value in obj.items() if key != "id"]
+        for key, value in texts:
+            if not isinstance(value, str):
+                raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
+                                       f"found {type(value).__name__}")
+        texts = [(_lang(key), value) for key, value in texts]
+    if len({lang for lang, _ in texts}) < len(texts):
+        raise InterlinguaError(f"{where(path, n)}: the same language appears twice")
+    return _row(str(row_id), texts)
 
 
 def _looks_like_lang(cell: str) -> bool:
