@@ -171,6 +171,13 @@ def bucket(lengths: np.ndarray, max_tokens: int, rng: np.random.Generator, pool_
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def _groups(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items, the last maybe shorter (itertools.batched, before Python 3.12)."""
+    it = iter(items)
+    while group := list(itertools.islice(it, size)):
+        yield group
+
+
 class StreamingDirections:
     """The examples of JSONL shards read as a stream: memory bounded by ``buffer_examples``, not the corpus.
 
@@ -181,6 +188,13 @@ class StreamingDirections:
     resumed run re-reads the stream and skips to the batch where it stopped (the skipped part is
     tokenised again but never turned into tensors). Shuffling is within a buffer: make it large
     enough to span many source files of the corpus, or shuffle the corpus once when writing it.
+
+    Under torchrun (``shard=(rank, world)``) every rank reads the shards in the same order, and
+    chunk ``c`` of ``chunk_rows`` lines belongs to rank ``c % world``: a rank counts the other
+    ranks' lines but never parses or tokenises them. It buffers, shuffles and buckets its own
+    examples with a generator seeded by (seed, epoch, rank) and hands out all its batches, so its
+    sequence is a pure function of (seed, epoch, rank, world, files) and resumes exactly on the same
+    number of processes. Ranks get about the same number of batches, not exactly the same.
     """
 
     def __init__(self, shards: list[Path], tokenizer: Tokenizer, languages: list[str],
@@ -198,31 +212,41 @@ class StreamingDirections:
         return [(first_meaning + i, ids[(i, s)], ids[(i, t)], t) for i in range(len(rows))
                 for s, t in self.directions if (i, s) in ids and (i, t) in ids]
 
-    def _chunks(self, order: np.ndarray) -> Iterator[list[dict[str, str]]]:
-        from .corpus.formats import iter_corpus
-        chunk: list[dict[str, str]] = []
-        for shard in order:
-            for row in iter_corpus(self.shards[shard]):
-                chunk.append(row)
-                if len(chunk) >= self.chunk_rows:
-                    yield chunk
-                    chunk = []
-        if chunk:
-            yield chunk
+    def _chunks(self, order: np.ndarray, rank: int, world: int) -> Iterator[tuple[int, list[dict[str, str]]]]:
+        """(meaning id of its first row, rows) of each chunk of this rank: chunk c when c % world == rank.
 
-    def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> Iterator[list[tuple]]:
+        One process chunks the usable rows (two languages or more), as it always has. Several chunk
+        the non-blank lines instead: telling a usable row from another line takes the very parse a
+        rank skips for the others' chunks. Ids count every row (or line) before, so they stay unique.
+        """
+        from .corpus.formats import iter_corpus, jsonl_lines, jsonl_row
+        if world == 1:
+            units: Iterator = (row for shard in order for row in iter_corpus(self.shards[shard]))
+        else:
+            units = ((self.shards[s], n, line) for s in order for n, line in jsonl_lines(self.shards[s]))
+        for c, chunk in enumerate(_groups(units, self.chunk_rows)):
+            if c % world == rank:
+                # id + two languages, the rows iter_corpus keeps
+                rows = chunk if world == 1 else [r for r in itertools.starmap(jsonl_row, chunk) if len(r) >= 3]
+                yield c * self.chunk_rows, rows
+
+    def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64,
+                      shard: tuple[int, int] = (0, 1)) -> Iterator[list[tuple]]:
+        """This rank's batches of the epoch (``shard=(rank, world)``): all of them, in its own order."""
+        rank, world = shard
         rng = np.random.default_rng([seed, epoch])
+        files = rng.permutation(len(self.shards))  # the same file order on every rank
+        if world > 1:  # each rank shuffles its own examples; one process goes on with the (seed, epoch) generator
+            rng = np.random.default_rng([seed, epoch, rank])
         buffer: list[tuple] = []
-        meanings = 0
 
         def flush() -> list[list[tuple]]:
             order = rng.permutation(len(buffer))
             lengths = np.array([max(len(buffer[i][1]), len(buffer[i][2])) for i in order])
             return [[buffer[order[i]] for i in batch] for batch in bucket(lengths, max_tokens, rng, pool_batches)]
 
-        for rows in self._chunks(rng.permutation(len(self.shards))):
-            buffer.extend(self._examples(rows, meanings))
-            meanings += len(rows)
+        for first_meaning, rows in self._chunks(files, rank, world):
+            buffer.extend(self._examples(rows, first_meaning))
             if len(buffer) >= self.buffer_examples:
                 yield from flush()
                 buffer = []
@@ -237,17 +261,35 @@ class StreamingDirections:
 def iterate_batches(dataset: DirectionDataset | StreamingDirections, seed: int, max_tokens: int,
                     target_lang_ids: dict[str, int], start_epoch: int = 0, start_batch: int = 0,
                     shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, int, Batch]]:
-    """Endless (epoch, index of the next batch, batch); ``shard=(rank, world)`` gives each process its share."""
+    """Endless (epoch, index of the next batch, batch); ``shard=(rank, world)`` gives each process its share.
+
+    A stream shards itself (each rank reads its own chunks; the index counts this rank's batches). The
+    in-memory dataset is strided: rank r takes every world-th batch of the epoch, and the index is global.
+    """
     rank, world = shard
+    streamed = isinstance(dataset, StreamingDirections)
+    stride = 1 if streamed else world
     for epoch in itertools.count(start_epoch):
         first = start_batch if epoch == start_epoch else 0
+        batches = dataset.epoch_batches(epoch, seed, max_tokens, shard=shard) if streamed else \
+            dataset.epoch_batches(epoch, seed, max_tokens)
         produced = False
-        for index, examples in enumerate(dataset.epoch_batches(epoch, seed, max_tokens)):
-            produced = True
-            if index >= first and index % world == rank:
-                yield epoch, index + 1, dataset.make_batch(examples, target_lang_ids)
-        if not produced:
-            raise InterlinguaError("the training data gave no batch")
+        for index, examples in enumerate(batches):
+            if index % stride == rank % stride:
+                produced = True
+                if index >= first:
+                    yield epoch, index + 1, dataset.make_batch(examples, target_lang_ids)
+        if not produced:  # else an empty share would loop over epochs for ever
+            raise InterlinguaError(no_batch_message(dataset, epoch, rank, world))
+
+
+def no_batch_message(dataset: DirectionDataset | StreamingDirections, epoch: int, rank: int, world: int) -> str:
+    if world == 1:
+        return "the training data gave no batch"
+    share = (f"each reads its own chunks of {dataset.chunk_rows} rows" if isinstance(dataset, StreamingDirections)
+             else f"each takes every {world}-th batch")
+    return (f"the training data gave process {rank} of {world} no batch in epoch {epoch}: too few rows for "
+            f"{world} processes ({share}); use fewer processes")
 
 
 # ----------------------------------------------------------------------------- the training split, two ways
