@@ -9,6 +9,7 @@ seeded by (seed, epoch), groups examples of similar length into batches of at mo
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import torch
 
 from .errors import InterlinguaError
 from .tokenizer import BOS, PAD, Tokenizer, language_sample, stream_language_sample
+
+log = logging.getLogger("interlingua.data")
 
 
 def language_counts(rows: Iterable[dict[str, str]]) -> tuple[Counter, int]:
@@ -290,6 +293,24 @@ def no_batch_message(dataset: DirectionDataset | StreamingDirections, epoch: int
              else f"each takes every {world}-th batch")
     return (f"the training data gave process {rank} of {world} no batch in epoch {epoch}: too few rows for "
             f"{world} processes ({share}); use fewer processes")
+
+
+def stream_resume_position(state: Mapping, rank: int, world: int) -> tuple[int, int]:
+    """Where a streamed rank resumes: (epoch, batch index) in its own share, from a checkpoint's state.
+
+    A checkpoint of several processes holds every rank's place (``rank_positions``); one without
+    them was written by one process. On the same number of processes each rank goes on exactly
+    where it stopped. On another number the shares differ, so every rank starts the smallest saved
+    epoch again from its beginning: some batches are trained on twice, none skipped.
+    """
+    saved = state.get("rank_positions") or [[state["epoch"], state["position"]]]
+    if len(saved) == world:
+        epoch, position = saved[rank]
+        return int(epoch), int(position)
+    epoch = min(int(e) for e, _ in saved)
+    log.info("the data order restarts epoch %d from its beginning: the number of processes changed (%d -> %d) "
+             "and each streamed process reads its own share", epoch, len(saved), world)
+    return epoch, 0
 
 
 # ----------------------------------------------------------------------------- the training split, two ways

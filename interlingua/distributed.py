@@ -62,6 +62,16 @@ def total(ctx: Context, number: float) -> float:
     return float(value.item())
 
 
+def gather(ctx: Context, numbers: list[int]) -> list[list[int]]:
+    """Every rank's few integers, in rank order (each streamed rank's data position, for the checkpoint)."""
+    if ctx.world == 1:
+        return [list(numbers)]
+    value = torch.tensor(numbers, device=ctx.device, dtype=torch.int64)
+    parts = [torch.empty_like(value) for _ in range(ctx.world)]
+    dist.all_gather(parts, value)
+    return [part.tolist() for part in parts]
+
+
 def teardown(ctx: Context) -> None:
     if ctx.world > 1 and dist.is_initialized():
         dist.destroy_process_group()

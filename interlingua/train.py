@@ -29,7 +29,7 @@ from . import distributed
 from .config import RunConfig, TrainConfig
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
-                   parse_directions)
+                   parse_directions, stream_resume_position)
 from .errors import InterlinguaError
 from .model import Interlingua
 from .tokenizer import PAD, Tokenizer, train_tokenizer
@@ -275,6 +275,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         restore_optimizer(optimizer, optim, state["optimizer"])
         torch.set_rng_state(optim["rng.torch"])
         epoch, position, elapsed = state["epoch"], state["position"], state["elapsed_seconds"]
+        if t.stream:  # a streamed rank's place is in its own share of the data
+            epoch, position = stream_resume_position(state, ctx.rank, ctx.world)
         best_chrf = state.get("best_chrf", -1.0)
         log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
     log.info("model: %.2fM parameters (%.2fM without embeddings) on %s%s", model.num_parameters() / 1e6,
@@ -287,17 +289,19 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     peak_flops = measure_matmul_flops() if ctx.device.type == "cpu" else float("nan")
     model.train()
 
-    def checkpoint(metrics: dict) -> None:
+    def checkpoint(metrics: dict, positions: dict) -> None:
         nonlocal best_chrf
         is_best = metrics.get("dev_chrf", -1.0) > best_chrf
         best_chrf = max(best_chrf, metrics.get("dev_chrf", -1.0))
         save_checkpoint(out, step, model, optimizer, {
-            "epoch": epoch, "position": position, "elapsed_seconds": elapsed, "best_chrf": best_chrf,
+            "epoch": epoch, "position": position, **positions, "elapsed_seconds": elapsed, "best_chrf": best_chrf,
             "metrics": metrics, "interlingua_version": __version__}, keep=t.keep_checkpoints,
             best=is_best or not (out / "best.json").exists())
 
     def evaluate_and_save() -> None:
         """Rank 0 evaluates and writes; the others wait, so no rank runs ahead."""
+        # Streamed ranks each read their own share: save every rank's place (a collective: all ranks call it).
+        positions = {"rank_positions": distributed.gather(ctx, [epoch, position])} if t.stream and ctx.world > 1 else {}
         if ctx.is_main:
             metrics = {"step": step}
             if dev is not None:
@@ -305,7 +309,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
                 metrics.update({f"dev_{k}": v for k, v in dev_chrf(model, run.tokenizer, run, dev_rows).items()})
             log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
             append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
-            checkpoint(metrics)
+            checkpoint(metrics, positions)
         distributed.barrier(ctx)
 
     window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
