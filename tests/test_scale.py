@@ -1,4 +1,5 @@
 """Scale and fault tolerance, for real: torchrun with two processes, and kill -9 in the middle of training."""
+import itertools
 import json
 import os
 import random
@@ -104,11 +105,11 @@ def test_a_failed_checkpoint_write_is_a_clear_error_and_the_previous_one_stays_w
 
 # ----------------------------------------------------------------------------- streaming
 
-def _stream_corpus(real_rows, folder, shards=3):
-    """The first 300 real rows as a split corpus whose training part is sharded."""
+def _stream_corpus(real_rows, folder, shards=3, size=300):
+    """The first ``size`` real rows (40 for dev) as a split corpus whose training part is sharded."""
     from interlingua.corpus.formats import write_corpus
     folder.mkdir()
-    rows = real_rows[:300]
+    rows = real_rows[:size]
     for n in range(shards):
         write_corpus(rows[40 + n::shards], folder / f"corpus.train.{n:05d}.jsonl", "jsonl")
     write_corpus(rows[:40], folder / "corpus.dev.jsonl", "jsonl")
@@ -158,6 +159,138 @@ def test_streamed_training_resumes_exactly(real_rows, tmp_path):
         assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-4), step
     meanings = json.loads((whole / "run.json").read_text())["train_meanings"]
     assert meanings == 260  # counted while streaming
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_torchrun_streamed_ranks_save_their_own_positions_and_resume_exactly(real_rows, tmp_path):
+    # 2,010 training rows: rank 0 reads a chunk of 2,000 rows, rank 1 the other 10 (an epoch of a batch or two)
+    corpus, _ = _stream_corpus(real_rows, tmp_path / "c", size=2050)
+    settings = ["--data", str(corpus), "--config", "tiny", "stream=true", "stream_buffer=2000", "eval_every=10",
+                "log_every=10", "threads=1"]
+
+    def torchrun(out, max_steps, *flags):
+        done = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "interlingua", "train",
+                               "--out", str(out), *flags, *settings, f"max_steps={max_steps}"],
+                              capture_output=True, env=ONE_THREAD, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        return done.stderr.decode()
+
+    torchrun(tmp_path / "whole", 30)
+    torchrun(tmp_path / "part", 20)
+    state = json.loads((tmp_path / "part" / "checkpoints" / "step_0000020.json").read_text())
+    (epoch_0, position_0), (epoch_1, _) = state["rank_positions"]
+    # rank 1 is epochs ahead of rank 0: resumed from rank 0's place, it would train on other batches
+    assert (epoch_0, position_0) == (state["epoch"], state["position"]) == (0, 20) and epoch_1 > 0
+    assert "restarts" not in torchrun(tmp_path / "part", 30, "--resume")
+    expected, got = losses(tmp_path / "whole"), losses(tmp_path / "part")
+    assert sorted(got) == sorted(expected) == [10, 20, 30]
+    assert got[30] == pytest.approx(expected[30], rel=1e-4, abs=1e-4)
+
+
+LANGS3 = {"en": 0, "fr": 1, "de": 2}
+
+
+def _streamed(real_rows, tmp_path, **options):
+    """The sharded 260-row stream with a small tokenizer: 16-row chunks give 17 chunks to share out."""
+    from interlingua.corpus.split import train_shards
+    from interlingua.data import StreamingDirections
+    from interlingua.tokenizer import train_tokenizer
+    corpus, rows = _stream_corpus(real_rows, tmp_path / "c")
+    tokenizer = train_tokenizer([r[k] for r in rows for k in LANGS3], tmp_path / "spm.model", 400)
+    options = {"buffer_examples": 100, "chunk_rows": 16, **options}
+    return StreamingDirections(train_shards(corpus), tokenizer, list(LANGS3),
+                               [("en", "fr"), ("fr", "en"), ("en", "de"), ("de", "en")], 32, **options)
+
+
+def _examples(batches):
+    """Each example as (meaning, source ids, target ids, target language): comparable between ranks."""
+    from collections import Counter
+    return Counter((e[0], tuple(e[1]), tuple(e[2]), e[3]) for batch in batches for e in batch)
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_streamed_ranks_each_read_their_own_rows_and_together_the_epoch_once(real_rows, tmp_path, monkeypatch,
+                                                                            world):
+    from interlingua.corpus import formats
+    stream = _streamed(real_rows, tmp_path)
+    parsed, encoded = [], []  # in the current read: the lines parsed (file, line), the sentences tokenised
+    real_row, real_encode = formats.jsonl_row, stream.tokenizer.encode
+    monkeypatch.setattr(formats, "jsonl_row", lambda path, n, line: parsed.append((path, n)) or
+                        real_row(path, n, line))
+    monkeypatch.setattr(stream.tokenizer, "encode", lambda texts, **kw: encoded.extend(texts) or
+                        real_encode(texts, **kw))
+
+    def read(shard):
+        """One epoch of one rank: its examples, the lines it parsed, the number of sentences it tokenised."""
+        parsed.clear()
+        encoded.clear()
+        return _examples(stream.epoch_batches(0, 7, 300, shard=shard)), list(parsed), len(encoded)
+
+    whole, every_line, sentences = read((0, 1))
+    assert len(set(every_line)) == 260 and sentences == 3 * 260
+    shares = [read((rank, world)) for rank in range(world)]
+    assert sorted(line for _, lines, _ in shares for line in lines) == sorted(every_line)  # each line by one rank
+    assert all(abs(len(lines) - 260 / world) <= 16 for _, lines, _ in shares)  # a 16-row chunk more or less
+    assert [tokenised for _, _, tokenised in shares] == [3 * len(lines) for _, lines, _ in shares]
+    assert sum((examples for examples, _, _ in shares), start=type(whole)()) == whole  # each example once
+    meanings = [{key[0] for key in examples} for examples, _, _ in shares]
+    assert all(not a & b for i, a in enumerate(meanings) for b in meanings[i + 1:])  # ids unique over ranks
+
+
+def test_a_streamed_rank_hands_out_all_its_batches_and_resumes_where_it_stopped(real_rows, tmp_path):
+    from interlingua.data import iterate_batches
+    stream = _streamed(real_rows, tmp_path)
+
+    def batches(count, start_epoch=0, start_batch=0):
+        endless = iterate_batches(stream, 7, 300, LANGS3, start_epoch, start_batch, shard=(1, 2))
+        return [(epoch, position, batch.meaning.tolist(), batch.src.tolist())
+                for epoch, position, batch in itertools.islice(endless, count)]
+
+    own = list(stream.epoch_batches(0, 7, 300, shard=(1, 2)))
+    whole = batches(len(own) + 5)  # into the second epoch
+    assert [meanings for epoch, _, meanings, _ in whole if epoch == 0] == [[e[0] for e in b] for b in own]
+    assert [position for epoch, position, _, _ in whole if epoch == 0] == list(range(1, len(own) + 1))
+    for stop in (3, len(own), len(own) + 2):
+        epoch, position, _, _ = whole[stop - 1]
+        assert batches(len(whole) - stop, epoch, position) == whole[stop:], stop
+
+
+def test_streamed_resume_on_another_number_of_processes_restarts_the_smallest_epoch(caplog):
+    from interlingua.data import stream_resume_position
+    two = {"epoch": 3, "position": 5, "rank_positions": [[3, 5], [4, 1]]}
+    with caplog.at_level("INFO", logger="interlingua.data"):
+        assert [stream_resume_position(two, rank, 2) for rank in range(2)] == [(3, 5), (4, 1)]
+        assert not caplog.records
+        assert [stream_resume_position(two, rank, 3) for rank in range(3)] == [(3, 0)] * 3
+        assert "restarts epoch 3" in caplog.text and "number of processes changed (2 -> 3)" in caplog.text
+        one = {"epoch": 2, "position": 9}  # written by one process: no rank_positions
+        assert stream_resume_position(one, 0, 1) == (2, 9)
+        assert [stream_resume_position(one, rank, 2) for rank in range(2)] == [(2, 0)] * 2
+
+
+def test_a_streamed_rank_with_no_chunk_is_a_clear_error(real_rows, tmp_path):
+    from interlingua.data import iterate_batches
+    from interlingua.errors import InterlinguaError
+    stream = _streamed(real_rows, tmp_path, chunk_rows=200)  # 260 rows: two chunks for three processes
+    assert next(iterate_batches(stream, 7, 300, LANGS3, shard=(1, 3)))
+    with pytest.raises(InterlinguaError, match="process 2 of 3 no batch in epoch 0: too few rows for 3 processes"):
+        next(iterate_batches(stream, 7, 300, LANGS3, shard=(2, 3)))
+
+
+def test_a_streamed_rank_leaves_the_other_ranks_lines_unparsed_and_errors_name_their_line(real_rows, tmp_path):
+    from interlingua.data import StreamingDirections
+    from interlingua.errors import InterlinguaError
+    tokenizer = _streamed(real_rows, tmp_path).tokenizer
+    good = [json.dumps({"en": r["en"], "fr": r["fr"]}) for r in real_rows[:6]]
+    lines = [good[0], json.dumps({"en": "only English"}), good[1], good[2],  # chunk 0: lines 1-4
+             "", good[3], good[4], good[5], "{not json"]                  # a blank line; chunk 1: lines 6-9
+    shard = tmp_path / "one.train.jsonl"
+    shard.write_text("\n".join(lines) + "\n")
+    stream = StreamingDirections([shard], tokenizer, ["en", "fr"], [("en", "fr")], 32, chunk_rows=4)
+    first = [e for batch in stream.epoch_batches(0, 7, 300, shard=(0, 2)) for e in batch]
+    assert sorted(e[0] for e in first) == [0, 1, 2]  # the one-language row gives no example
+    with pytest.raises(InterlinguaError, match="one.train.jsonl:9: not valid JSON"):
+        list(stream.epoch_batches(0, 7, 300, shard=(1, 2)))
 
 
 def test_streaming_needs_a_written_split(real_rows, tmp_path):
