@@ -271,22 +271,20 @@ def iterate_batches(dataset: DirectionDataset | StreamingDirections, seed: int, 
     """
     rank, world = shard
     streamed = isinstance(dataset, StreamingDirections)
-    stride = 1 if streamed else world
+    stride, options = (1, {"shard": shard}) if streamed else (world, {})
     for epoch in itertools.count(start_epoch):
         first = start_batch if epoch == start_epoch else 0
-        batches = dataset.epoch_batches(epoch, seed, max_tokens, shard=shard) if streamed else \
-            dataset.epoch_batches(epoch, seed, max_tokens)
         produced = False
-        for index, examples in enumerate(batches):
+        for index, examples in enumerate(dataset.epoch_batches(epoch, seed, max_tokens, **options)):
             if index % stride == rank % stride:
                 produced = True
                 if index >= first:
                     yield epoch, index + 1, dataset.make_batch(examples, target_lang_ids)
         if not produced:  # else an empty share would loop over epochs for ever
-            raise InterlinguaError(no_batch_message(dataset, epoch, rank, world))
+            raise InterlinguaError(_no_batch_message(dataset, epoch, rank, world))
 
 
-def no_batch_message(dataset: DirectionDataset | StreamingDirections, epoch: int, rank: int, world: int) -> str:
+def _no_batch_message(dataset: DirectionDataset | StreamingDirections, epoch: int, rank: int, world: int) -> str:
     if world == 1:
         return "the training data gave no batch"
     share = (f"each reads its own chunks of {dataset.chunk_rows} rows" if isinstance(dataset, StreamingDirections)
@@ -299,9 +297,10 @@ def stream_resume_position(state: Mapping, rank: int, world: int) -> tuple[int, 
     """Where a streamed rank resumes: (epoch, batch index) in its own share, from a checkpoint's state.
 
     A checkpoint of several processes holds every rank's place (``rank_positions``); one without
-    them was written by one process. On the same number of processes each rank goes on exactly
-    where it stopped. On another number the shares differ, so every rank starts the smallest saved
-    epoch again from its beginning: some batches are trained on twice, none skipped.
+    them holds a place in the order of one process (so did every run's before ranks kept their own).
+    On the same number of processes each rank goes on exactly where it stopped. On another number
+    the shares differ, so every rank starts the smallest saved epoch again from its beginning: some
+    batches are trained on twice, none skipped.
     """
     saved = state.get("rank_positions") or [[state["epoch"], state["position"]]]
     if len(saved) == world:
