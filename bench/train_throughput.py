@@ -10,6 +10,12 @@ counted the same way for all (../shared/peers.md): 6 · (non-embedding parameter
 on that side + V·d per target token) plus attention terms, and MFU divides by an fp32 matmul measured
 in this same run. Prints figures as ratios; absolute numbers only as context.
 
+Where this CPU multiplies faster in bf16 (AVX-512 BF16 or AMX; the bench measures it as interlingua's
+`precision: auto` does), interlingua and HF Marian also run under bf16 autocast (bf16 matmuls, fp32
+weights, optimizer and loss; for Marian, what HF Trainer's bf16=True does on a CPU). OpenNMT-py 3.5
+has no bf16 for CPUs (its fp16 is CUDA amp). The headline ratio is interlingua as it trains by
+default here against the fastest peer in either precision; like-for-like ratios follow.
+
 OpenNMT-py runs where it is installed, in its own virtualenv (it pins an old torch). What worked here:
 
     python -m venv /work/venvs/onmt && /work/venvs/onmt/bin/pip install torch==2.13.0
@@ -42,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.config import ModelConfig, TrainConfig, RunConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
-from interlingua.train import make_optimizer, measure_matmul_flops, translation_loss  # noqa: E402
+from interlingua.train import choose_precision, make_optimizer, measure_matmul_flops, translation_loss  # noqa: E402
 
 PAD, BOS = 0, 2
 
@@ -334,39 +340,59 @@ def main() -> None:
     batches, vocab, data = real_batches(args.corpus, config.vocab_size, args.steps + args.warmup, args.max_tokens)
     config.vocab_size = vocab
     peak = measure_matmul_flops(n=256 if args.tiny else 1024)
+    peak_bf16 = measure_matmul_flops(n=256 if args.tiny else 1024, dtype=torch.bfloat16)
 
-    torch.manual_seed(0)
-    ours = Interlingua(config).train()
-    ours_opt = make_optimizer(ours, RunConfig(model=config, train=TrainConfig()))
+    # bf16 autocast (bf16 matmuls, fp32 weights and optimizer) where this CPU multiplies faster in bf16:
+    # interlingua's `precision: auto` makes the same measurement. HF Marian gets it too (what Trainer's
+    # bf16=True does on a CPU); OpenNMT-py 3.5 has no bf16 for CPUs (its fp16 is CUDA amp only).
+    chosen = choose_precision("auto", torch.device("cpu"), config, args.max_tokens)
+    precisions = ["fp32", "bf16"] if chosen == "bf16" else ["fp32"]
+    if chosen != "bf16":
+        print("bf16 rows skipped: bf16 matmuls are not faster than fp32 on this CPU")
     lang = torch.zeros(1, dtype=torch.long)
 
-    def ours_step(s, t_in, t_out):
-        logits, _ = ours(s, t_in, lang.expand(len(s)))
-        loss = translation_loss(logits, t_out, 0.1)
-        ours_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
-        ours_opt.step()
+    def ours_step_fn(precision: str):
+        torch.manual_seed(0)
+        model = Interlingua(config).train()
+        optimizer = make_optimizer(model, RunConfig(model=config, train=TrainConfig()))
 
-    peer = marian(config).train()
-    peer_opt = torch.optim.AdamW(peer.parameters(), lr=7e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01)
+        def step(s, t_in, t_out):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                logits, _ = model(s, t_in, lang.expand(len(s)))
+                loss = translation_loss(logits, t_out, 0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        return model, step
 
-    def peer_step(s, t_in, t_out):
-        out = peer(input_ids=s, attention_mask=(s != PAD).long(), decoder_input_ids=t_in,
-                   decoder_attention_mask=(t_in != PAD).long())
-        loss = translation_loss(out.logits, t_out, 0.1)
-        peer_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(peer.parameters(), 1.0)
-        peer_opt.step()
+    def peer_step_fn(precision: str):
+        torch.manual_seed(0)
+        model = marian(config).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=7e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01)
+
+        def step(s, t_in, t_out):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                out = model(input_ids=s, attention_mask=(s != PAD).long(), decoder_input_ids=t_in,
+                            decoder_attention_mask=(t_in != PAD).long())
+                loss = translation_loss(out.logits, t_out, 0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        return model, step
 
     timed = batches[args.warmup:]
     src_len = sum(int((s != PAD).sum()) for s, _, _ in timed) / sum(len(s) for s, _, _ in timed)
     tgt_len = sum(int((t != PAD).sum()) for _, _, t in timed) / sum(len(t) for _, _, t in timed)
-    results = [time_training("interlingua", ours_step, batches, args.warmup),
-               time_training("HF Marian", peer_step, batches, args.warmup)]
-    results[0]["flops_per_token"] = ours.flops_per_target_token(src_len, tgt_len)
-    results[1]["flops_per_token"] = marian_flops_per_target_token(peer, config, src_len, tgt_len)
+    results = []
+    for system, make, flops in (("interlingua", ours_step_fn, lambda m: m.flops_per_target_token(src_len, tgt_len)),
+                                ("HF Marian", peer_step_fn,
+                                 lambda m: marian_flops_per_target_token(m, config, src_len, tgt_len))):
+        for precision in precisions:
+            model, step = make(precision)
+            result = time_training(system if precision == "fp32" else f"{system} bf16", step, batches, args.warmup)
+            results.append({**result, "system": system, "precision": precision, "flops_per_token": flops(model)})
     if args.onmt_python is None:
         print("OpenNMT-py: skipped, no virtualenv with it (--onmt-python; ../shared/peers.md says how to install it)")
     elif not args.onmt_python.exists():
@@ -377,34 +403,44 @@ def main() -> None:
         if onmt:
             onmt["flops_per_token"] = seq2seq_flops_per_target_token(
                 onmt["parameters"]["encoder"], onmt["parameters"]["decoder"], config, onmt["src_len"], onmt["tgt_len"])
-            results.append(onmt)
+            results.append({**onmt, "system": "OpenNMT-py", "precision": "fp32"})
     for r in results:
         r["gflops"] = r["target_tokens_per_s"] * r["flops_per_token"] / 1e9
         r["mfu"] = r["gflops"] * 1e9 / peak
 
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s")
+          f"torch {torch.__version__}; fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s"
+          + (f", bf16: {peak_bf16 / 1e9:.0f} GFLOP/s" if chosen == "bf16" else ""))
     print(f"batches: {len(timed)} timed, mean {src_len:.1f} source / {tgt_len:.1f} target tokens per sentence, "
           f"≤ {args.max_tokens} padded tokens each")
-    for r in results[2:]:
-        print(f"OpenNMT-py {r['onmt_version']}: {r['steps']} timed steps on {r['batching']} batches, "
-              f"mean {r['src_len']:.1f} source / {r['tgt_len']:.1f} target tokens per sentence, "
-              f"{r['sentences_per_batch']:.0f} sentences per batch")
-    print(f"{'system':<14}{'target tok/s':>14}{'GFLOP/s':>10}{'MFU':>7}{'ours / it':>11}")
-    ours_result, peers = results[0], results[1:]
+    for r in results:
+        if r["system"] == "OpenNMT-py":
+            print(f"OpenNMT-py {r['onmt_version']}: {r['steps']} timed steps on {r['batching']} batches, "
+                  f"mean {r['src_len']:.1f} source / {r['tgt_len']:.1f} target tokens per sentence, "
+                  f"{r['sentences_per_batch']:.0f} sentences per batch")
+    # The default (`precision: auto`) against the best peer in any precision; then like for like.
+    ours_result = next(r for r in results if r["system"] == "interlingua" and r["precision"] == chosen)
+    peers = [r for r in results if r["system"] != "interlingua"]
+    print(f"{'system':<18}{'target tok/s':>14}{'GFLOP/s':>10}{'MFU (fp32 peak)':>17}{'default / it':>14}")
     for r in results:
         r["ratio"] = ours_result["target_tokens_per_s"] / r["target_tokens_per_s"]
-        ratio_column = "" if r is ours_result else f"{r['ratio']:.2f}x"
-        print(f"{r['name']:<14}{r['target_tokens_per_s']:>14.0f}{r['gflops']:>10.1f}{r['mfu']:>7.2f}{ratio_column:>11}")
-    for r in peers:
-        print(f"interlingua / {r['name']}: {r['ratio']:.2f}x target tokens/s, "
-              f"{ours_result['mfu'] / r['mfu']:.2f}x MFU")
+        print(f"{r['name']:<18}{r['target_tokens_per_s']:>14.0f}{r['gflops']:>10.1f}{r['mfu']:>17.2f}"
+              f"{r['ratio']:>13.2f}x")
+    for precision in precisions:
+        ours_p = next(r for r in results if r["system"] == "interlingua" and r["precision"] == precision)
+        same = [r for r in peers if r["precision"] == precision]
+        if same:
+            best_same = max(same, key=lambda r: r["target_tokens_per_s"])
+            print(f"like for like, {precision}: interlingua / {best_same['name']}: "
+                  f"{ours_p['target_tokens_per_s'] / best_same['target_tokens_per_s']:.2f}x target tokens/s, "
+                  f"{ours_p['mfu'] / best_same['mfu']:.2f}x MFU")
     best = max(peers, key=lambda r: r["target_tokens_per_s"])
     ratio = best["ratio"]
-    print(f"interlingua / best peer ({best['name']}): {ratio:.2f}x target tokens/s, "
-          f"{ours_result['mfu'] / best['mfu']:.2f}x MFU (goal: 1.3x the best peer)")
+    print(f"interlingua ({chosen}, its default here) / best peer ({best['name']}): {ratio:.2f}x target tokens/s "
+          f"(goal: 1.3x the best peer)")
     if args.json:
-        args.json.write_text(json.dumps({"peak_flops": peak, "threads": torch.get_num_threads(), "results": results,
+        args.json.write_text(json.dumps({"peak_flops": peak, "peak_flops_bf16": peak_bf16, "default_precision": chosen,
+                                         "threads": torch.get_num_threads(), "results": results,
                                          "best_peer": best["name"], "ratio": ratio}, indent=2))
 
 

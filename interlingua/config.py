@@ -61,6 +61,7 @@ class TrainConfig:
     threads: int = 0                # 0: torch's default
     stream: bool = False            # read the training split as a stream of JSONL shards (corpora > memory)
     stream_buffer: int = 100_000    # with stream: examples shuffled and bucketed together (the memory bound)
+    precision: str = "auto"         # auto | fp32 | bf16 (autocast); auto: bf16 where it is measured faster
 
 
 @dataclass
@@ -109,6 +110,10 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
     raise ValueError(f"{key}: expected {type(default).__name__}, got {value!r}")
 
 
+# Settings that take one of a few words: a typo is an error, not a silent default.
+CHOICES = {"train.precision": ("auto", "fp32", "bf16")}
+
+
 def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list[str]:
     """Set ``{"model": {...}, "train": {...}}`` (or flat dotted keys) on config; return every problem found."""
     errors: list[str] = []
@@ -130,9 +135,15 @@ def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list
             errors.append(f"{source}: unknown key '{dotted}' (valid keys: {valid})")
             continue
         try:
-            setattr(section, name, _coerce(value, getattr(section, name), dotted))
+            value = _coerce(value, getattr(section, name), dotted)
         except ValueError as exc:
             errors.append(f"{source}: {exc}")
+            continue
+        choices = CHOICES.get(f"{section_name}.{name}")
+        if choices and value not in choices:
+            errors.append(f"{source}: {section_name}.{name} must be one of {', '.join(choices)}, got {value!r}")
+            continue
+        setattr(section, name, value)
     return errors
 
 

@@ -26,7 +26,7 @@ from . import __version__
 from .checkpoint import (load_checkpoint, read_json, restore_optimizer, resolve_checkpoint, save_checkpoint,
                          write_json)
 from . import distributed
-from .config import RunConfig, TrainConfig
+from .config import ModelConfig, RunConfig, TrainConfig
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
@@ -117,20 +117,45 @@ def learning_rate(step: int, peak: float, warmup: int) -> float:
     return peak * min(step / max(1, warmup), math.sqrt(max(1, warmup) / step))
 
 
-def measure_matmul_flops(n: int = 1024, repeats: int = 7) -> float:
-    """The machine's practical fp32 peak (FLOP/s), measured now with the same threads: the denominator of MFU.
+def measure_matmul_flops(n: int = 1024, repeats: int = 7, dtype: torch.dtype = torch.float32,
+                         shape: tuple[int, int, int] | None = None) -> float:
+    """The machine's practical matmul peak (FLOP/s) in ``dtype``, measured now with the same threads.
 
-    The fastest of several products: a busy neighbour process slows some, never speeds one up.
+    The denominator of MFU (an n × n × n product), or, with ``shape=(m, k, n)``, the speed of one
+    product of a model's own size. The fastest of several: a busy neighbour slows some, never speeds one up.
     """
+    m, k, n = shape or (n, n, n)
     generator = torch.Generator().manual_seed(0)  # its own generator: the training RNG stays untouched
-    a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
+    a, b = torch.randn(m, k, generator=generator).to(dtype), torch.randn(k, n, generator=generator).to(dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best
+    return 2 * m * k * n / best
+
+
+def choose_precision(requested: str, device: torch.device, model: ModelConfig, max_tokens: int) -> str:
+    """'bf16' (autocast: bf16 matmuls, fp32 weights, optimizer and loss) or 'fp32' for this run.
+
+    ``auto`` measures rather than guesses: a CPU with native bf16 (AVX-512 BF16, AMX) multiplies
+    the model's matrices 2-3x faster in bf16, one without it ~100x slower, so auto takes bf16 only
+    when a product of the model's own size (a batch of tokens × d_model × d_ff) is ≥ 1.5x faster.
+    A small model stays in fp32: its steps are per-operator overhead, which the casts only add to.
+    """
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    shape = (min(max_tokens, 4096), model.d_model, model.d_ff)
+    if math.prod(shape) < 2 ** 26:  # the tiny preset: 600 × 32 × 64; base and small: 2000 × 256 × 1024
+        return "fp32"
+    speedup = (measure_matmul_flops(shape=shape, dtype=torch.bfloat16, repeats=5)
+               / measure_matmul_flops(shape=shape, repeats=5))
+    log.info("precision: bf16 matmuls %.1fx fp32 at %s on this CPU: %s", speedup, "x".join(map(str, shape)),
+             "bf16 autocast" if speedup >= 1.5 else "fp32")
+    return "bf16" if speedup >= 1.5 else "fp32"
 
 
 def make_optimizer(model: Interlingua, config: RunConfig) -> torch.optim.Optimizer:
@@ -159,7 +184,11 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         if not (out / "config.json").exists():
             raise InterlinguaError(f"{out}: nothing to resume (no config.json)")
         # The architecture is the run's own; only training settings may change on resume.
-        config.model = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json")).model
+        saved_config = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json"))
+        config.model = saved_config.model
+        if config.train.precision == "auto":  # the precision the run chose when it started, on every rank
+            chosen = saved_config.train.precision  # (runs from before the choice was saved trained in fp32)
+            config.train.precision = "fp32" if chosen == "auto" else chosen
         saved = read_json(out / "run.json")
         return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
                    [tuple(d.split(">")) for d in saved["trained_directions"]])
@@ -249,6 +278,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         if not train_rows:
             raise InterlinguaError(f"{data}: the training split is empty")
         corpus, dev_rows = CorpusInMemory(train_rows), load_split(data, "dev")
+    if ctx.is_main and not resume:  # decided once, saved in config.json: a resumed run keeps it
+        t.precision = choose_precision(t.precision, ctx.device, config.model, t.max_tokens)
     # Rank 0 makes the run folder and tokenizer; the other ranks then read them back.
     run = prepare_run(data, out, config, resume, overwrite, corpus) if ctx.is_main else None
     distributed.barrier(ctx)
@@ -279,14 +310,17 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             epoch, position = stream_resume_position(state, ctx.rank, ctx.world)
         best_chrf = state.get("best_chrf", -1.0)
         log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
-    log.info("model: %.2fM parameters (%.2fM without embeddings) on %s%s", model.num_parameters() / 1e6,
-             model.num_parameters(True) / 1e6, ctx.device, f", {ctx.world} processes" if ctx.world > 1 else "")
+    log.info("model: %.2fM parameters (%.2fM without embeddings) on %s, %s%s", model.num_parameters() / 1e6,
+             model.num_parameters(True) / 1e6, ctx.device, t.precision,
+             f", {ctx.world} processes" if ctx.world > 1 else "")
     objective: nn.Module = Objective(model, t)
     if ctx.world > 1:
         objective = DistributedDataParallel(objective)
-    # bf16 autocast on GPUs only: on this CPU a bf16 matmul is ~100x slower than fp32.
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.device.type == "cuda")
-    peak_flops = measure_matmul_flops() if ctx.device.type == "cpu" else float("nan")
+    bf16 = t.precision == "bf16"
+    autocast = torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16)
+    # MFU against the peak of the arithmetic the run really uses.
+    peak_flops = (measure_matmul_flops(dtype=torch.bfloat16 if bf16 else torch.float32)
+                  if ctx.device.type == "cpu" else float("nan"))
     model.train()
 
     def checkpoint(metrics: dict, positions: dict) -> None:

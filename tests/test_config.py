@@ -33,3 +33,9 @@ def test_every_problem_reported_at_once_with_valid_keys(tmp_path):
 def test_unknown_preset_names_the_presets():
     with pytest.raises(InterlinguaError, match="tiny"):
         load_config("huge")
+
+
+def test_a_word_setting_takes_only_its_words():
+    assert load_config("tiny", ["precision=bf16"]).train.precision == "bf16"
+    with pytest.raises(InterlinguaError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
+        load_config("tiny", ["precision=fp16"])

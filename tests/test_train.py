@@ -90,3 +90,23 @@ def test_the_language_adversary_learns_while_the_encoder_learns_to_confuse_it(co
     run = train(corpus_path, tmp_path / "adv", load_config("tiny", ["max_steps=20", "eval_every=20",
                                                                     "adversary_weight=0.3", "align_weight=0.1"]))
     assert Translator.load(run).translate(["Open file"], to="fr")  # saved, reloaded with its adversary
+
+
+def test_bf16_autocast_trains_and_a_resumed_run_keeps_the_precision_it_chose(corpus_path, tmp_path, caplog):
+    from interlingua.config import ModelConfig
+    from interlingua.train import choose_precision
+    cpu = torch.device("cpu")
+    # auto keeps a small model in fp32 without measuring: its steps are overhead, not matmuls.
+    assert choose_precision("auto", cpu, load_config("tiny").model, 600) == "fp32"
+    assert choose_precision("fp32", cpu, ModelConfig(), 4000) == "fp32"
+    run = train(corpus_path, tmp_path / "bf16", load_config("tiny", ["max_steps=20", "eval_every=10",
+                                                                      "log_every=5", "precision=bf16"]))
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
+    losses = [r["loss"] for r in logged(run)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="interlingua"):
+        train(corpus_path, run, load_config("tiny", ["max_steps=30", "eval_every=10", "log_every=5"]),
+              resume=True)  # asked for auto, as the command line does: the run's own choice wins
+    assert any("on cpu, bf16" in r.getMessage() for r in caplog.records)
+    assert [r["step"] for r in logged(run)][-1] == 30
