@@ -17,7 +17,8 @@ SentencePiece model, length-sorted batches as `Translator` makes them) and write
 Greedy and beam 4, batch 32 and batch 1. Each figure is the median of --repeats timed passes; the
 systems take turns within each pass, so a change of load on the machine hits all of them. Figures
 are printed as ratios to CTranslate2 fp32 and to HF, measured in this run; absolute tokens/s are
-context only. Extra rows: interlingua with dynamic int8 Linear layers and CTranslate2 int8 (context).
+context only. Extra rows: interlingua with bf16 weights (`--precision bf16`, where the CPU multiplies
+faster in bf16; CTranslate2 has no bf16 on CPUs), with dynamic int8 Linear layers, and CTranslate2 int8.
 Then the levers on interlingua (greedy): unsorted batches, no_grad instead of inference_mode, 1 thread.
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ from interlingua.config import ModelConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.search import decode_thought, greedy  # noqa: E402
 from interlingua.tokenizer import PAD, Tokenizer, train_tokenizer  # noqa: E402
+from interlingua.train import choose_precision  # noqa: E402
 
 warnings.filterwarnings("ignore")  # torch.ao quantization deprecation notices; transformers generation notes
 
@@ -275,6 +277,11 @@ def main() -> None:
     torch.manual_seed(0)
     ours = Interlingua(config).eval()
     systems: dict[str, object] = {"interlingua": Ours(ours, ids)}
+    if choose_precision("auto", torch.device("cpu"), config, 4000) == "bf16":
+        # Translator.load(..., precision="bf16"): the weights themselves in bf16, half the bytes per step.
+        systems["interlingua bf16"] = Ours(copy.deepcopy(ours).to(torch.bfloat16), ids)
+    else:
+        notes.append("no interlingua bf16 row: bf16 matmuls are not faster than fp32 on this CPU")
     if not args.no_int8:
         quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(ours), {torch.nn.Linear}, dtype=torch.qint8)
         systems["interlingua int8"] = Ours(quantised, ids)
@@ -378,6 +385,13 @@ def main() -> None:
     else:
         met = [a >= b for _, a, b in summary]
         print(f"goal met in {sum(met)} of {len(met)} rows" + ("" if all(met) else ": NOT MET"))
+    for name in ("interlingua bf16", "interlingua int8"):
+        if all(name in r["systems"] for r in results):
+            for peer in ("CTranslate2 fp32", "CTranslate2 int8"):
+                pairs = [(f"{r['decoding']} b{r['batch']}", r["systems"][name]["tok_s"],
+                          r["systems"].get(peer, {}).get("tok_s")) for r in results]
+                if all(b is not None for *_, b in pairs):
+                    print(f"{name} / {peer}: " + ", ".join(f"{k} {ratio(a, b)}" for k, a, b in pairs))
     if levers:
         print()
         print("levers on interlingua, greedy (tok/s, ratio to the baseline measured in turn with it):")

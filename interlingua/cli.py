@@ -121,7 +121,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     sentences = _read_lines(args.input, args.text)
-    translator = Translator.load(args.model, args.checkpoint)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
         log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
@@ -152,7 +152,7 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
-    translator = Translator.load(args.model, args.checkpoint)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
                             progress=not args.quiet)
     print(format_counts(counts))
@@ -161,7 +161,7 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
-          max_wait_ms=args.max_wait_ms)
+          max_wait_ms=args.max_wait_ms, precision=args.precision)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -216,6 +216,12 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- parser
+
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: weights in bf16, faster on CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs; "
+                   "the same chrF in docs/performance.md, some outputs differ (default %(default)s)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -296,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
+    add_precision(p)
     p.set_defaults(func=cmd_translate)
 
     p = commands.add_parser("evaluate", help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, "
@@ -368,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_precision(p)
     p.set_defaults(func=cmd_translate_file)
 
     p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
@@ -379,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--max-batch", type=int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
     p.add_argument("--max-wait-ms", type=float, default=10, help="how long a request waits for others to batch with (default 10)")
+    add_precision(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -29,7 +29,7 @@ def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_le
     done = torch.zeros(batch, dtype=torch.bool, device=thought.device)
     for step in range(max_len):
         step_input = tokens[:, -1:] if use_cache else tokens
-        logits = model.decode(step_input, state, use_cache=use_cache)[:, -1]
+        logits = model.decode(step_input, state, use_cache=use_cache)[:, -1].float()
         if step < min_len:
             logits[:, EOS] = float("-inf")
         next_token = logits.argmax(-1).masked_fill(done, PAD)
@@ -57,8 +57,9 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     scores = torch.full((batch, beam), float("-inf"), device=device)
     scores[:, 0] = 0.0
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    n_finished = torch.zeros(batch, dtype=torch.long, device=device)
     for step in range(max_len):
-        logits = model.decode(tokens[:, -1:], state)[:, -1]  # (B*beam, V)
+        logits = model.decode(tokens[:, -1:], state)[:, -1].float()  # (B*beam, V); fp32 scores for bf16 weights too
         if step < min_len:
             logits[:, EOS] = float("-inf")
         logprobs = logits.log_softmax(-1)
@@ -66,26 +67,23 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         candidates = (scores.view(-1, 1) + logprobs).view(batch, beam * vocab)
         top_scores, top_index = candidates.topk(2 * beam, dim=-1)  # 2·beam: room for those that end
         origin, token = top_index // vocab, top_index % vocab
-        new_scores = torch.full((batch, beam), float("-inf"), device=device)
-        new_origin = torch.zeros((batch, beam), dtype=torch.long, device=device)
-        new_token = torch.full((batch, beam), PAD, dtype=torch.long, device=device)
-        for b in range(batch):
-            kept = 0
-            for score, o, t in zip(top_scores[b].tolist(), origin[b].tolist(), token[b].tolist()):
-                if score == float("-inf"):
-                    break
-                if t == EOS or step == max_len - 1:
-                    hyp = tokens[b * beam + o, 1:].tolist() + ([] if t == EOS else [t])
-                    finished[b].append((score / max(1, len(hyp) + 1) ** length_penalty, hyp))
-                    continue
-                if kept < beam:
-                    new_scores[b, kept], new_origin[b, kept], new_token[b, kept] = score, o, t
-                    kept += 1
-            # Stop growing a sentence once its best finished hypothesis beats every live one can reach.
-            if len(finished[b]) >= beam:
-                new_scores[b] = float("-inf")
+        # Candidates that end (EOS, or the length limit) leave the beam as finished hypotheses; only
+        # those few are handled one by one. The live ones are chosen for the whole batch at once.
+        ends = (top_scores > float("-inf")) & ((token == EOS) | (step == max_len - 1))
+        if ends.any():
+            for b, j in ends.nonzero().tolist():
+                o, t = int(origin[b, j]), int(token[b, j])
+                hyp = tokens[b * beam + o, 1:].tolist() + ([] if t == EOS else [t])
+                finished[b].append((float(top_scores[b, j]) / max(1, len(hyp) + 1) ** length_penalty, hyp))
+            n_finished += ends.sum(1)
+        # The best `beam` live candidates, in score order; a sentence with `beam` finished
+        # hypotheses stops growing (its best finished one beats every live one it could still reach).
+        new_scores, pick = top_scores.masked_fill(ends, float("-inf")).topk(beam, dim=-1)
+        new_scores.masked_fill_((n_finished >= beam)[:, None], float("-inf"))
         if torch.isinf(new_scores).all():
             break
+        new_origin = origin.gather(1, pick)
+        new_token = token.gather(1, pick).masked_fill(torch.isinf(new_scores), PAD)
         rows = (torch.arange(batch, device=device)[:, None] * beam + new_origin).view(-1)
         state.reorder(rows)
         tokens = torch.cat([tokens.index_select(0, rows), new_token.view(-1, 1)], dim=1)

@@ -22,9 +22,9 @@ def test_translate_into_several_languages_in_the_stated_order(tiny_run):
     assert [line.split("\t")[0] for line in lines] == ["fr", "de", "fr", "de"]
 
 
-def test_translate_reads_stdin_and_pivots(tiny_run):
+def test_translate_reads_stdin_and_pivots_with_bf16_weights(tiny_run):
     result = run_cli("translate", "--model", str(tiny_run), "--to", "de", "--pivot", "en", "--beam", "2",
-                     input="Ouvrir\nFermer\n".encode())
+                     "--precision", "bf16", input="Ouvrir\nFermer\n".encode())
     assert result.returncode == 0, result.stderr.decode()
     assert len(result.stdout.decode().splitlines()) == 2
 

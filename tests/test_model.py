@@ -104,3 +104,25 @@ def test_min_len_forbids_eos_until_that_many_tokens():
     assert [len(s) for s in greedy(model, thought, lang, 12, min_len=5)] == [5, 5, 5]
     assert [len(s) for s in beam_search(model, thought, lang, 12, beam=4, min_len=5)] == [5, 5, 5]
     assert all(EOS not in s for s in beam_search(model, thought, lang, 12, beam=4, min_len=5))
+
+
+def test_min_len_forces_the_length_in_greedy_and_beam_search():
+    """What the inference benchmark relies on: EOS is barred until min_len, so every output has that length."""
+    model = tiny_model()
+    thought = model.encode(torch.randint(4, 50, (3, 8)))
+    lang = model.language_ids(["fr", "de", "en"])
+    for beam in (1, 3):
+        assert [len(out) for out in beam_search(model, thought, lang, 10, beam=beam, min_len=10)] == [10, 10, 10]
+
+
+def test_bf16_weights_decode_close_to_fp32():
+    model = tiny_model()
+    src = torch.randint(4, 50, (4, 8))
+    lang = model.language_ids(["fr", "de", "en", "fr"])
+    with torch.inference_mode():
+        fp32 = model.pool(model.encode(src))
+        half = tiny_model().to(torch.bfloat16)
+        bf16 = half.pool(half.encode(src)).float()
+        assert torch.nn.functional.cosine_similarity(fp32, bf16).min() > 0.99
+        out = beam_search(half, half.encode(src), lang, 8, beam=2, min_len=8)
+    assert [len(o) for o in out] == [8] * 4

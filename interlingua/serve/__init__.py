@@ -53,14 +53,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint: str = "best",
           max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000, max_sentences: int = 64,
-          log_level: str = "info") -> None:
+          log_level: str = "info", precision: str = "fp32") -> None:
     """Load the run once and serve it on ``host:port`` until interrupted."""
     try:
         import uvicorn
     except ImportError as exc:
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
     from ..api import Translator
-    translator = Translator.load(run, checkpoint)
+    translator = Translator.load(run, checkpoint, precision=precision)
     app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
                      max_sentences=max_sentences, name=Path(run).resolve().name)
     sock = listen(host, port)
