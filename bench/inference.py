@@ -223,7 +223,8 @@ def machine(threads: int) -> dict:
     except OSError:
         pass
     info = {"cpu": cpu, "logical_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
-            "isa": ",".join(f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f in flags) or "?",
+            "isa": ",".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+                            if f in flags) or "?",
             "load_average": os.getloadavg()}
     for module in ("transformers", "ctranslate2"):
         try:
