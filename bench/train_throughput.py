@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.config import ModelConfig, TrainConfig, RunConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
-from interlingua.train import choose_precision, make_optimizer, measure_matmul_flops, translation_loss  # noqa: E402
+from interlingua.train import (choose_precision, make_optimizer, measure_matmul_flops, output_layer_loss,  # noqa: E402
+                               translation_loss)  # noqa: E402
 
 PAD, BOS = 0, 2
 
@@ -358,8 +359,9 @@ def main() -> None:
 
         def step(s, t_in, t_out):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                logits, _ = model(s, t_in, lang.expand(len(s)))
-                loss = translation_loss(logits, t_out, 0.1)
+                # As the trainer does: the output layer and its loss chunk by chunk (train.OutputLayerLoss).
+                hidden, _ = model(s, t_in, lang.expand(len(s)), logits=False)
+                loss = output_layer_loss(hidden, model.embed.weight, t_out, 0.1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -263,8 +263,13 @@ class Interlingua(nn.Module):
         return DecoderState(thought_kv=kv, lang=lang, lang_vector=self.target_language(lang)[:, None, :],
                             self_cache=[{} for _ in self.decoder], output_weight=output_weight)
 
-    def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True) -> torch.Tensor:
-        """Logits (B, T, V) for ``tokens``; with use_cache, tokens are the new ones after ``state.position``."""
+    def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
+               logits: bool = True) -> torch.Tensor:
+        """Logits (B, T, V) for ``tokens``; with use_cache, tokens are the new ones after ``state.position``.
+
+        ``logits=False``: the final states (B, T, d) before the output layer, for a loss that
+        applies that layer itself (train.output_layer_loss).
+        """
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
         for layer, kv, cache in zip(self.decoder, state.thought_kv, state.self_cache):
@@ -272,15 +277,18 @@ class Interlingua(nn.Module):
         if use_cache:
             state.position += tokens.shape[1]
         x = self.decoder_norm(x)
+        if not logits:
+            return x
         if state.output_weight is not None:
             return x @ state.output_weight
         return F.linear(x, self.embed.weight)  # output layer tied to the embeddings
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor):
-        """Teacher-forced training pass: logits (B, T, V) and the thought (B, k, d)."""
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor, logits: bool = True):
+        """Teacher-forced training pass: logits (B, T, V) (or, with logits=False, the states before
+        the output layer) and the thought (B, k, d)."""
         thought = self.encode(src)
         state = self.start_decoding(thought, lang)
-        return self.decode(tgt_in, state, use_cache=False), thought
+        return self.decode(tgt_in, state, use_cache=False, logits=logits), thought
 
     # -- cost ---------------------------------------------------------------------------------
 

@@ -44,6 +44,56 @@ def translation_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: floa
                            ignore_index=PAD, label_smoothing=smoothing)
 
 
+class OutputLayerLoss(torch.autograd.Function):
+    """The tied output layer and the label-smoothed cross-entropy in one pass over chunks of tokens.
+
+    Same value and gradients as ``translation_loss(hidden @ weight.T, target, smoothing)``, but the
+    (tokens × vocabulary) logits are never held whole: each chunk's logits, softmax and gradient
+    live in cache and are gone before the next (a step's fp32 logits are ~130 MB at 4,000 tokens
+    and an 8k vocabulary, and writing, re-reading and differentiating them took ~10% of a bf16
+    step). The gradients are computed in the forward pass and scaled in the backward one.
+    Under autocast the two matmuls run in its dtype; the softmax is always fp32.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, smoothing: float,
+                chunk: int) -> torch.Tensor:
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
+        with torch.autocast(device, enabled=False):
+            vocab, keep = weight.shape[0], target != PAD
+            count = keep.sum().clamp(min=1)
+            w = weight.to(dtype)
+            grad_hidden = torch.empty_like(hidden)
+            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            for start in range(0, hidden.shape[0], chunk):
+                h, t = hidden[start:start + chunk].to(dtype), target[start:start + chunk]
+                logp = (h @ w.T).float().log_softmax(-1)
+                per_token = (1 - smoothing) * -logp.gather(1, t[:, None]).squeeze(1) - smoothing * logp.mean(-1)
+                kept = keep[start:start + chunk]
+                total += per_token[kept].sum()
+                grad = logp.exp_()  # d loss / d logits = softmax - (1 - ε)·one-hot - ε / V, per kept token
+                grad.scatter_add_(1, t[:, None], torch.full_like(grad[:, :1], -(1 - smoothing)))
+                grad.sub_(smoothing / vocab).mul_((kept / count)[:, None])
+                grad = grad.to(dtype)
+                grad_hidden[start:start + chunk] = grad @ w
+                grad_weight += (grad.T @ h).float()
+        ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
+        return total / count
+
+    @staticmethod
+    def backward(ctx, grad_loss: torch.Tensor):
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return grad_hidden * grad_loss, grad_weight * grad_loss, None, None, None
+
+
+def output_layer_loss(hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, smoothing: float,
+                      chunk: int = 1024) -> torch.Tensor:
+    """``translation_loss`` of the logits ``hidden @ weight.T``, chunk by chunk (OutputLayerLoss)."""
+    return OutputLayerLoss.apply(hidden.reshape(-1, hidden.shape[-1]), weight, target.reshape(-1), smoothing, chunk)
+
+
 def alignment_loss(source_thought: torch.Tensor, target_thought: torch.Tensor, meaning: torch.Tensor,
                    temperature: float) -> torch.Tensor:
     """InfoNCE between the pooled thought of each source and of its own target sentence.
@@ -86,8 +136,8 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         c = self.config
-        logits, thought = self.model(batch.src, batch.tgt_in, batch.lang)
-        loss = translation_loss(logits, batch.tgt_out, c.label_smoothing)
+        hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False)
+        loss = output_layer_loss(hidden, self.model.embed.weight, batch.tgt_out, c.label_smoothing)
         if c.align_weight > 0 or c.adversary_weight > 0:
             # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source,
             # and its language is known: batch.lang.

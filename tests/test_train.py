@@ -110,3 +110,22 @@ def test_bf16_autocast_trains_and_a_resumed_run_keeps_the_precision_it_chose(cor
               resume=True)  # asked for auto, as the command line does: the run's own choice wins
     assert any("on cpu, bf16" in r.getMessage() for r in caplog.records)
     assert [r["step"] for r in logged(run)][-1] == 30
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_chunked_output_layer_loss_equals_the_plain_one_in_value_and_gradients(smoothing):
+    from interlingua.train import output_layer_loss, translation_loss
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 350, 32, requires_grad=True)
+    weight = torch.randn(300, 32, requires_grad=True)
+    target = torch.randint(4, 300, (2, 350))
+    target[:, 300:] = 0  # padding is left out of the mean
+    plain = translation_loss(hidden @ weight.T, target, smoothing)
+    chunked = output_layer_loss(hidden, weight, target, smoothing, chunk=256)  # chunks that cut a row
+    assert chunked.item() == pytest.approx(plain.item(), rel=1e-6)
+    for a, b in zip(torch.autograd.grad(2 * plain, (hidden, weight)), torch.autograd.grad(2 * chunked, (hidden, weight))):
+        assert torch.allclose(a, b, atol=1e-7, rtol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = translation_loss(hidden @ weight.T, target, smoothing)
+        chunked = output_layer_loss(hidden, weight, target, smoothing)
+    assert chunked.item() == pytest.approx(plain.item(), rel=1e-3)
