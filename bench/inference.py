@@ -282,7 +282,7 @@ def main() -> None:
         # Translator.load(..., precision="bf16"): the weights themselves in bf16, half the bytes per step.
         systems["interlingua bf16"] = Ours(copy.deepcopy(ours).to(torch.bfloat16), ids)
     else:
-        notes.append("no interlingua bf16 row: bf16 matmuls are not faster than fp32 on this CPU")
+        notes.append("no interlingua bf16 row: `precision: auto` picks fp32 for this model on this CPU")
     if not args.no_int8:
         quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(ours), {torch.nn.Linear}, dtype=torch.qint8)
         systems["interlingua int8"] = Ours(quantised, ids)

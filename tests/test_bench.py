@@ -14,7 +14,9 @@ def test_train_throughput_tiny():
     result = subprocess.run([sys.executable, str(BENCH / "train_throughput.py"), "--tiny"], capture_output=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
-    assert "interlingua / HF Marian" in result.stdout.decode()
+    out = result.stdout.decode()
+    # The fastest peer may be HF Marian or, where its virtualenv exists, OpenNMT-py.
+    assert "like for like, fp32: interlingua / " in out and "/ best peer (" in out, out[-2000:]
 
 
 def test_inference_tiny():
