@@ -173,8 +173,7 @@ class DecoderLayer(nn.Module):
 class DecoderState:
     """What incremental decoding carries from one step to the next (the KV cache)."""
     thought_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, projected once
-    lang: torch.Tensor                                   # (B,) target-language ids
-    lang_vector: torch.Tensor                            # (B, 1, d) their embeddings, looked up once
+    lang_vector: torch.Tensor                            # (B, 1, d) target-language embeddings, looked up once
     self_cache: list[dict] = field(default_factory=list)  # per layer: keys and values so far
     position: int = 0
     # Inference only: the tied output layer as a contiguous (d, V) matrix. x @ W.T on the (V, d)
@@ -185,7 +184,7 @@ class DecoderState:
         """Keep the rows ``index`` of the self-attention cache (beam search re-ranks hypotheses every step).
 
         ``index`` keeps every row among its own sentence's beams, as beam search does, so the
-        thought's keys and values and the target language, equal across those beams, stay where they are.
+        thought's keys and values and the target-language vector, equal across those beams, stay where they are.
         """
         for cache in self.self_cache:
             for key in cache:
@@ -260,7 +259,7 @@ class Interlingua(nn.Module):
     def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor) -> DecoderState:
         kv = [layer.cross_attn.project_memory(thought) for layer in self.decoder]
         output_weight = None if torch.is_grad_enabled() else self.embed.weight.t().contiguous()
-        return DecoderState(thought_kv=kv, lang=lang, lang_vector=self.target_language(lang)[:, None, :],
+        return DecoderState(thought_kv=kv, lang_vector=self.target_language(lang)[:, None, :],
                             self_cache=[{} for _ in self.decoder], output_weight=output_weight)
 
     def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
