@@ -353,37 +353,37 @@ def main() -> None:
               "or a model too small to gain)")
     lang = torch.zeros(1, dtype=torch.long)
 
+    def training_step(model, optimizer, precision: str, loss_of):
+        """One optimizer step on a batch, the forward pass and loss (``loss_of``) under bf16 autocast or not."""
+        def step(s, t_in, t_out):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = loss_of(s, t_in, t_out)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        return step
+
     def ours_step_fn(precision: str):
         torch.manual_seed(0)
         model = Interlingua(config).train()
         optimizer = make_optimizer(model, RunConfig(model=config, train=TrainConfig()))
 
-        def step(s, t_in, t_out):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                # As the trainer does: the output layer and its loss chunk by chunk (train.OutputLayerLoss).
-                hidden, _ = model(s, t_in, lang.expand(len(s)), logits=False)
-                loss = output_layer_loss(hidden, model.embed.weight, t_out, 0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-        return model, step
+        def loss_of(s, t_in, t_out):  # as the trainer does: output layer and loss chunk by chunk (OutputLayerLoss)
+            hidden, _ = model(s, t_in, lang.expand(len(s)), logits=False)
+            return output_layer_loss(hidden, model.embed.weight, t_out, 0.1)
+        return model, training_step(model, optimizer, precision, loss_of)
 
     def peer_step_fn(precision: str):
         torch.manual_seed(0)
         model = marian(config).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=7e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01)
 
-        def step(s, t_in, t_out):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                out = model(input_ids=s, attention_mask=(s != PAD).long(), decoder_input_ids=t_in,
-                            decoder_attention_mask=(t_in != PAD).long())
-                loss = translation_loss(out.logits, t_out, 0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-        return model, step
+        def loss_of(s, t_in, t_out):
+            out = model(input_ids=s, attention_mask=(s != PAD).long(), decoder_input_ids=t_in,
+                        decoder_attention_mask=(t_in != PAD).long())
+            return translation_loss(out.logits, t_out, 0.1)
+        return model, training_step(model, optimizer, precision, loss_of)
 
     timed = batches[args.warmup:]
     src_len = sum(int((s != PAD).sum()) for s, _, _ in timed) / sum(len(s) for s, _, _ in timed)
