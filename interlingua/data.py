@@ -139,8 +139,8 @@ class DirectionDataset:
 
     def make_batch(self, examples: np.ndarray, target_lang_ids: dict[str, int]) -> Batch:
         return to_batch([self.ids[(r, self.languages[s])] for r, s, _ in examples],
-                          [self.ids[(r, self.languages[t])] for r, _, t in examples],
-                          [target_lang_ids[self.languages[t]] for _, _, t in examples], examples[:, 0].tolist())
+                        [self.ids[(r, self.languages[t])] for r, _, t in examples],
+                        [target_lang_ids[self.languages[t]] for _, _, t in examples], examples[:, 0].tolist())
 
     def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> list[np.ndarray]:
         """This epoch's batches (arrays of examples), a pure function of (seed, epoch)."""
@@ -258,7 +258,7 @@ class StreamingDirections:
 
     def make_batch(self, examples: list[tuple], target_lang_ids: dict[str, int]) -> Batch:
         return to_batch([e[1] for e in examples], [e[2] for e in examples],
-                          [target_lang_ids[e[3]] for e in examples], [e[0] for e in examples])
+                        [target_lang_ids[e[3]] for e in examples], [e[0] for e in examples])
 
 
 def iterate_batches(dataset: DirectionDataset | StreamingDirections, seed: int, max_tokens: int,
