@@ -7,6 +7,7 @@ Backends: NCCL on GPUs, gloo on CPUs.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -73,5 +74,14 @@ def gather(ctx: Context, numbers: list[int]) -> list[list[int]]:
 
 
 def teardown(ctx: Context) -> None:
+    """Leave the process group together and while Python is fully alive.
+
+    A DDP wrapper still holding the group at interpreter exit lets gloo's threads outlive it, and the
+    process can then abort after training succeeded ("terminate called without an active
+    exception", seen once in CI). The caller drops its DDP wrapper first; collecting here frees its
+    reference cycles; the barrier keeps one rank from closing its sockets while the other still talks.
+    """
     if ctx.world > 1 and dist.is_initialized():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()

@@ -446,6 +446,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     if step != last_saved:  # the same decision on every rank: no file-system check
         evaluate_and_save()
     log.info("done: %d steps in %.1f min; run folder %s", step, elapsed / 60, out)
+    del objective, batches  # the DDP wrapper holds the process group: release it before the group goes
     distributed.teardown(ctx)
     return out
 
