@@ -46,6 +46,43 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout)
 
 
+class KVCache:
+    """One self-attention layer's keys and values so far, for incremental decoding.
+
+    They live in a buffer (rows, heads, capacity, d_head) that doubles when full, so a step writes
+    only its own keys and values; concatenating copied the whole history at every step.
+    """
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+        self.length = 0
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add this step's (rows, heads, n, d_head) keys and values; return views of all of them."""
+        end = self.length + k.shape[2]
+        if self.k is None or end > self.k.shape[2]:
+            capacity = max(end, 2 * self.length, 16)
+            self.k, self.v = (self._grown(old, new, capacity) for old, new in ((self.k, k), (self.v, v)))
+        self.k[:, :, self.length:end] = k
+        self.v[:, :, self.length:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+    def _grown(self, old: torch.Tensor | None, like: torch.Tensor, capacity: int) -> torch.Tensor:
+        rows, heads, _, d_head = like.shape
+        buffer = like.new_empty(rows, heads, capacity, d_head)
+        if old is not None:
+            buffer[:, :, :self.length] = old[:, :, :self.length]
+        return buffer
+
+    def copy_rows(self, source: torch.Tensor, target: torch.Tensor) -> None:
+        """Row ``target[i]`` takes row ``source[i]``'s history (beam search re-ranking), in place."""
+        if self.k is not None:
+            for buffer in (self.k, self.v):
+                buffer[target, :, :self.length] = buffer[source, :, :self.length]
+
+
 class Attention(nn.Module):
     """Multi-head attention on the framework's fused kernel (scaled_dot_product_attention).
 
@@ -74,20 +111,30 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, *,
                 mask: torch.Tensor | None = None, causal: bool = False,
                 memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
-                cache: dict | None = None) -> torch.Tensor:
+                cache: KVCache | None = None) -> torch.Tensor:
         if self.self_attention:
             q, k, v = (self._heads(t) for t in self.qkv(x).chunk(3, dim=-1))
-            if cache is not None:  # incremental decoding: append this step's keys and values
-                if "k" in cache:
-                    k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
-                cache["k"], cache["v"] = k, v
+            if cache is not None:  # incremental decoding: attend to every step's keys and values so far
+                k, v = cache.append(k, v)
                 causal = causal and q.shape[2] > 1
         else:
             q = self._heads(self.q(x))
             k, v = memory_kv if memory_kv is not None else self.project_memory(memory)
+            if k.shape[0] != q.shape[0]:
+                return self.out(self._attend_shared_memory(q, k, v))
         y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0)
         b, h, t, dh = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
+
+
+    def _attend_shared_memory(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Queries of g consecutive rows that share one memory row (a sentence's beams share its thought):
+        each memory is read once for all g rows' queries instead of once per row. -> (rows, T, d)."""
+        rows, heads, t, d_head = q.shape
+        n = k.shape[0]
+        q = q.view(n, rows // n, heads, t, d_head).transpose(1, 2).reshape(n, heads, rows // n * t, d_head)
+        y = attend(q, k, v, None, False, 0.0)
+        return y.view(n, heads, rows // n, t, d_head).permute(0, 2, 3, 1, 4).reshape(rows, t, heads * d_head)
 
 
 class FeedForward(nn.Module):
@@ -163,7 +210,7 @@ class DecoderLayer(nn.Module):
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, thought_kv: tuple[torch.Tensor, torch.Tensor],
-                cache: dict | None = None) -> torch.Tensor:
+                cache: KVCache | None = None) -> torch.Tensor:
         x = x + self.drop(self.self_attn(self.norm1(x), causal=True, cache=cache))
         x = x + self.drop(self.cross_attn(self.norm2(x), memory_kv=thought_kv))
         return x + self.drop(self.ff(self.norm3(x)))
@@ -174,21 +221,24 @@ class DecoderState:
     """What incremental decoding carries from one step to the next (the KV cache)."""
     thought_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, projected once
     lang_vector: torch.Tensor                            # (B, 1, d) target-language embeddings, looked up once
-    self_cache: list[dict] = field(default_factory=list)  # per layer: keys and values so far
+    self_cache: list[KVCache] = field(default_factory=list)  # per decoder layer
     position: int = 0
     # Inference only: the tied output layer as a contiguous (d, V) matrix. x @ W.T on the (V, d)
     # embedding table takes a slow path for a few rows (~2x at batch 1 and beam 4 on this CPU).
     output_weight: torch.Tensor | None = None
 
     def reorder(self, index: torch.Tensor) -> None:
-        """Keep the rows ``index`` of the self-attention cache (beam search re-ranks hypotheses every step).
+        """Row i of the self-attention cache becomes row ``index[i]`` (beam search re-ranks hypotheses).
 
-        ``index`` keeps every row among its own sentence's beams, as beam search does, so the
-        thought's keys and values and the target-language vector, equal across those beams, stay where they are.
+        Only the rows that change are copied: beam search keeps a hypothesis's first continuation
+        in its own row. ``index`` keeps every row among its own sentence's beams, so the thought's
+        keys and values and the target-language vector, equal across those beams, stay where they are.
         """
-        for cache in self.self_cache:
-            for key in cache:
-                cache[key] = cache[key].index_select(0, index)
+        target = (index != torch.arange(len(index), device=index.device)).nonzero().squeeze(1)
+        if len(target):
+            source = index[target]
+            for cache in self.self_cache:
+                cache.copy_rows(source, target)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -256,11 +306,19 @@ class Interlingua(nn.Module):
 
     # -- decode: thought + target language -> tokens ------------------------------------------
 
-    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor) -> DecoderState:
+    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor, beam: int = 1) -> DecoderState:
+        """Decoding state for ``len(thought) * beam`` rows, sentence by sentence (row b·beam + j is
+        beam j of sentence b); ``lang`` has one target language per sentence.
+
+        A sentence's beams share its thought's keys and values: they are projected and read once.
+        """
         kv = [layer.cross_attn.project_memory(thought) for layer in self.decoder]
         output_weight = None if torch.is_grad_enabled() else self.embed.weight.t().contiguous()
-        return DecoderState(thought_kv=kv, lang_vector=self.target_language(lang)[:, None, :],
-                            self_cache=[{} for _ in self.decoder], output_weight=output_weight)
+        lang_vector = self.target_language(lang)[:, None, :]
+        if beam > 1:
+            lang_vector = lang_vector.repeat_interleave(beam, dim=0)
+        return DecoderState(thought_kv=kv, lang_vector=lang_vector,
+                            self_cache=[KVCache() for _ in self.decoder], output_weight=output_weight)
 
     def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
                logits: bool = True) -> torch.Tensor:

@@ -40,6 +40,25 @@ def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_le
     return [_strip(row[1:]) for row in tokens.tolist()]
 
 
+def parents_in_place(origin: torch.Tensor) -> torch.Tensor:
+    """Which chosen candidate each beam slot takes, so that most hypotheses stay in their parent's row.
+
+    origin (B, beam): the slot each chosen candidate continues. The first candidate from every parent
+    takes that parent's slot; the others fill the slots whose parents have no continuation. Beam
+    slots are interchangeable, so the search is unchanged, but the KV cache then copies only the
+    rows whose parent changed instead of every row at every step.
+    """
+    beam = origin.shape[1]
+    j = torch.arange(beam, device=origin.device)
+    same_parent = origin[:, :, None] == origin[:, None, :]                          # (B, beam, beam)
+    first = ~(same_parent & (j[None, :] < j[:, None])).any(-1)                      # no earlier sibling
+    claimed = (origin[:, :, None] == j).any(1)                                      # slots a first child takes
+    free = (claimed.long() * beam + j).argsort(1)                                   # unclaimed slots first
+    rank = ((~first).long().cumsum(1) - 1).clamp(min=0)
+    slot = torch.where(first, origin, free.gather(1, rank))
+    return torch.empty_like(slot).scatter_(1, slot, j.expand_as(slot).contiguous())
+
+
 @torch.inference_mode()
 def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
                 beam: int = 4, length_penalty: float = 1.0, min_len: int = 0) -> list[list[int]]:
@@ -50,8 +69,7 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     if beam == 1:
         return greedy(model, thought, lang, max_len, min_len=min_len)
     batch, device = thought.shape[0], thought.device
-    expand = torch.arange(batch, device=device).repeat_interleave(beam)
-    state = model.start_decoding(thought.index_select(0, expand), lang.index_select(0, expand))
+    state = model.start_decoding(thought, lang, beam)
     tokens = torch.full((batch * beam, 1), BOS, dtype=torch.long, device=device)
     # Only the first beam is live at the start, so the k beams do not all pick the same token.
     scores = torch.full((batch, beam), float("-inf"), device=device)
@@ -62,11 +80,14 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         logits = model.decode(tokens[:, -1:], state)[:, -1].float()  # (B*beam, V); fp32 scores for bf16 weights too
         if step < min_len:
             logits[:, EOS] = float("-inf")
-        logprobs = logits.log_softmax(-1)
-        vocab = logprobs.shape[-1]
-        candidates = (scores.view(-1, 1) + logprobs).view(batch, beam * vocab)
-        top_scores, top_index = candidates.topk(2 * beam, dim=-1)  # 2·beam: room for those that end
-        origin, token = top_index // vocab, top_index % vocab
+        # The best 2·beam continuations of a sentence (room for those that end) are among the best
+        # 2·beam of each of its hypotheses: rank within rows first, then the few survivors together,
+        # instead of adding every hypothesis's score to its whole log-softmax over the vocabulary.
+        row_top, row_token = logits.topk(2 * beam, dim=-1)                         # (B*beam, 2·beam)
+        row_scores = scores.view(-1, 1) + row_top - logits.logsumexp(-1, keepdim=True)
+        top_scores, top_index = row_scores.view(batch, 2 * beam * beam).topk(2 * beam, dim=-1)
+        origin = top_index // (2 * beam)
+        token = row_token.view(batch, -1).gather(1, top_index)
         # Candidates that end (EOS, or the length limit) leave the beam as finished hypotheses; only
         # those few are handled one by one. The live ones are chosen for the whole batch at once.
         ends = (top_scores > float("-inf")) & ((token == EOS) | (step == max_len - 1))
@@ -82,6 +103,8 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         new_scores.masked_fill_((n_finished >= beam)[:, None], float("-inf"))
         if torch.isinf(new_scores).all():
             break
+        slots = parents_in_place(origin.gather(1, pick))
+        new_scores, pick = new_scores.gather(1, slots), pick.gather(1, slots)
         new_origin = origin.gather(1, pick)
         new_token = token.gather(1, pick).masked_fill(torch.isinf(new_scores), PAD)
         rows = (torch.arange(batch, device=device)[:, None] * beam + new_origin).view(-1)

@@ -4,7 +4,7 @@ import torch
 
 from interlingua.config import ModelConfig
 from interlingua.model import Interlingua
-from interlingua.search import beam_search, greedy
+from interlingua.search import beam_search, greedy, parents_in_place
 
 
 def tiny_model(**kw) -> Interlingua:
@@ -49,7 +49,10 @@ def test_cached_decoding_equals_uncached():
     model = tiny_model()
     thought = model.encode(torch.randint(4, 50, (4, 8)))
     lang = model.language_ids(["fr", "de", "en", "fr"])
-    assert greedy(model, thought, lang, 12, use_cache=True) == greedy(model, thought, lang, 12, use_cache=False)
+    # 40 forced tokens: the cache buffer grows twice (16 -> 32 -> 64 positions) on the way.
+    cached = greedy(model, thought, lang, 40, use_cache=True, min_len=40)
+    assert cached == greedy(model, thought, lang, 40, use_cache=False, min_len=40)
+    assert {len(seq) for seq in cached} == {40}
 
 
 def test_beam_of_one_equals_greedy():
@@ -57,6 +60,52 @@ def test_beam_of_one_equals_greedy():
     thought = model.encode(torch.randint(4, 50, (4, 8)))
     lang = model.language_ids(["fr", "de", "en", "fr"])
     assert beam_search(model, thought, lang, 12, beam=1) == greedy(model, thought, lang, 12)
+
+
+@torch.no_grad()
+def textbook_beam_search(model, thought, lang, max_len: int, beam: int) -> list[list[int]]:
+    """One sentence at a time, every prefix recomputed without a cache, hypotheses in Python lists:
+    the same rules as search.beam_search (the best 2*beam continuations; those ending leave with their
+    score / (length + 1); a sentence stops with `beam` finished), none of its batching or in-place tricks."""
+    from interlingua.tokenizer import BOS, EOS
+    outputs = []
+    for b in range(len(thought)):
+        state = model.start_decoding(thought[b:b + 1], lang[b:b + 1])
+        live, finished = [(0.0, [])], []
+        for step in range(max_len):
+            candidates = []
+            for score, seq in live:
+                logprobs = model.decode(torch.tensor([[BOS] + seq]), state, use_cache=False)[0, -1].log_softmax(-1)
+                candidates += [(score + float(lp), seq + [token]) for token, lp in enumerate(logprobs)]
+            live = []
+            for score, seq in sorted(candidates, key=lambda c: -c[0])[:2 * beam]:
+                if seq[-1] == EOS or step == max_len - 1:
+                    hyp = seq[:-1] if seq[-1] == EOS else seq
+                    finished.append((score / (len(hyp) + 1), hyp))
+                elif len(live) < beam:
+                    live.append((score, seq))
+            if len(finished) >= beam:
+                break
+        outputs.append(max(finished, key=lambda h: h[0])[1])
+    return outputs
+
+
+def test_beam_search_equals_the_textbook_algorithm():
+    """Batched re-ranking, hypotheses kept in their parent's row, a thought shared by its beams and
+    the two-stage top-k change how beam search computes, not what it finds."""
+    model = tiny_model()
+    torch.manual_seed(0)
+    thought = model.encode(torch.randint(4, 50, (8, 8)))
+    lang = model.language_ids(["fr", "de", "en", "fr"] * 2)
+    for beam in (2, 3, 4):  # (a reorder that copies nothing fails this at beam 3)
+        assert beam_search(model, thought, lang, 10, beam=beam) == textbook_beam_search(model, thought, lang, 10, beam)
+
+
+def test_parents_in_place_keeps_first_children_in_their_parents_slot():
+    origin = torch.tensor([[0, 0, 1, 3], [2, 2, 2, 2], [3, 2, 1, 0]])
+    slots = parents_in_place(origin)
+    assert sorted(slots[0].tolist()) == [0, 1, 2, 3]  # a permutation of the candidates
+    assert origin.gather(1, slots).tolist() == [[0, 1, 0, 3], [2, 2, 2, 2], [0, 1, 2, 3]]
 
 
 def test_beam_finds_at_least_as_probable_an_output_as_greedy():
