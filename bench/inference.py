@@ -8,7 +8,8 @@ embeddings, random weights (throughput only: output lengths are forced, so the w
 change the work). interlingua is timed through the code `Translator.translate` runs
 (`model.encode` then `search.decode_thought`); the peer is an HF `MarianMTModel` of the same size,
 timed with `generate` and, converted by `ctranslate2.converters.TransformersConverter`, with
-CTranslate2's `Translator.translate_batch` (float32, the same intra-op threads, inter_threads=1).
+CTranslate2's `Translator.translate_batch` (float32, the same intra-op threads, inter_threads=1), in a
+process of its own (see CT2: sharing one slows PyTorch down).
 All three read the very same source sentences (English catalog messages of this machine, one
 SentencePiece model, length-sorted batches as `Translator` makes them) and write exactly
 --new-tokens tokens per sentence: EOS is forbidden until then (`min_len`, `min_new_tokens`,
@@ -135,20 +136,55 @@ class HF:
 
 
 class CT2:
-    def __init__(self, translator, pieces: list[list[str]]):
-        self.translator, self.pieces = translator, pieces
+    """CTranslate2 in a process of its own, run in turns with the others from here.
+
+    Once CTranslate2 has translated in a process, PyTorch's operators in that same process run
+    ~15% slower for good (measured: interlingua beam 4, batch 32 went 1,460 -> 1,210 tok/s right after
+    one CTranslate2 batch and stayed there; layer norm, indexing and copies slowed most). Users do
+    not run the two in one process, so the bench does not either.
+    """
+
+    def __init__(self, model_dir: Path, compute_type: str, threads: int, pieces: list[list[str]]):
+        import multiprocessing
+        self.connection, child = multiprocessing.get_context("spawn").Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=ct2_worker, args=(child, str(model_dir), compute_type, threads, pieces), daemon=True)
+        self.process.start()
+        reply = self.connection.recv()  # "ready", or why CTranslate2 could not load
+        if reply != "ready":
+            raise RuntimeError(reply)
 
     def prepare(self, batches):
-        return [[self.pieces[i] for i in b] for b in batches]
+        return batches
 
     def run(self, prepared, beam: int, new_tokens: int) -> int:
+        self.connection.send((prepared, beam, new_tokens))
+        return self.connection.recv()
+
+    def close(self) -> None:
+        self.connection.send(None)
+        self.process.join(timeout=30)
+
+
+def ct2_worker(connection, model_dir: str, compute_type: str, threads: int, pieces: list[list[str]]) -> None:
+    """The CTranslate2 side of CT2: translate the batches of row indices it is sent, reply with the tokens written."""
+    try:
+        import ctranslate2
+        translator = ctranslate2.Translator(model_dir, device="cpu", compute_type=compute_type,
+                                            intra_threads=threads, inter_threads=1)
+    except Exception as exc:  # noqa: BLE001  reported by the parent, which skips this peer
+        connection.send(f"{type(exc).__name__}: {exc}")
+        return
+    connection.send("ready")
+    while (job := connection.recv()) is not None:
+        batches, beam, new_tokens = job
         n = 0
-        for source in prepared:
-            results = self.translator.translate_batch(source, beam_size=beam, max_batch_size=0, num_hypotheses=1,
-                                                      min_decoding_length=new_tokens,
-                                                      max_decoding_length=new_tokens)
+        for batch in batches:
+            results = translator.translate_batch([pieces[i] for i in batch], beam_size=beam, max_batch_size=0,
+                                                 num_hypotheses=1, min_decoding_length=new_tokens,
+                                                 max_decoding_length=new_tokens)
             n += sum(len(r.hypotheses[0]) for r in results)
-        return n
+        connection.send(n)
 
 
 def build_marian(config: ModelConfig, sp_path: Path, folder: Path):
@@ -311,9 +347,7 @@ def main() -> None:
             for name, compute in (("CTranslate2 fp32", "float32"), ("CTranslate2 int8", "int8")):
                 if compute == "int8" and args.no_int8:
                     continue
-                translator = ctranslate2.Translator(str(folder / "ct2"), device="cpu", compute_type=compute,
-                                                    intra_threads=threads, inter_threads=1)
-                systems[name] = CT2(translator, pieces)
+                systems[name] = CT2(folder / "ct2", compute, threads, pieces)
         except Exception as exc:  # noqa: BLE001  the bench still runs without this peer, and says why
             notes.append(f"CTranslate2 conversion or loading failed: {type(exc).__name__}: {exc}")
     if hf_model is not None:
@@ -348,6 +382,9 @@ def main() -> None:
                 torch.set_num_threads(threads)
             levers.append({"batch": batch, "tok_s": rows})
 
+    for system in systems.values():
+        if isinstance(system, CT2):
+            system.close()
     info["load_average_end"] = os.getloadavg()
     tmp.cleanup()
 
