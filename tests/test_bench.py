@@ -31,6 +31,15 @@ def test_inference_tiny():
     assert "CTranslate2 fp32" in out.split("tok/s", 1)[1] or "CTranslate2 is not installed" in out, out[-2000:]
 
 
+def test_decode_step_tiny():
+    """bench/decode_step.py: the inlined and compiled steps write the very tokens search.greedy does."""
+    result = subprocess.run([sys.executable, str(BENCH / "decode_step.py"), "--tiny"], capture_output=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    out = result.stdout.decode()
+    assert "same tokens: inlined True, compiled True" in out and "torch.compile(inlined step)" in out, out
+
+
 def test_memory_tiny(corpus_path, tmp_path):
     """bench/memory.py in its tiny mode: both training modes and the split run at two corpus sizes."""
     result = subprocess.run([sys.executable, str(BENCH / "memory.py"), "--tiny", "--corpus", str(corpus_path),
