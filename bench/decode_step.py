@@ -111,7 +111,7 @@ def main() -> None:
     rows["inlined step"] = best_ms_per_step(lambda: decode_with(model, step, thought, lang, n), n, args.repeats)
     start = time.perf_counter()
     compiled = torch.compile(step, dynamic=False)
-    same_compiled = decode_with(model, compiled, thought, lang, n) == decode_with(model, step, thought, lang, n)
+    same_compiled = decode_with(model, compiled, thought, lang, n) == reference
     compile_s = time.perf_counter() - start
     rows["torch.compile(inlined step)"] = best_ms_per_step(lambda: decode_with(model, compiled, thought, lang, n),
                                                            n, args.repeats)

@@ -146,9 +146,10 @@ class CT2:
 
     def __init__(self, model_dir: Path, compute_type: str, threads: int, pieces: list[list[str]]):
         import multiprocessing
-        self.connection, child = multiprocessing.get_context("spawn").Pipe()
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=ct2_worker, args=(child, str(model_dir), compute_type, threads, pieces), daemon=True)
+        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process's runtimes
+        self.connection, child = spawn.Pipe()
+        self.process = spawn.Process(target=ct2_worker, args=(child, str(model_dir), compute_type, threads, pieces),
+                                     daemon=True)
         self.process.start()
         reply = self.connection.recv()  # "ready", or why CTranslate2 could not load
         if reply != "ready":

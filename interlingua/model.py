@@ -126,7 +126,6 @@ class Attention(nn.Module):
         b, h, t, dh = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
 
-
     def _attend_shared_memory(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Queries of g consecutive rows that share one memory row (a sentence's beams share its thought):
         each memory is read once for all g rows' queries instead of once per row. -> (rows, T, d)."""
