@@ -151,7 +151,8 @@ class Translator:
             thought, layers, keep = self.model.encode(src, return_layers=True)
             weights = keep.unsqueeze(-1).float() / keep.sum(1, keepdim=True).unsqueeze(-1)
             pooled = {f"layer{i}": (states * weights).sum(1) for i, states in enumerate(layers)}
-            pooled["thought"] = thought.flatten(1)
+            # Without a bridge the thought's length varies with the sentence: its pooled vector stands in.
+            pooled["thought"] = thought.flatten(1) if self.config.model.bridge_queries else self.model.pool(thought)
             pooled["pooled"] = self.model.pool(thought)
             for key, value in pooled.items():
                 out.setdefault(key, []).append((chunk, value.float().cpu().numpy()))

@@ -44,6 +44,7 @@ class TrainConfig:
     max_len: int = 64               # subword tokens per sentence; longer ones are truncated
     lr: float = 7e-4
     warmup_steps: int = 800
+    lr_schedule: str = "inverse_sqrt"  # inverse_sqrt | cosine (to zero over max_steps / max_minutes)
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
@@ -111,7 +112,7 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
 
 
 # Settings that take one of a few words: a typo is an error, not a silent default.
-CHOICES = {"train.precision": ("auto", "fp32", "bf16")}
+CHOICES = {"train.precision": ("auto", "fp32", "bf16"), "train.lr_schedule": ("inverse_sqrt", "cosine")}
 
 
 def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list[str]:

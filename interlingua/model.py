@@ -7,6 +7,11 @@ The bridge is a fixed set of k learned queries that read the encoder states; its
 *thought*, has the same shape for every sentence in every language. The decoder never sees the
 encoder states, so no source-language signal can reach it except through the thought: that is
 what makes zero-shot directions and language-agnostic sentence vectors possible.
+
+``bridge_queries: 0`` removes the bridge: the thought is then the encoder states themselves, one
+vector per source token with padding rows all zero, and the decoder attends to all of them. That
+is the standard multilingual Transformer (Johnson et al. 2017), kept as the yardstick that says
+what the fixed-size thought costs and buys.
 """
 from __future__ import annotations
 
@@ -121,18 +126,19 @@ class Attention(nn.Module):
             q = self._heads(self.q(x))
             k, v = memory_kv if memory_kv is not None else self.project_memory(memory)
             if k.shape[0] != q.shape[0]:
-                return self.out(self._attend_shared_memory(q, k, v))
+                return self.out(self._attend_shared_memory(q, k, v, mask))
         y = attend(q, k, v, mask, causal, self.dropout if self.training else 0.0)
         b, h, t, dh = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, h * dh))
 
-    def _attend_shared_memory(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _attend_shared_memory(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                              mask: torch.Tensor | None) -> torch.Tensor:
         """Queries of g consecutive rows that share one memory row (a sentence's beams share its thought):
         each memory is read once for all g rows' queries instead of once per row. -> (rows, T, d)."""
         rows, heads, t, d_head = q.shape
         n = k.shape[0]
         q = q.view(n, rows // n, heads, t, d_head).transpose(1, 2).reshape(n, heads, rows // n * t, d_head)
-        y = attend(q, k, v, None, False, 0.0)
+        y = attend(q, k, v, mask, False, 0.0)  # mask (n, 1, 1, S): one per memory row
         return y.view(n, heads, rows // n, t, d_head).permute(0, 2, 3, 1, 4).reshape(rows, t, heads * d_head)
 
 
@@ -209,9 +215,9 @@ class DecoderLayer(nn.Module):
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, thought_kv: tuple[torch.Tensor, torch.Tensor],
-                cache: KVCache | None = None) -> torch.Tensor:
+                cache: KVCache | None = None, thought_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.drop(self.self_attn(self.norm1(x), causal=True, cache=cache))
-        x = x + self.drop(self.cross_attn(self.norm2(x), memory_kv=thought_kv))
+        x = x + self.drop(self.cross_attn(self.norm2(x), memory_kv=thought_kv, mask=thought_mask))
         return x + self.drop(self.ff(self.norm3(x)))
 
 
@@ -220,6 +226,7 @@ class DecoderState:
     """What incremental decoding carries from one step to the next (the KV cache)."""
     thought_kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, projected once
     lang_vector: torch.Tensor                            # (B, 1, d) target-language embeddings, looked up once
+    thought_mask: torch.Tensor | None = None             # (B, 1, 1, T) real thought rows; None: all are (k > 0)
     self_cache: list[KVCache] = field(default_factory=list)  # per decoder layer
     position: int = 0
     # Inference only: the tied output layer as a contiguous (d, V) matrix. x @ W.T on the (V, d)
@@ -253,7 +260,7 @@ class Interlingua(nn.Module):
         self.embed_drop = nn.Dropout(c.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
         self.encoder_norm = nn.LayerNorm(c.d_model)
-        self.bridge = Bridge(c)
+        self.bridge = Bridge(c) if c.bridge_queries > 0 else None
         # The target language is told to the decoder only, added at every position so it cannot be forgotten.
         self.target_language = nn.Embedding(max(1, len(c.target_languages)), c.d_model)
         self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
@@ -261,7 +268,7 @@ class Interlingua(nn.Module):
         # Training only (train.adversary_weight > 0): a linear language classifier on the whole thought,
         # trained through a reversed gradient so that the encoder learns to make it fail.
         self.language_adversary = (nn.Linear(c.bridge_queries * c.d_model, max(1, len(c.target_languages)))
-                                   if c.language_adversary else None)
+                                   if c.language_adversary and c.bridge_queries > 0 else None)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -295,13 +302,20 @@ class Interlingua(nn.Module):
             x = layer(x, mask)
             layers.append(x)
         states = self.encoder_norm(x)
-        thought = self.bridge(states, mask)
+        # No bridge: the states are the thought, padding rows zeroed so that they mark themselves.
+        thought = self.bridge(states, mask) if self.bridge is not None else states.masked_fill(~keep[..., None], 0.0)
         return (thought, layers, keep) if return_layers else thought
 
     @staticmethod
     def pool(thought: torch.Tensor) -> torch.Tensor:
-        """One L2-normalised sentence vector per thought: the mean of its k slots."""
-        return F.normalize(thought.mean(dim=1), dim=-1)
+        """One L2-normalised sentence vector per thought: the mean of its k slots (of its non-padding rows
+        without a bridge; a bridge's slots are never all zero, so this is their plain mean)."""
+        keep = (thought != 0).any(-1, keepdim=True)
+        return F.normalize((thought * keep).sum(1) / keep.sum(1).clamp(min=1), dim=-1)
+
+    def thought_mask(self, thought: torch.Tensor) -> torch.Tensor | None:
+        """(B, 1, 1, T) which thought rows the decoder may read: None with a bridge (all k of them)."""
+        return None if self.bridge is not None else (thought != 0).any(-1)[:, None, None, :]
 
     # -- decode: thought + target language -> tokens ------------------------------------------
 
@@ -316,7 +330,7 @@ class Interlingua(nn.Module):
         lang_vector = self.target_language(lang)[:, None, :]
         if beam > 1:
             lang_vector = lang_vector.repeat_interleave(beam, dim=0)
-        return DecoderState(thought_kv=kv, lang_vector=lang_vector,
+        return DecoderState(thought_kv=kv, lang_vector=lang_vector, thought_mask=self.thought_mask(thought),
                             self_cache=[KVCache() for _ in self.decoder], output_weight=output_weight)
 
     def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
@@ -329,7 +343,7 @@ class Interlingua(nn.Module):
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
         for layer, kv, cache in zip(self.decoder, state.thought_kv, state.self_cache):
-            x = layer(x, kv, cache if use_cache else None)
+            x = layer(x, kv, cache if use_cache else None, state.thought_mask)
         if use_cache:
             state.position += tokens.shape[1]
         x = self.decoder_norm(x)
@@ -361,9 +375,10 @@ class Interlingua(nn.Module):
         c = self.config
         d, k = c.d_model, c.bridge_queries
         enc = sum(p.numel() for p in self.encoder.parameters())
-        bridge = sum(p.numel() for p in self.bridge.parameters())
+        bridge = sum(p.numel() for p in self.bridge.parameters()) if self.bridge is not None else 0
+        memory = k or src_len  # what the decoder attends to: the k slots, or every source token
         dec = sum(p.numel() for p in self.decoder.parameters())
         matmul = enc * src_len + bridge * k + dec * tgt_len + c.vocab_size * d * tgt_len
-        attention = (c.encoder_layers * src_len * src_len + c.bridge_layers * k * (src_len + k)
-                     + c.decoder_layers * (tgt_len * tgt_len / 2 + tgt_len * k)) * 2 * d
+        attention = (c.encoder_layers * src_len * src_len + (c.bridge_layers * k * (src_len + k) if k else 0)
+                     + c.decoder_layers * (tgt_len * tgt_len / 2 + tgt_len * memory)) * 2 * d
         return 6 * (matmul + attention) / tgt_len

@@ -161,10 +161,21 @@ def layer_gradient_norms(model: Interlingua) -> dict[str, float]:
     return {k: math.sqrt(v) for k, v in squares.items()}
 
 
-def learning_rate(step: int, peak: float, warmup: int) -> float:
-    """Linear warm-up, then inverse square-root decay (Vaswani et al.)."""
+def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", progress: float = 0.0) -> float:
+    """Linear warm-up, then inverse square-root decay (Vaswani et al.), or, for a run of known length,
+    cosine decay to zero over ``progress`` (the share of the budget done, 0..1), which spends a short
+    budget at a high rate and still ends annealed."""
     step = max(step, 1)
+    if schedule == "cosine":
+        return peak * min(step / max(1, warmup), 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
     return peak * min(step / max(1, warmup), math.sqrt(max(1, warmup) / step))
+
+
+def budget_done(step: int, elapsed_seconds: float, config: TrainConfig) -> float:
+    """The share of the run's budget spent: of its steps or of its minutes, whichever runs out first."""
+    shares = ([step / config.max_steps] if config.max_steps else []) + \
+             ([elapsed_seconds / (60 * config.max_minutes)] if config.max_minutes else [])
+    return max(shares, default=0.0)
 
 
 def measure_matmul_flops(n: int = 1024, repeats: int = 7, dtype: torch.dtype = torch.float32,
@@ -330,6 +341,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         if not train_rows:
             raise InterlinguaError(f"{data}: the training split is empty")
         corpus, dev_rows = CorpusInMemory(train_rows), load_split(data, "dev")
+    if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
+        raise InterlinguaError("lr_schedule=cosine decays over the run's budget: set max_steps or max_minutes")
     if ctx.is_main and not resume:  # decided once, saved in config.json: a resumed run keeps it
         t.precision = choose_precision(t.precision, ctx.device, config.model, t.max_tokens)
     # Rank 0 makes the run folder and tokenizer; the other ranks then read them back.
@@ -344,6 +357,9 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         log.info("streaming %d file(s), %d examples shuffled together, over %d directions",
                  len(corpus.shards), t.stream_buffer, len(run.directions))
 
+    if t.adversary_weight > 0 and config.model.bridge_queries == 0:
+        raise InterlinguaError("adversary_weight needs a bridge (model.bridge_queries > 0): its classifier reads "
+                               "the fixed-size thought")
     if t.adversary_weight > 0 and not config.model.language_adversary:
         raise InterlinguaError(f"{out}: adversary_weight needs a run started with it (this one has no language "
                                f"adversary)")
@@ -406,7 +422,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         epoch, position, batch = next(batches)
         batch = batch.to(ctx.device)
         step_start = time.perf_counter()
-        lr = learning_rate(step + 1, t.lr, t.warmup_steps)
+        lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t))
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast:

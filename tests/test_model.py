@@ -9,8 +9,9 @@ from interlingua.search import beam_search, greedy, parents_in_place
 
 def tiny_model(**kw) -> Interlingua:
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=50, d_model=32, n_heads=2, d_ff=64, encoder_layers=2, decoder_layers=2,
-                         bridge_queries=4, dropout=0.0, target_languages=["en", "fr", "de"], **kw)
+    settings = dict(vocab_size=50, d_model=32, n_heads=2, d_ff=64, encoder_layers=2, decoder_layers=2,
+                    bridge_queries=4, dropout=0.0, target_languages=["en", "fr", "de"])
+    config = ModelConfig(**{**settings, **kw})
     return Interlingua(config).eval()
 
 
@@ -166,3 +167,28 @@ def test_bf16_weights_decode_close_to_fp32():
         assert torch.nn.functional.cosine_similarity(fp32, bf16).min() > 0.99
         out = beam_search(half, half.encode(src), lang, 8, beam=2, min_len=8)
     assert [len(o) for o in out] == [8] * 4
+
+
+def test_without_a_bridge_the_decoder_reads_every_source_token_and_never_padding():
+    """bridge_queries=0 (the standard multilingual Transformer): the thought is the encoder states, one row
+    per token; a sentence decodes to the same logits alone as beside a longer one (its padding is masked),
+    greedy and beam search agree on it, and its pooled vector ignores padding."""
+    model = tiny_model(bridge_queries=0)
+    src = torch.randint(4, 50, (2, 9))
+    src[0, 5:] = 0  # the first sentence is 5 tokens, padded to 9
+    thought = model.encode(src)
+    assert thought.shape == (2, 9, 32) and torch.equal(thought[0, 5:], torch.zeros(4, 32))
+    alone = model.encode(src[:1, :5])
+    lang = model.language_ids(["fr", "fr"])
+    tgt = torch.randint(4, 50, (2, 6))
+    in_batch = model.decode(tgt, model.start_decoding(thought, lang), use_cache=False)[0]
+    by_itself = model.decode(tgt[:1], model.start_decoding(alone, lang[:1]), use_cache=False)[0]
+    assert torch.allclose(in_batch, by_itself, atol=1e-5)
+    # Padding rows read by the decoder would change the logits: the mask is what makes them equal.
+    state = model.start_decoding(thought, lang)
+    state.thought_mask = None
+    assert not torch.allclose(model.decode(tgt, state, use_cache=False)[0], by_itself, atol=1e-3)
+    assert torch.allclose(model.pool(thought)[0], model.pool(alone)[0], atol=1e-5)
+    assert greedy(model, thought, lang, 12) == beam_search(model, thought, lang, 12, beam=1)
+    beams = beam_search(model, thought, lang, 12, beam=3)
+    assert beams[0] == beam_search(model, alone, lang[:1], 12, beam=3)[0]

@@ -129,3 +129,20 @@ def test_the_chunked_output_layer_loss_equals_the_plain_one_in_value_and_gradien
         plain = translation_loss(hidden @ weight.T, target, smoothing)
         chunked = output_layer_loss(hidden, weight, target, smoothing)
     assert chunked.item() == pytest.approx(plain.item(), rel=1e-3)
+
+
+def test_cosine_schedule_warms_up_peaks_and_reaches_zero_at_the_end_of_the_budget():
+    from interlingua.config import TrainConfig
+    from interlingua.train import budget_done, learning_rate
+    by_steps = TrainConfig(max_steps=1000, warmup_steps=100, lr_schedule="cosine")
+    rates = [learning_rate(s, 1e-3, 100, "cosine", budget_done(s, 0.0, by_steps)) for s in range(1, 1001)]
+    assert rates[49] == pytest.approx(0.5e-3)                       # half-way up the warm-up
+    assert max(rates) == pytest.approx(1e-3, rel=0.05) and rates.index(max(rates)) < 110  # decay runs from step 0
+    assert all(a >= b for a, b in zip(rates[100:], rates[101:]))   # then only down
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+    # A time budget: whichever of steps and minutes runs out first sets the progress.
+    both = TrainConfig(max_steps=1000, max_minutes=10, lr_schedule="cosine")
+    assert budget_done(100, 300.0, both) == pytest.approx(0.5)
+    assert budget_done(900, 60.0, both) == pytest.approx(0.9)
+    # The inverse square root schedule is unchanged: peak at the end of warm-up, then peak·sqrt(w/s).
+    assert learning_rate(400, 1e-3, 100) == pytest.approx(0.5e-3)
