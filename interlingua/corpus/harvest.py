@@ -144,9 +144,10 @@ def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
 
 
 def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations: int = 1000, dev: int = 500,
-                 test: int = 1000, seed: int = 1, progress: bool = True
+                 test: int = 1000, seed: int = 1, split: str = "grouped", progress: bool = True
                  ) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
-    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it."""
+    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it (``split``: a method of
+    ``split.held_out``)."""
     from ..errors import InterlinguaError
     from .formats import write_corpus
     from .split import split_rows, write_splits
@@ -155,4 +156,4 @@ def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations
         raise InterlinguaError("no gettext catalogs with translations found"
                                + (f" under {', '.join(map(str, roots))}" if roots else ""))
     write_corpus(rows, out, "jsonl")
-    return rows, stats, write_splits(out, split_rows(rows, dev, test, seed))
+    return rows, stats, write_splits(out, split_rows(rows, dev, test, seed, split))
