@@ -118,3 +118,48 @@ def test_cli_split_random_and_grouped(tmp_path):
     assert sides["grouped"] != sides["random"]
     result = run_cli("corpus", "split", str(corpus), "--split", "fuzzy")
     assert result.returncode != 0 and "invalid choice: 'fuzzy'" in result.stderr.decode()
+
+
+def _catalogs(root, product: str, pairs: dict[str, str], lang: str = "fr") -> None:
+    import polib
+    catalog = polib.POFile()
+    catalog.metadata = {"Content-Type": "text/plain; charset=UTF-8", "Language": lang}
+    for msgid, msgstr in pairs.items():
+        catalog.append(polib.POEntry(msgid=msgid, msgstr=msgstr))
+    folder = root / lang / "LC_MESSAGES"
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog.save_as_mofile(str(folder / f"{product}.mo"))
+
+
+def test_a_product_is_held_out_whole_with_its_near_duplicates(tmp_path):
+    from conftest import run_cli
+    from interlingua.corpus.formats import read_corpus
+    from interlingua.corpus.split import split_path
+    noise = _noise(300, seed=1)
+    _catalogs(tmp_path / "locale", "editor", {"Could not open file %s": "Impossible d'ouvrir %s",
+                                              "Save the document": "Enregistrer le document",
+                                              **{t: f"fr {t}" for t in noise[:150]}})
+    _catalogs(tmp_path / "locale", "viewer", {"Cannot open file '%s'": "Impossible d'ouvrir « %s »",
+                                              "Save the document": "Enregistrer le document",
+                                              **{t: f"fr {t}" for t in noise[150:]}})
+    corpus = tmp_path / "corpus.jsonl"
+    result = run_cli("corpus", "build", "--out", str(corpus), "--roots", str(tmp_path / "locale"),
+                     "--min-translations", "1", "--dev", "10", "--test", "20", "--outside", "editor", "--quiet")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "outside test set: 153 meanings (152 named" in result.stderr.decode()
+    side = {row["en"]: name for name in ("train", "dev", "test", "outside")
+            for row in read_corpus(split_path(corpus, name))}
+    assert len(side) == 303
+    # editor's own meanings, the one it shares with viewer, and viewer's near-copy of an editor message
+    assert {t for t, name in side.items() if name == "outside"} == {
+        "Could not open file %s", "Save the document", "Cannot open file '%s'", *noise[:150]}
+    assert [sum(name == n for name in side.values()) for n in ("dev", "test")] == [10, 20]
+
+    # the same from the written corpus, and the errors a user can make
+    result = run_cli("corpus", "split", str(corpus), "--dev", "10", "--test", "20", "--outside", "viewer")
+    assert result.returncode == 0 and "outside: 153 meanings" in result.stdout.decode(), result.stderr.decode()
+    result = run_cli("corpus", "split", str(corpus), "--outside", "gimp20")
+    assert result.returncode != 0 and "no such product: gimp20" in result.stderr.decode()
+    (tmp_path / "corpus.products.jsonl").unlink()
+    result = run_cli("corpus", "split", str(corpus), "--outside", "viewer")
+    assert result.returncode != 0 and "no record of the products" in result.stderr.decode()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import InterlinguaError
@@ -89,8 +89,9 @@ def near_duplicate_groups(texts: list[str]) -> list[int]:
 
 
 def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: int = 1000, seed: int = 1,
-             method: str = "grouped") -> dict[str, str]:
-    """{id: "dev" or "test"} for ``dev`` and ``test`` meanings (at most a tenth each) of ``(id, English)`` pairs.
+             method: str = "grouped", outside: Collection[str] = ()) -> dict[str, str]:
+    """{id: "dev", "test" or "outside"} for ``dev`` and ``test`` meanings (at most a tenth each) of ``(id, English)``
+    pairs, and for the ids of ``outside`` (a product held out whole; with ``grouped``, with their near-duplicates).
 
     ``random``: a seeded shuffle of the sorted ids. ``grouped``: a seeded shuffle of the near-duplicate
     groups (``near_duplicate_groups``), each named by its smallest id; a group goes whole to dev while it
@@ -104,9 +105,12 @@ def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: i
         english.setdefault(meaning_id, text)
     ids = sorted(english)
     dev, test = min(dev, len(ids) // 10), min(test, len(ids) // 10)
+    outside = set(outside)
     if method == "random":
         random.Random(seed).shuffle(ids)
-        return {i: "dev" for i in ids[:dev]} | {i: "test" for i in ids[dev:dev + test]}
+        inside = [i for i in ids if i not in outside]
+        return ({i: "dev" for i in inside[:dev]} | {i: "test" for i in inside[dev:dev + test]}
+                | dict.fromkeys(outside & set(english), "outside"))
 
     with_text = [i for i in ids if english[i]]
     numbers = near_duplicate_groups([english[i] for i in with_text])
@@ -118,8 +122,13 @@ def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: i
     grouped = sum(len(g) for g in groups if len(g) > 1)
     log.info("grouped %s of %s meanings into %s groups of near-duplicates (largest %s); held out whole",
              f"{grouped:,}", f"{len(ids):,}", f"{sum(len(g) > 1 for g in groups):,}", max(map(len, groups), default=0))
-    random.Random(seed).shuffle(groups)
     out: dict[str, str] = {}
+    if outside:
+        out = {i: "outside" for group in groups if outside.intersection(group) for i in group}
+        log.info("outside test set: %s meanings (%s named, the rest their near-duplicates)",
+                 f"{len(out):,}", f"{len(outside & set(english)):,}")
+        groups = [group for group in groups if group[0] not in out]
+    random.Random(seed).shuffle(groups)
     room = {"dev": dev, "test": test}
     for group in groups:
         name = next((n for n in ("dev", "test") if len(group) <= room[n]), None)
@@ -132,10 +141,11 @@ def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: i
 
 
 def split_rows(rows: list[dict[str, str]], dev: int = 500, test: int = 1000, seed: int = 1,
-               method: str = "grouped") -> dict[str, list[dict[str, str]]]:
-    """Hold out ``dev`` and ``test`` meanings (at most a tenth of the corpus each), as ``held_out`` chooses."""
-    held = held_out(((row["id"], row.get("en")) for row in rows), dev, test, seed, method)
-    out: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS}
+               method: str = "grouped", outside: Collection[str] = ()) -> dict[str, list[dict[str, str]]]:
+    """Hold out ``dev`` and ``test`` meanings (at most a tenth of the corpus each), and ``outside`` if given,
+    as ``held_out`` chooses."""
+    held = held_out(((row["id"], row.get("en")) for row in rows), dev, test, seed, method, outside)
+    out: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS + (("outside",) if outside else ())}
     for row in rows:
         out[held.get(row["id"], "train")].append(row)
     return out
@@ -147,8 +157,8 @@ def split_path(corpus: Path, split: str) -> Path:
     return corpus.with_name(f"{stem}.{split}.jsonl")
 
 
-def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, method: str = "grouped"
-               ) -> dict[str, tuple[Path, int]]:
+def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, method: str = "grouped",
+               outside: Collection[str] = ()) -> dict[str, tuple[Path, int]]:
     """``split_rows`` for a corpus file of any size: {split: (path written, meanings)}.
 
     Two passes over the file: the first keeps only the ids and English texts, the second writes each
@@ -158,16 +168,53 @@ def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, me
     import json
     from .formats import _atomic, iter_corpus
     corpus = Path(corpus)
-    held = held_out(((row["id"], row.get("en")) for row in iter_corpus(corpus)), dev, test, seed, method)
-    paths = {name: split_path(corpus, name) for name in SPLITS}
-    counts = {name: 0 for name in SPLITS}
-    with _atomic([paths[name] for name in SPLITS]) as files:
-        outputs = dict(zip(SPLITS, files))
+    held = held_out(((row["id"], row.get("en")) for row in iter_corpus(corpus)), dev, test, seed, method, outside)
+    names = SPLITS + (("outside",) if outside else ())
+    paths = {name: split_path(corpus, name) for name in names}
+    counts = {name: 0 for name in names}
+    with _atomic([paths[name] for name in names]) as files:
+        outputs = dict(zip(names, files))
         for row in iter_corpus(corpus):
             name = held.get(row["id"], "train")
             outputs[name].write(json.dumps(row, ensure_ascii=False) + "\n")
             counts[name] += 1
-    return {name: (paths[name], counts[name]) for name in SPLITS}
+    return {name: (paths[name], counts[name]) for name in names}
+
+
+def products_path(corpus: Path) -> Path:
+    """``corpus.products.jsonl``: the catalog domains (products) each meaning of a harvested corpus came from."""
+    return split_path(Path(corpus), "products")
+
+
+def write_products(corpus: Path, products: Iterable[tuple[str, list[str]]]) -> Path:
+    import json
+    from .formats import _atomic
+    path = products_path(corpus)
+    with _atomic([path]) as (f,):
+        for meaning_id, domains in products:
+            f.write(json.dumps({"id": meaning_id, "products": domains}, ensure_ascii=False) + "\n")
+    return path
+
+
+def outside_ids(corpus: Path, products: Collection[str]) -> set[str]:
+    """The ids of every meaning that one of ``products`` (catalog domains) translates, from ``products_path``."""
+    import json
+    path = products_path(corpus)
+    if not path.is_file():
+        raise InterlinguaError(f"{path}: no record of the products each meaning came from (written by: "
+                               f"interlingua corpus build --out {corpus})")
+    wanted, ids, seen = set(products), set(), set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            seen.update(record["products"])
+            if wanted.intersection(record["products"]):
+                ids.add(record["id"])
+    unknown = sorted(wanted - seen)
+    if unknown:
+        raise InterlinguaError(f"{path}: no such product: {', '.join(unknown)} (products are catalog domains, "
+                               f"e.g. {', '.join(sorted(seen)[:5])})")
+    return ids
 
 
 def write_splits(corpus: Path, splits: dict[str, list[dict[str, str]]]) -> dict[str, Path]:
