@@ -20,7 +20,7 @@ log = logging.getLogger("interlingua")
 
 SPLIT_HELP = ("grouped (default): near-duplicate messages stay on one side (docs/corpus.md); "
               "random: the old seeded shuffle of meanings, to compare with")
-OUTSIDE_HELP = ("hold out every meaning of these products (gettext domains, e.g. gimp20,gimp20-std-plug-ins) "
+OUTSIDE_HELP = ("hold out every meaning of these products (gettext domains, e.g. git or dpkg,dpkg-dev) "
                 "and their near-duplicates as an outside test set, CORPUS.outside.jsonl")
 TRANSLATE_ORDER = ("Output: one line per input sentence per target language, grouped by input: "
                    "for inputs A, B and --to fr,de the lines are A→fr, A→de, B→fr, B→de. "
