@@ -13,10 +13,15 @@ from pathlib import Path
 
 from . import __version__
 from .corpus.langcodes import split_languages
+from .corpus.split import METHODS
 from .errors import InterlinguaError
 
 log = logging.getLogger("interlingua")
 
+SPLIT_HELP = ("grouped (default): near-duplicate messages stay on one side (docs/corpus.md); "
+              "random: the old seeded shuffle of meanings, to compare with")
+OUTSIDE_HELP = ("hold out every meaning of these products (gettext domains, e.g. git or dpkg,dpkg-dev) "
+                "and their near-duplicates as an outside test set, CORPUS.outside.jsonl")
 TRANSLATE_ORDER = ("Output: one line per input sentence per target language, grouped by input: "
                    "for inputs A, B and --to fr,de the lines are A→fr, A→de, B→fr, B→de. "
                    "With --tsv each line is 'lang<TAB>translation'.")
@@ -29,7 +34,9 @@ def cmd_corpus_build(args: argparse.Namespace) -> None:
     roots = [Path(r) for r in args.roots] if args.roots else None
     out = Path(args.out)
     rows, stats, paths = build_corpus(out, roots, min_translations=args.min_translations, dev=args.dev,
-                                      test=args.test, seed=args.seed, progress=not args.quiet)
+                                      test=args.test, seed=args.seed, split=args.split,
+                                      outside=args.outside.split(",") if args.outside else None,
+                                      progress=not args.quiet)
     table = language_table(rows)
     print(f"{'language':<12}{'translations':>13}")
     for lang, n in table:
@@ -57,8 +64,10 @@ def cmd_corpus_import(args: argparse.Namespace) -> None:
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
-    from .corpus.split import split_file
-    for name, (path, count) in split_file(Path(args.corpus), args.dev, args.test, args.seed).items():
+    from .corpus.split import outside_ids, split_file
+    outside = outside_ids(Path(args.corpus), args.outside.split(",")) if args.outside else ()
+    for name, (path, count) in split_file(Path(args.corpus), args.dev, args.test, args.seed, args.split,
+                                          outside).items():
         print(f"{name}: {count:,} meanings -> {path}")
 
 
@@ -271,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", type=int, default=500, help="dev meanings (default 500)")
     p.add_argument("--test", type=int, default=1000, help="test meanings (default 1000)")
     p.add_argument("--seed", type=int, default=1, help="split seed (default 1)")
+    p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
+    p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_corpus_build)
 
@@ -289,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", type=int, default=500)
     p.add_argument("--test", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
+    p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
     p.set_defaults(func=cmd_corpus_split)
 
     p = commands.add_parser("train", help="train a model on a corpus",

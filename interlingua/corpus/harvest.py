@@ -35,6 +35,7 @@ class HarvestStats:
     unreadable: int = 0
     entries: int = 0
     skipped: Counter = field(default_factory=Counter)
+    products: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # English -> catalog domains
 
 
 def catalog_roots() -> list[Path]:
@@ -59,6 +60,12 @@ def find_catalogs(roots: Iterable[Path]) -> list[tuple[Path, str]]:
                 if lang and not lang.startswith("en"):  # English is the source side; en-GB etc. add nothing
                     found[path.resolve()] = lang
     return sorted(found.items())
+
+
+def catalog_domain(path: Path) -> str:
+    """The product a catalog belongs to: its gettext domain (``<locale>/LC_MESSAGES/<domain>.mo``), or the
+    folder of a ``<lang>.po`` source layout."""
+    return path.stem if path.parent.name == "LC_MESSAGES" else path.parent.name
 
 
 def _plural_index_of_one(catalog: polib._BaseFile) -> int:
@@ -122,8 +129,10 @@ def harvest(roots: Iterable[Path] | None = None, *, min_translations: int = 1000
     catalogs = find_catalogs(roots if roots is not None else catalog_roots())
     for path, lang in tqdm(catalogs, desc="harvesting catalogs", unit="file", disable=not progress,
                            file=sys.stderr):
+        domain = catalog_domain(path)
         for source, target in read_catalog(path, stats):
             votes[source][lang][target] += 1
+            stats.products[source].add(domain)
     per_lang = Counter(lang for by_lang in votes.values() for lang in by_lang)
     keep = {lang for lang, n in per_lang.items() if n >= min_translations}
     rows = []
@@ -144,15 +153,19 @@ def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
 
 
 def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations: int = 1000, dev: int = 500,
-                 test: int = 1000, seed: int = 1, progress: bool = True
-                 ) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
-    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it."""
+                 test: int = 1000, seed: int = 1, split: str = "grouped", outside: list[str] | None = None,
+                 progress: bool = True) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
+    """Harvest, write ``out`` (multi-way JSONL), the catalog domains of each meaning (``products_path``) and
+    the train/dev/test splits beside it (``split``: a method of ``split.held_out``); ``outside`` names
+    products whose meanings are held out whole as an outside test set (``out``'s ``.outside.jsonl``)."""
     from ..errors import InterlinguaError
     from .formats import write_corpus
-    from .split import split_rows, write_splits
+    from .split import outside_ids, split_rows, write_products, write_splits
     rows, stats = harvest(roots, min_translations=min_translations, progress=progress)
     if not rows:
         raise InterlinguaError("no gettext catalogs with translations found"
                                + (f" under {', '.join(map(str, roots))}" if roots else ""))
     write_corpus(rows, out, "jsonl")
-    return rows, stats, write_splits(out, split_rows(rows, dev, test, seed))
+    write_products(out, ((row["id"], sorted(stats.products[row["en"]])) for row in rows))
+    held = outside_ids(out, outside) if outside else ()
+    return rows, stats, write_splits(out, split_rows(rows, dev, test, seed, split, outside=held))

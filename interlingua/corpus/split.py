@@ -1,32 +1,151 @@
 """Split a multi-way corpus by meaning, never by pair: a held-out meaning is unseen in every language.
 
 ``corpus.jsonl`` gets siblings ``corpus.train.jsonl``, ``corpus.dev.jsonl``, ``corpus.test.jsonl``.
-The split is a pure function of the row ids and the seed, so it can always be made again.
+The split is a pure function of the rows' ids and English texts and the seed, so it can always be
+made again.
+
+Software messages repeat with small changes ("Could not open file %s" / "Cannot open file '%s'"),
+so a random split leaves a near-copy of most test meanings in training, which flatters the
+translation memory and the model. The default split (``grouped``) therefore keeps near-duplicates
+on one side: meanings whose English texts are the same once normalised (``grouping_key``), or whose
+normalised texts have a fuzzy ratio of at least ``NEAR_DUPLICATE``, form one group (transitively),
+and whole groups are held out. ``random`` is the old split by seeded shuffle of the ids, kept to
+compare with.
 """
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import InterlinguaError
+from .clean import PLACEHOLDER, strip_accelerators
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+METHODS = ("grouped", "random")
+NEAR_DUPLICATE = 90  # rapidfuzz fuzz.ratio (0-100) of two normalised texts at which they count as one message
+_BLOCK = 512         # texts compared against the others at a time
+
+_NOT_WORD = re.compile(r"[\W_]+")
+# The same failure said four ways in software messages; "could not open file" and "cannot open file"
+# are only 0.80 alike as characters, so without this the commonest near-duplicates would not meet.
+_FAILURE = re.compile(r"\b(?:could not|couldn t|can not|cannot|can t|unable to|failed to)\b")
 
 
-def held_out(ids: Iterable[str], dev: int = 500, test: int = 1000, seed: int = 1) -> dict[str, str]:
-    """{id: "dev" or "test"} for ``dev`` and ``test`` meanings (at most a tenth each), chosen by seeded shuffle."""
-    ids = sorted(set(ids))
-    random.Random(seed).shuffle(ids)
+def grouping_key(english: str) -> str:
+    """The English text as the grouping compares it: no accelerators, placeholders or punctuation, lower case,
+    one way of saying "cannot". ``"_Open File…"`` and ``"Open file"`` both give ``"open file"``."""
+    text = PLACEHOLDER.sub(" ", strip_accelerators(english)).lower()
+    return _FAILURE.sub("cannot", " ".join(_NOT_WORD.sub(" ", text).split()))
+
+
+def near_duplicate_groups(texts: list[str]) -> list[int]:
+    """One group number per text: equal ``grouping_key``, or keys with fuzzy ratio ≥ ``NEAR_DUPLICATE``, share one.
+
+    Groups are the connected components of that relation (union-find), so they do not depend on the
+    order of ``texts``. Only texts of compatible length are compared (a ratio ≥ r needs the shorter
+    key to be at least r / (2 - r) of the longer), which keeps 77k messages to seconds on one core.
+    A text whose key is empty (nothing but placeholders and punctuation) stays alone.
+    """
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    keys = [grouping_key(text) for text in texts]
+    unique = sorted(set(keys) - {""}, key=lambda k: (len(k), k))
+    parent = list(range(len(unique)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    lengths = np.array([len(k) for k in unique])
+    widest = (200 - NEAR_DUPLICATE) / NEAR_DUPLICATE
+    for start in range(0, len(unique), _BLOCK):
+        queries = unique[start:start + _BLOCK]
+        # keys are sorted by length, so a block's partners are itself and the keys up to the reachable length
+        end = int(np.searchsorted(lengths, len(queries[-1]) * widest, side="right"))
+        scores = process.cdist(queries, unique[start:end], scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE,
+                               dtype=np.uint8, workers=1)
+        for a, b in zip(*np.nonzero(scores)):
+            ra, rb = root(start + int(a)), root(start + int(b))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    number = {key: root(i) for i, key in enumerate(unique)}
+    alone = len(unique)
+    groups = []
+    for key in keys:
+        if key:
+            groups.append(number[key])
+        else:
+            groups.append(alone)
+            alone += 1
+    return groups
+
+
+def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: int = 1000, seed: int = 1,
+             method: str = "grouped", outside: Collection[str] = ()) -> dict[str, str]:
+    """{id: "dev", "test" or "outside"} for ``dev`` and ``test`` meanings (at most a tenth each) of ``(id, English)``
+    pairs, and for the ids of ``outside`` (a product held out whole; with ``grouped``, with their near-duplicates).
+
+    ``random``: a seeded shuffle of the sorted ids. ``grouped``: a seeded shuffle of the near-duplicate
+    groups (``near_duplicate_groups``), each named by its smallest id; a group goes whole to dev while it
+    fits there, else whole to test while it fits there, else to training, so the sizes are exact and
+    no held-out meaning has a near-copy in training. A meaning without English is a group of its own.
+    """
+    if method not in METHODS:
+        raise InterlinguaError(f"unknown split method {method!r} (choose from {', '.join(METHODS)})")
+    english: dict[str, str | None] = {}
+    for meaning_id, text in meanings:
+        english.setdefault(meaning_id, text)
+    ids = sorted(english)
     dev, test = min(dev, len(ids) // 10), min(test, len(ids) // 10)
-    return {i: "dev" for i in ids[:dev]} | {i: "test" for i in ids[dev:dev + test]}
+    outside = set(outside)
+    if method == "random":
+        random.Random(seed).shuffle(ids)
+        inside = [i for i in ids if i not in outside]
+        return ({i: "dev" for i in inside[:dev]} | {i: "test" for i in inside[dev:dev + test]}
+                | dict.fromkeys(outside & set(english), "outside"))
+
+    with_text = [i for i in ids if english[i]]
+    numbers = near_duplicate_groups([english[i] for i in with_text])
+    members: dict[int, list[str]] = {}
+    for i, number in zip(with_text, numbers):
+        members.setdefault(number, []).append(i)
+    # members come in id order, so each group is sorted and the list of groups sorts by smallest id
+    groups = sorted([*members.values(), *([i] for i in ids if not english[i])])
+    grouped = sum(len(g) for g in groups if len(g) > 1)
+    log.info("grouped %s of %s meanings into %s groups of near-duplicates (largest %s); held out whole",
+             f"{grouped:,}", f"{len(ids):,}", f"{sum(len(g) > 1 for g in groups):,}", max(map(len, groups), default=0))
+    out: dict[str, str] = {}
+    if outside:
+        out = {i: "outside" for group in groups if outside.intersection(group) for i in group}
+        log.info("outside test set: %s meanings (%s named, the rest their near-duplicates)",
+                 f"{len(out):,}", f"{len(outside & set(english)):,}")
+        groups = [group for group in groups if group[0] not in out]
+    random.Random(seed).shuffle(groups)
+    room = {"dev": dev, "test": test}
+    for group in groups:
+        name = next((n for n in ("dev", "test") if len(group) <= room[n]), None)
+        if name is not None:
+            room[name] -= len(group)
+            out.update((i, name) for i in group)
+        if not room["dev"] and not room["test"]:
+            break
+    return out
 
 
-def split_rows(rows: list[dict[str, str]], dev: int = 500, test: int = 1000, seed: int = 1
-               ) -> dict[str, list[dict[str, str]]]:
-    """Hold out ``dev`` and ``test`` meanings (at most a tenth of the corpus each) chosen by seeded shuffle."""
-    held = held_out((row["id"] for row in rows), dev, test, seed)
-    out: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS}
+def split_rows(rows: list[dict[str, str]], dev: int = 500, test: int = 1000, seed: int = 1,
+               method: str = "grouped", outside: Collection[str] = ()) -> dict[str, list[dict[str, str]]]:
+    """Hold out ``dev`` and ``test`` meanings (at most a tenth of the corpus each), and ``outside`` if given,
+    as ``held_out`` chooses."""
+    held = held_out(((row["id"], row.get("en")) for row in rows), dev, test, seed, method, outside)
+    out: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS + (("outside",) if outside else ())}
     for row in rows:
         out[held.get(row["id"], "train")].append(row)
     return out
@@ -38,26 +157,64 @@ def split_path(corpus: Path, split: str) -> Path:
     return corpus.with_name(f"{stem}.{split}.jsonl")
 
 
-def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1) -> dict[str, tuple[Path, int]]:
+def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, method: str = "grouped",
+               outside: Collection[str] = ()) -> dict[str, tuple[Path, int]]:
     """``split_rows`` for a corpus file of any size: {split: (path written, meanings)}.
 
-    Two passes over the file: the first keeps only the ids, the second writes each row to its
-    split as it is read. Memory grows with the number of ids, not with the texts; the splits are
-    the same as ``split_rows`` gives.
+    Two passes over the file: the first keeps only the ids and English texts, the second writes each
+    row to its split as it is read. Memory grows with the English side, not with the translations;
+    the splits are the same as ``split_rows`` gives.
     """
     import json
     from .formats import _atomic, iter_corpus
     corpus = Path(corpus)
-    held = held_out((row["id"] for row in iter_corpus(corpus)), dev, test, seed)
-    paths = {name: split_path(corpus, name) for name in SPLITS}
-    counts = {name: 0 for name in SPLITS}
-    with _atomic([paths[name] for name in SPLITS]) as files:
-        outputs = dict(zip(SPLITS, files))
+    held = held_out(((row["id"], row.get("en")) for row in iter_corpus(corpus)), dev, test, seed, method, outside)
+    names = SPLITS + (("outside",) if outside else ())
+    paths = {name: split_path(corpus, name) for name in names}
+    counts = {name: 0 for name in names}
+    with _atomic([paths[name] for name in names]) as files:
+        outputs = dict(zip(names, files))
         for row in iter_corpus(corpus):
             name = held.get(row["id"], "train")
             outputs[name].write(json.dumps(row, ensure_ascii=False) + "\n")
             counts[name] += 1
-    return {name: (paths[name], counts[name]) for name in SPLITS}
+    return {name: (paths[name], counts[name]) for name in names}
+
+
+def products_path(corpus: Path) -> Path:
+    """``corpus.products.jsonl``: the catalog domains (products) each meaning of a harvested corpus came from."""
+    return split_path(Path(corpus), "products")
+
+
+def write_products(corpus: Path, products: Iterable[tuple[str, list[str]]]) -> Path:
+    import json
+    from .formats import _atomic
+    path = products_path(corpus)
+    with _atomic([path]) as (f,):
+        for meaning_id, domains in products:
+            f.write(json.dumps({"id": meaning_id, "products": domains}, ensure_ascii=False) + "\n")
+    return path
+
+
+def outside_ids(corpus: Path, products: Collection[str]) -> set[str]:
+    """The ids of every meaning that one of ``products`` (catalog domains) translates, from ``products_path``."""
+    import json
+    path = products_path(corpus)
+    if not path.is_file():
+        raise InterlinguaError(f"{path}: no record of the products each meaning came from (written by: "
+                               f"interlingua corpus build --out {corpus})")
+    wanted, ids, seen = set(products), set(), set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            seen.update(record["products"])
+            if wanted.intersection(record["products"]):
+                ids.add(record["id"])
+    unknown = sorted(wanted - seen)
+    if unknown:
+        raise InterlinguaError(f"{path}: no such product: {', '.join(unknown)} (products are catalog domains, "
+                               f"e.g. {', '.join(sorted(seen)[:5])})")
+    return ids
 
 
 def write_splits(corpus: Path, splits: dict[str, list[dict[str, str]]]) -> dict[str, Path]:
