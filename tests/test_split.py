@@ -163,3 +163,15 @@ def test_a_product_is_held_out_whole_with_its_near_duplicates(tmp_path):
     (tmp_path / "corpus.products.jsonl").unlink()
     result = run_cli("corpus", "split", str(corpus), "--outside", "viewer")
     assert result.returncode != 0 and "no record of the products" in result.stderr.decode()
+
+
+def test_an_indonesian_catalog_cannot_overwrite_the_meaning_ids(tmp_path):
+    """Indonesian's code is "id", the rows' meaning-id key: its text once replaced a third of the corpus's ids."""
+    from interlingua.corpus.harvest import harvest
+    texts = ["Open the file", "Save the document", "Close the window"]
+    _catalogs(tmp_path, "app", {t: f"fr {t}" for t in texts})
+    _catalogs(tmp_path, "app", {t: f"id {t}" for t in texts}, lang="id")
+    rows, _ = harvest([tmp_path], min_translations=1, progress=False)
+    assert sorted(r["en"] for r in rows) == sorted(texts)
+    assert all(not r["id"].startswith("id ") for r in rows) and len({r["id"] for r in rows}) == 3
+    assert all(r["fr"] == f"fr {r['en']}" for r in rows)
