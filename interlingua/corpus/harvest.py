@@ -20,7 +20,7 @@ import polib
 from tqdm import tqdm
 
 from .clean import clean_message, is_text
-from .langcodes import to_bcp47
+from .langcodes import catalog_language
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def find_catalogs(roots: Iterable[Path]) -> list[tuple[Path, str]]:
                 path = Path(dirpath, name)
                 # <locale>/LC_MESSAGES/<domain>.mo is the gettext layout; <lang>.po the source layout.
                 locale = path.parent.parent.name if path.parent.name == "LC_MESSAGES" else path.stem
-                lang = to_bcp47(locale)
+                lang = catalog_language(locale)
+                if lang is None and path.parent.name != "LC_MESSAGES" and "-" in locale:
+                    lang = catalog_language(locale.rsplit("-", 1)[1])  # WordPress: <domain>-<locale>.mo (admin-de_DE.mo)
                 if lang and not lang.startswith("en"):  # English is the source side; en-GB etc. add nothing
                     found[path.resolve()] = lang
     return sorted(found.items())
