@@ -10,11 +10,12 @@ import gettext
 import hashlib
 import logging
 import os
+import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import polib
 from tqdm import tqdm
@@ -74,6 +75,18 @@ def _plural_index_of_one(catalog: polib._BaseFile) -> int:
         return 0
 
 
+# LibreOffice marks accelerators with "~" ("~Data", CJK "データ(~D)") and says so in its header;
+# removed only where a catalog declares it, since "~" is a home folder elsewhere.
+_TILDE_ACCELERATOR = re.compile(r"\s*[(（]~[A-Za-z0-9][)）]|~(?=[^\W_])")
+
+
+def _declared_accelerators(catalog: polib._BaseFile) -> Callable[[str], str]:
+    """What removes the accelerator marks a catalog declares beyond the usual "_" and "&" (clean.py)."""
+    if catalog.metadata.get("X-Accelerator-Marker", "").strip() == "~":
+        return lambda text: _TILDE_ACCELERATOR.sub("", text)
+    return lambda text: text
+
+
 def read_catalog(path: Path, stats: HarvestStats) -> Iterator[tuple[str, str]]:
     """(English, translation) pairs of one catalog, cleaned; fuzzy, obsolete, empty and copies skipped."""
     try:
@@ -84,13 +97,14 @@ def read_catalog(path: Path, stats: HarvestStats) -> Iterator[tuple[str, str]]:
         return
     stats.catalogs += 1
     singular = _plural_index_of_one(catalog)
+    unmark = _declared_accelerators(catalog)
     for entry in catalog:
         stats.entries += 1
         if entry.obsolete or "fuzzy" in entry.flags or not entry.msgid:
             stats.skipped["fuzzy/obsolete/header"] += 1
             continue
         target = entry.msgstr_plural.get(singular, "") if entry.msgid_plural else entry.msgstr
-        source, target = clean_message(entry.msgid), clean_message(target)
+        source, target = clean_message(unmark(entry.msgid)), clean_message(unmark(target))
         if not target:
             stats.skipped["untranslated"] += 1
         elif target == source:
