@@ -15,7 +15,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import polib
 from tqdm import tqdm
@@ -160,15 +160,26 @@ def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
 
 
 def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations: int = 1000, dev: int = 500,
-                 test: int = 1000, seed: int = 1, progress: bool = True
+                 test: int = 1000, seed: int = 1, progress: bool = True, debs: Sequence[Path] = (),
+                 wheels: Sequence[Path] = (), system: bool = True
                  ) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
-    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it."""
+    """Harvest, write ``out`` (multi-way JSONL) and its train/dev/test splits beside it.
+
+    ``roots`` (default: the machine's catalogs, ``catalog_roots()``) are read unless ``system`` is
+    False; the catalogs inside ``debs`` (Debian packages) and ``wheels`` (Python wheels) are added.
+    """
     from ..errors import InterlinguaError
+    from .archives import unpacked
     from .formats import write_corpus
     from .split import split_rows, write_splits
-    rows, stats = harvest(roots, min_translations=min_translations, progress=progress)
+    if not system and not (debs or wheels):
+        raise InterlinguaError("nothing to harvest: without the machine's catalogs, give a .deb or a wheel")
+    with unpacked(debs, wheels) as archive_roots:  # removed when the harvest ends, however it ends
+        system_roots = ([] if not system else list(roots) if roots is not None else catalog_roots())
+        rows, stats = harvest(system_roots + archive_roots, min_translations=min_translations, progress=progress)
     if not rows:
-        raise InterlinguaError("no gettext catalogs with translations found"
-                               + (f" under {', '.join(map(str, roots))}" if roots else ""))
+        named = [*map(str, roots or []), *map(str, debs), *map(str, wheels)]
+        raise InterlinguaError(f"no language with {min_translations:,} translations (--min-translations) found in "
+                               "gettext catalogs" + (f" in {', '.join(named)}" if named else ""))
     write_corpus(rows, out, "jsonl")
     return rows, stats, write_splits(out, split_rows(rows, dev, test, seed))
