@@ -85,6 +85,7 @@ def unpacked(debs: Sequence[Path] = (), wheels: Sequence[Path] = ()) -> Iterator
             catalogs = find_catalogs([dest])
             if not catalogs:
                 raise InterlinguaError(f"{path}: holds no gettext catalog (.mo/.po) in a language folder")
-            log.info("%s: %d catalogs in %d languages", path.name, len(catalogs), len({lang for _, lang in catalogs}))
+            languages = len({lang for _, lang in catalogs})
+            log.info("%s: %d catalogs in %d language%s", path.name, len(catalogs), languages, "" if languages == 1 else "s")
             roots.append(dest)
         yield roots
