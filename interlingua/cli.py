@@ -30,13 +30,20 @@ TRANSLATE_ORDER = ("Output: one line per input sentence per target language, gro
 # ----------------------------------------------------------------------------- corpus
 
 def cmd_corpus_build(args: argparse.Namespace) -> None:
+    from .corpus.archives import archives_in
     from .corpus.harvest import build_corpus, language_table
     roots = [Path(r) for r in args.roots] if args.roots else None
+    if roots and args.no_system:
+        raise InterlinguaError("--roots and --no-system contradict each other: --roots names the folders to read")
+    debs, wheels = [Path(p) for p in args.deb], [Path(p) for p in args.wheel]
+    for folder in args.from_dir:
+        found_debs, found_wheels = archives_in(Path(folder))
+        debs, wheels = debs + found_debs, wheels + found_wheels
     out = Path(args.out)
     rows, stats, paths = build_corpus(out, roots, min_translations=args.min_translations, dev=args.dev,
                                       test=args.test, seed=args.seed, split=args.split,
                                       outside=args.outside.split(",") if args.outside else None,
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, debs=debs, wheels=wheels, system=not args.no_system)
     table = language_table(rows)
     print(f"{'language':<12}{'translations':>13}")
     for lang, n in table:
@@ -271,10 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                 metavar="ACTION", required=True)
     p = corpus.add_parser("build", help="harvest the machine's gettext catalogs into a multi-way corpus",
                           description="Harvest .mo/.po catalogs (system locale folders and installed "
-                          "packages), align them by the English source string and write multi-way JSONL "
-                          "plus train/dev/test splits beside it.")
+                          "packages, plus those inside .deb packages and wheels given), align them by the "
+                          "English source string and write multi-way JSONL plus train/dev/test splits beside it.")
     p.add_argument("--out", required=True, help="output JSONL, e.g. data/corpus.jsonl")
     p.add_argument("--roots", nargs="*", help="folders to search instead of the default locale folders")
+    p.add_argument("--deb", action="append", default=[], metavar="PKG.deb",
+                   help="also harvest the catalogs inside this Debian package, not installed (repeatable; "
+                   "e.g. from 'apt-get download wordpress-l10n')")
+    p.add_argument("--wheel", action="append", default=[], metavar="W.whl",
+                   help="also harvest the catalogs inside this Python wheel (repeatable; "
+                   "e.g. from 'pip download --no-deps Django')")
+    p.add_argument("--from-dir", action="append", default=[], metavar="DIR",
+                   help="also harvest every .deb and .whl directly inside DIR (repeatable)")
+    p.add_argument("--no-system", action="store_true",
+                   help="leave out the machine's installed catalogs: only the --deb/--wheel/--from-dir ones")
     p.add_argument("--min-translations", type=int, default=1000,
                    help="leave out languages with fewer translations (default 1000)")
     p.add_argument("--dev", type=int, default=500, help="dev meanings (default 500)")

@@ -10,17 +10,18 @@ import gettext
 import hashlib
 import logging
 import os
+import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import polib
 from tqdm import tqdm
 
 from .clean import clean_message, is_text
-from .langcodes import to_bcp47
+from .langcodes import catalog_language
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def find_catalogs(roots: Iterable[Path]) -> list[tuple[Path, str]]:
                 path = Path(dirpath, name)
                 # <locale>/LC_MESSAGES/<domain>.mo is the gettext layout; <lang>.po the source layout.
                 locale = path.parent.parent.name if path.parent.name == "LC_MESSAGES" else path.stem
-                lang = to_bcp47(locale)
+                lang = catalog_language(locale)
+                if lang is None and path.parent.name != "LC_MESSAGES" and "-" in locale:
+                    lang = catalog_language(locale.rsplit("-", 1)[1])  # WordPress: <domain>-<locale>.mo (admin-de_DE.mo)
                 # English is the source side (en-GB etc. add nothing). Indonesian's code "id" is the
                 # corpus rows' meaning-id key: its text overwrote the ids of a third of the rows, so it
                 # is left out until rows keep the id under a key no language can have.
@@ -82,6 +85,18 @@ def _plural_index_of_one(catalog: polib._BaseFile) -> int:
         return 0
 
 
+# LibreOffice marks accelerators with "~" ("~Data", CJK "データ(~D)") and says so in its header;
+# removed only where a catalog declares it, since "~" is a home folder elsewhere.
+_TILDE_ACCELERATOR = re.compile(r"\s*[(（]~[A-Za-z0-9][)）]|~(?=[^\W_])")
+
+
+def _declared_accelerators(catalog: polib._BaseFile) -> Callable[[str], str]:
+    """What removes the accelerator marks a catalog declares beyond the usual "_" and "&" (clean.py)."""
+    if catalog.metadata.get("X-Accelerator-Marker", "").strip() == "~":
+        return lambda text: _TILDE_ACCELERATOR.sub("", text)
+    return lambda text: text
+
+
 def read_catalog(path: Path, stats: HarvestStats) -> Iterator[tuple[str, str]]:
     """(English, translation) pairs of one catalog, cleaned; fuzzy, obsolete, empty and copies skipped."""
     try:
@@ -92,13 +107,14 @@ def read_catalog(path: Path, stats: HarvestStats) -> Iterator[tuple[str, str]]:
         return
     stats.catalogs += 1
     singular = _plural_index_of_one(catalog)
+    unmark = _declared_accelerators(catalog)
     for entry in catalog:
         stats.entries += 1
         if entry.obsolete or "fuzzy" in entry.flags or not entry.msgid:
             stats.skipped["fuzzy/obsolete/header"] += 1
             continue
         target = entry.msgstr_plural.get(singular, "") if entry.msgid_plural else entry.msgstr
-        source, target = clean_message(entry.msgid), clean_message(target)
+        source, target = clean_message(unmark(entry.msgid)), clean_message(unmark(target))
         if not target:
             stats.skipped["untranslated"] += 1
         elif target == source:
@@ -157,17 +173,28 @@ def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
 
 def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations: int = 1000, dev: int = 500,
                  test: int = 1000, seed: int = 1, split: str = "grouped", outside: list[str] | None = None,
-                 progress: bool = True) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
+                 progress: bool = True, debs: Sequence[Path] = (), wheels: Sequence[Path] = (), system: bool = True
+                 ) -> tuple[list[dict[str, str]], HarvestStats, dict[str, Path]]:
     """Harvest, write ``out`` (multi-way JSONL), the catalog domains of each meaning (``products_path``) and
     the train/dev/test splits beside it (``split``: a method of ``split.held_out``); ``outside`` names
-    products whose meanings are held out whole as an outside test set (``out``'s ``.outside.jsonl``)."""
+    products whose meanings are held out whole as an outside test set (``out``'s ``.outside.jsonl``).
+
+    ``roots`` (default: the machine's catalogs, ``catalog_roots()``) are read unless ``system`` is
+    False; the catalogs inside ``debs`` (Debian packages) and ``wheels`` (Python wheels) are added.
+    """
     from ..errors import InterlinguaError
+    from .archives import unpacked
     from .formats import write_corpus
     from .split import outside_ids, split_rows, write_products, write_splits
-    rows, stats = harvest(roots, min_translations=min_translations, progress=progress)
+    if not system and not (debs or wheels):
+        raise InterlinguaError("nothing to harvest: without the machine's catalogs, give a .deb or a wheel")
+    with unpacked(debs, wheels) as archive_roots:  # removed when the harvest ends, however it ends
+        system_roots = ([] if not system else list(roots) if roots is not None else catalog_roots())
+        rows, stats = harvest(system_roots + archive_roots, min_translations=min_translations, progress=progress)
     if not rows:
-        raise InterlinguaError("no gettext catalogs with translations found"
-                               + (f" under {', '.join(map(str, roots))}" if roots else ""))
+        named = [*map(str, roots or []), *map(str, debs), *map(str, wheels)]
+        raise InterlinguaError(f"no language with {min_translations:,} translations (--min-translations) found in "
+                               "gettext catalogs" + (f" in {', '.join(named)}" if named else ""))
     write_corpus(rows, out, "jsonl")
     write_products(out, ((row["id"], sorted(stats.products[row["en"]])) for row in rows))
     held = outside_ids(out, outside) if outside else ()

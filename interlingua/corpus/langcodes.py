@@ -53,6 +53,31 @@ def to_bcp47(locale: str) -> str | None:
     return tag
 
 
+# The region where a language is at home, from CLDR's likely subtags (de -> de_Latn_DE), for languages
+# whose code is not the region's own (de_DE and pt_PT need no entry). Left out: pt (CLDR says Brazil,
+# but gettext's bare "pt" is Portugal), zh (its script matters, not its region) and ar, en, es, fr
+# (their other regions are real variants).
+_HOME_REGION = {"sv": "SE", "cs": "CZ", "sl": "SI", "da": "DK", "et": "EE", "el": "GR", "ko": "KR", "ja": "JP",
+                "he": "IL", "fa": "IR", "nb": "NO", "nn": "NO", "sr": "RS", "uk": "UA", "vi": "VN", "ka": "GE",
+                "ms": "MY", "my": "MM", "bs": "BA", "gl": "ES", "bn": "BD", "si": "LK", "jv": "ID", "su": "ID",
+                "ug": "CN", "ca": "ES", "eu": "ES", "sq": "AL", "hi": "IN", "ta": "IN", "ur": "PK", "hy": "AM",
+                "be": "BY", "kk": "KZ", "km": "KH", "lo": "LA", "ne": "NP", "sw": "TZ", "af": "ZA", "cy": "GB",
+                "ga": "IE", "gd": "GB", "oc": "FR", "tg": "TJ", "ky": "KG", "am": "ET", "ps": "AF"}
+
+
+def catalog_language(locale: str) -> str | None:
+    """The corpus language of a gettext catalog's locale: ``to_bcp47`` less a region that only says where
+    the language is at home. WordPress names its catalogs ``de_DE``, ``sv_SE``, ``pt_PT`` where other
+    programs write ``de``, ``sv``, ``pt``: both must fill one column, not two."""
+    tag = to_bcp47(locale)
+    if tag is None:
+        return None
+    *head, last = tag.split("-")
+    if head and len(last) == 2 and last.isupper() and (last == head[0].upper() or _HOME_REGION.get(head[0]) == last):
+        return "-".join(head)
+    return tag
+
+
 def split_languages(value: str | list[str]) -> list[str]:
     """``"fr, de"`` or ``["fr", "de"]`` -> ``["fr", "de"]`` (empty items dropped)."""
     items = value.split(",") if isinstance(value, str) else list(value)
