@@ -161,7 +161,8 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
-          max_wait_ms=args.max_wait_ms, precision=args.precision)
+          max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
+          max_queue=args.max_queue, precision=args.precision)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -387,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--max-batch", type=int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
     p.add_argument("--max-wait-ms", type=float, default=10, help="how long a request waits for others to batch with (default 10)")
+    p.add_argument("--max-chars", type=int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
+    p.add_argument("--max-sentences", type=int, default=64, help="sentences per request at most (default 64; more: 413)")
+    p.add_argument("--max-queue", type=int, default=256,
+                   help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
     add_precision(p)
     p.set_defaults(func=cmd_serve)
     return parser
