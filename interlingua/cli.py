@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .corpus.langcodes import split_languages
-from .errors import InterlinguaError
+from .errors import InterlinguaError, Interrupted
 
 log = logging.getLogger("interlingua")
 
@@ -53,7 +53,7 @@ def cmd_corpus_import(args: argparse.Namespace) -> None:
             key = row.get("en") or f"{source}:{row['id']}"
             merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
     write_corpus(list(merged.values()), Path(args.out), args.format)
-    print(f"wrote {len(merged):,} rows to {args.out}")
+    _report(f"wrote {len(merged):,} rows to {args.out}", args.out)
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
@@ -108,11 +108,9 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
     return lines
 
 
-def _open_output(path: str | None):
-    from .checkpoint import atomic_write_text
-    if path is None:
-        return lambda text: sys.stdout.write(text)
-    return lambda text: atomic_write_text(path, text)
+def _report(message: str, out: str) -> None:
+    """'wrote ...' goes to stdout, unless the output itself does ('--out -')."""
+    print(message, file=sys.stderr if out == "-" else sys.stdout)
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
@@ -120,7 +118,9 @@ def cmd_translate(args: argparse.Namespace) -> None:
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    from .checkpoint import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
+    check_output(args.out or "-")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
@@ -130,20 +130,21 @@ def cmd_translate(args: argparse.Namespace) -> None:
     for i in range(len(sentences)):
         for lang in targets:
             lines.append(f"{lang}\t{result[lang][i]}" if args.tsv else result[lang][i])
-    _open_output(args.out)("".join(line + "\n" for line in lines))
+    atomic_write_text(args.out or "-", "".join(line + "\n" for line in lines))
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
     import io
     import numpy as np
     from .api import Translator
-    from .checkpoint import atomic_write_bytes
+    from .checkpoint import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
+    check_output(args.out)
     vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(args.out, buffer.getvalue())
-    print(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}")
+    _report(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}", args.out)
 
 
 def cmd_translate_file(args: argparse.Namespace) -> None:
@@ -166,12 +167,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import read_json
+    from .checkpoint import run_corpus
     from .corpus.split import load_split, split_path
     from .evaluate.run import format_summary, run_evaluation, write_result
     data = args.data
     if data is None:  # the test split of the corpus the run was trained on
-        corpus = Path(read_json(Path(args.model) / "run.json")["data"])
+        corpus = run_corpus(Path(args.model))
+        if corpus is None:
+            raise InterlinguaError(f"{Path(args.model) / 'run.json'}: no corpus recorded; pass the test data (--data)")
         data = split_path(corpus, "test")
         if not data.exists():
             from .corpus.formats import write_corpus
@@ -198,17 +201,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
+    from .checkpoint import check_output
     from .mine import mine_files
+    check_output(args.out)
     count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,
                        checkpoint=args.checkpoint, progress=not args.quiet)
-    print(f"wrote {count} pairs to {args.out}")
+    _report(f"wrote {count} pairs to {args.out}", args.out)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from .insight.report import write_report
     out = write_report(args.run, args.out, data=args.data, max_sentences=args.max_sentences or None,
                        checkpoint=args.checkpoint, progress=not args.quiet)
-    print(f"wrote {out}")
+    _report(f"wrote {out}", args.out)
 
 
 def cmd_quickstart(args: argparse.Namespace) -> None:
@@ -403,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         args.func(args)
+    except Interrupted as exc:  # a checkpoint was saved: not an error, but not a finished run either
+        print(f"interlingua: {exc}", file=sys.stderr)
+        return exc.exit_code
     except InterlinguaError as exc:
         if args.debug:
             raise

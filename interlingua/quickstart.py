@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from pathlib import Path
 
-from .config import load_config
+from .checkpoint import read_json
+from .config import RunConfig, load_config
+from .errors import Interrupted
 
 log = logging.getLogger("interlingua.quickstart")
 
@@ -32,11 +35,22 @@ def quickstart(workdir: Path, minutes: float = 11.0, config_name: str = "small",
         build_default_corpus(corpus)
     else:
         log.info("1/3 using the corpus already built at %s", corpus)
-    if (run / "latest.json").exists() and not overwrite:
-        log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
-    else:
-        log.info("2/3 training a %s model for %.0f minutes (progress below)", config_name, minutes)
-        train(corpus, run, load_config(config_name, [f"max_minutes={minutes}"]), overwrite=True)
+    latest = run / "latest.json"
+    stopped = (run / "config.json").exists() and (not latest.exists() or read_json(latest)["metrics"].get("partial"))
+    try:
+        if stopped and not overwrite:  # interrupted (Ctrl-C, a kill): go on from its last checkpoint
+            log.info("2/3 %s was stopped before the end; resuming it (pass --overwrite to start again)", run)
+            config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+            config.train.max_minutes = minutes
+            train(corpus, run, config, resume=True)
+        elif latest.exists() and not overwrite:
+            log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
+        else:  # a folder at run that is not a run is refused, never emptied
+            log.info("2/3 training a %s model for %.0f minutes (progress below)", config_name, minutes)
+            train(corpus, run, load_config(config_name, [f"max_minutes={minutes}"]), overwrite=True)
+    except Interrupted as exc:
+        raise Interrupted(f"interrupted during training, checkpoint saved; resume with: interlingua quickstart "
+                          f"--workdir {shlex.quote(str(workdir))}", exc.exit_code) from None
 
     log.info("3/3 what the model does on meanings it never saw in training")
     translator = Translator.load(run)
