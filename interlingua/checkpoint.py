@@ -13,6 +13,7 @@ Weights and optimizer state are safetensors, everything else JSON: nothing is pi
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -151,15 +152,29 @@ def read_json(path: Path | str) -> Any:
         raise InterlinguaError(f"{path}: corrupt JSON ({exc})") from None
 
 
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
+    """Write the tensors; their file's sha256 (the step's JSON keeps it, so corrupt bytes are caught on load)."""
     with output_path(path) as name:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, name, metadata=metadata)
+        return _sha256(name)
 
 
-def load_tensors(path: Path | str) -> dict[str, torch.Tensor]:
+def _sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; with ``sha256``, an error unless the file's bytes are the ones saved."""
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: missing weights file")
+    if sha256 is not None and _sha256(path) != sha256:
+        raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); load another "
+                               f"checkpoint (--checkpoint latest or a step number) or resume from one")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -262,13 +277,13 @@ def save_checkpoint(run: Path, step: int, model: torch.nn.Module, optimizer: tor
     folder = run / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:07d}"
-    _save_tensors(folder / f"{stem}.safetensors", model.state_dict(), {"step": str(step)})
+    sha256 = {"weights": _save_tensors(folder / f"{stem}.safetensors", model.state_dict(), {"step": str(step)})}
     if optimizer is not None:
         tensors, meta = optimizer_tensors(optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
-        _save_tensors(folder / f"{stem}.optim.safetensors", tensors)
+        sha256["optimizer"] = _save_tensors(folder / f"{stem}.optim.safetensors", tensors)
         state = {**state, "optimizer": meta}
-    write_json(folder / f"{stem}.json", {**state, "step": step})
+    write_json(folder / f"{stem}.json", {**state, "step": step, "sha256": sha256})
     pointer = {"step": step, "weights": f"checkpoints/{stem}.safetensors", "metrics": state.get("metrics", {})}
     write_json(run / "latest.json", pointer)  # only after every file it points to is whole
     if best:
@@ -303,10 +318,20 @@ def resolve_checkpoint(run: Path, which: str = "best") -> int:
     return step
 
 
-def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict]:
-    """(weights, optimizer tensors or None, state) of one checkpoint."""
+def load_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
+    """The model weights of one checkpoint, checked against their checksum; not the optimizer (twice their size)."""
     stem = run / "checkpoints" / f"step_{step:07d}"
-    weights = load_tensors(stem.with_suffix(".safetensors"))
+    state = read_json(stem.with_suffix(".json")) if stem.with_suffix(".json").exists() else {}
+    return load_tensors(stem.with_suffix(".safetensors"), state.get("sha256", {}).get("weights"))
+
+
+def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict]:
+    """(weights, optimizer tensors or None, state) of one checkpoint, each file checked against its checksum
+    (checkpoints from before checksums were saved are loaded unchecked)."""
+    stem = run / "checkpoints" / f"step_{step:07d}"
+    state = read_json(stem.with_suffix(".json"))
+    sha256 = state.get("sha256", {})
+    weights = load_tensors(stem.with_suffix(".safetensors"), sha256.get("weights"))
     optim_path = Path(f"{stem}.optim.safetensors")
-    optim = load_tensors(optim_path) if optim_path.exists() else None
-    return weights, optim, read_json(stem.with_suffix(".json"))
+    optim = load_tensors(optim_path, sha256.get("optimizer")) if optim_path.exists() else None
+    return weights, optim, state

@@ -205,3 +205,19 @@ def test_resume_before_the_first_checkpoint_starts_from_step_0(corpus_path, tmp_
     assert "no checkpoint yet" in resumed.stderr.decode()
     assert json.loads((run / "latest.json").read_text())["step"] == 2
 
+
+# ----------------------------------------------------------------------------- checkpoints that lie
+
+def test_corrupt_tensor_bytes_under_a_whole_header_are_caught_and_translation_skips_the_optimizer(tiny_run,
+                                                                                                 tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    weights = broken / json.loads((broken / "best.json").read_text())["weights"]
+    optimizer = weights.with_name(weights.name.replace(".safetensors", ".optim.safetensors"))
+    optimizer.write_bytes(b"not an optimizer")  # translation must not need it
+    result = run_cli("translate", "--model", str(broken), "--to", "fr", "Open")
+    assert result.returncode == 0 and result.stdout.count(b"\n") == 1, result.stderr.decode()[-2000:]
+    data = bytearray(weights.read_bytes())
+    data[-64:] = b"\xff" * 64  # the header parses; the last tensor's bytes are overwritten
+    weights.write_bytes(bytes(data))
+    assert_clean_error(run_cli("translate", "--model", str(broken), "--to", "fr", "Open"), weights.name, "corrupt")
