@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, read_json, resolve_checkpoint
+from .checkpoint import load_weights, read_json, resolve_checkpoint
 from .config import RunConfig
 from .errors import InterlinguaError
 from .model import Interlingua
@@ -50,7 +50,7 @@ class Translator:
             raise InterlinguaError(f"{run}: not a run folder (no config.json)")
         config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
         tokenizer = Tokenizer(run / "tokenizer.model")
-        weights, _, _ = load_checkpoint(run, resolve_checkpoint(run, checkpoint))
+        weights = load_weights(run, resolve_checkpoint(run, checkpoint))
         model = Interlingua(config.model)
         try:
             model.load_state_dict(weights)

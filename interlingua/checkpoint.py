@@ -13,10 +13,15 @@ Weights and optimizer state are safetensors, everything else JSON: nothing is pi
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
+import stat
+import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 import torch
 from safetensors import SafetensorError
@@ -25,19 +30,108 @@ from safetensors.torch import load_file, save_file
 from .errors import InterlinguaError
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write to ``path.tmp``, fsync, rename: readers see the old file or the whole new one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+# ----------------------------------------------------------------------------- the one writer of outputs
+#
+# Every file interlingua writes (run folders, corpora, translations, vectors, reports) goes through
+# ``output_path``/``open_output``: a regular file or a new path is written to a temporary file beside
+# it, fsynced and renamed over it, so a reader sees the old file or the whole new one; a symlink is
+# followed and its target replaced (the link stays a link); a character device or FIFO (/dev/null,
+# /dev/stdout, a pipe) is written straight into, never replaced; '-' is stdout. New files get
+# 0666 & ~umask, as open() gives; a file written again keeps its mode.
+
+def _cannot_write(path: Path | str, exc: OSError) -> InterlinguaError:
+    return InterlinguaError(f"{path}: cannot write ({exc.strerror or exc})")
+
+
+def _output_target(path: Path) -> tuple[Path, os.stat_result | None]:
+    """(the file to write, its stat or None when it is new) for an output path; a clear error if unusable."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return target, target.stat()
+    except FileNotFoundError:
+        return target, None
+    except NotADirectoryError:
+        raise InterlinguaError(f"{path}: cannot write (a part of the path is a file, not a folder)") from None
     except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def check_output(path: Path | str, parents: bool = False) -> None:
+    """Fail now, in one line, if ``path`` cannot be an output file (before minutes of work are spent)."""
+    if str(path) == "-":
+        return
+    path = Path(path)
+    target, st = _output_target(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise InterlinguaError(f"{path}: is a folder; give a file name")
+    if st is None or stat.S_ISREG(st.st_mode):
+        folder = target.parent
+        if folder.is_dir():
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise InterlinguaError(f"{path}: cannot write (no permission to create files in {folder})")
+        elif folder.exists() or not parents:
+            raise InterlinguaError(f"{path}: cannot write ({folder} is not a folder)" if folder.exists()
+                                   else f"{path}: cannot write (no such folder {folder})")
+
+
+@contextmanager
+def output_path(path: Path | str, parents: bool = False) -> Iterator[str]:
+    """The file name to write ``path``'s new content into (for writers that want a name, e.g. safetensors).
+
+    For a regular file or a new path: a temporary file beside the target, fsynced and renamed over it
+    when the block ends without error, and removed otherwise. For a device or FIFO: the path itself.
+    """
+    path = Path(path)
+    check_output(path, parents)
+    target, st = _output_target(path)
+    if st is not None and not stat.S_ISREG(st.st_mode):  # /dev/null, a FIFO, a terminal: never replaced
+        try:
+            yield str(target)
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+        return
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for open()
+        mode = stat.S_IMODE(st.st_mode if st is not None else os.stat(tmp).st_mode)
+        yield str(tmp)
+        os.chmod(tmp, mode)  # a writer that makes its own file (safetensors: 0600) gets the mode the JSON has
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    finally:
         tmp.unlink(missing_ok=True)
-        raise InterlinguaError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def open_output(path: Path | str, mode: str = "wb", parents: bool = False, **kwargs: Any) -> Iterator[IO]:
+    """``open(path, mode)`` by the rules above ('-': stdout, left open)."""
+    if str(path) == "-":
+        stream = sys.stdout.buffer if "b" in mode else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    with output_path(path, parents) as name, open(name, mode, **kwargs) as f:
+        yield f
+
+
+@contextmanager
+def open_outputs(paths: list[Path], mode: str = "w", parents: bool = False, **kwargs: Any) -> Iterator[list[IO]]:
+    """Several outputs written together (a corpus's splits, Moses files): none is renamed unless all are whole."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(open_output(p, mode, parents, **kwargs)) for p in paths]
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` by the rules of ``output_path`` ('-': stdout)."""
+    with open_output(path, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
@@ -58,26 +152,94 @@ def read_json(path: Path | str) -> Any:
         raise InterlinguaError(f"{path}: corrupt JSON ({exc})") from None
 
 
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InterlinguaError(f"{path}: cannot write ({exc.strerror or exc})") from None
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
+    """Write the tensors; their file's sha256 (the step's JSON keeps it, so corrupt bytes are caught on load)."""
+    with output_path(path) as name:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, name, metadata=metadata)
+        return _sha256(name)
 
 
-def load_tensors(path: Path | str) -> dict[str, torch.Tensor]:
+def _sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; with ``sha256``, an error unless the file's bytes are the ones saved."""
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: missing weights file")
+    if sha256 is not None and _sha256(path) != sha256:
+        raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); load another "
+                               f"checkpoint (--checkpoint latest or a step number) or resume from one")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise InterlinguaError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+
+
+# ----------------------------------------------------------------------------- the run folder as a whole
+
+# What training writes into a run folder (see the module docstring), and evaluate's default eval.json:
+# all that --overwrite may remove. Anything else in the folder is the user's and stays.
+RUN_FILES = ("config.json", "run.json", "tokenizer.model", "latest.json", "best.json", "log.jsonl",
+             "grad_norms.jsonl", "eval.json")
+
+
+def is_run(folder: Path) -> bool:
+    """A run folder has its own markers: config.json and run.json."""
+    return (folder / "config.json").is_file() and (folder / "run.json").is_file()
+
+
+def clear_run(folder: Path) -> None:
+    """Remove a run's own files (for --overwrite), and nothing else; refuse a folder that is not a run."""
+    if not is_run(folder):
+        raise InterlinguaError(f"{folder}: not a run folder (no config.json and run.json), so --overwrite will "
+                               f"not empty it; choose a new or empty folder for --out")
+    ours = [folder / name for name in RUN_FILES]
+    ours += [p for name in RUN_FILES for p in folder.glob(f".{name}.*.tmp")]  # a write cut short
+    ours += [folder / f"{name}.tmp" for name in RUN_FILES]  # the same, from before temporary names were unique
+    checkpoints = folder / "checkpoints"
+    if checkpoints.is_dir() and not checkpoints.is_symlink():
+        ours += list(checkpoints.glob("step_*")) + list(checkpoints.glob(".step_*.tmp"))
+    try:
+        for path in ours:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        if checkpoints.is_dir() and not checkpoints.is_symlink() and not any(checkpoints.iterdir()):
+            checkpoints.rmdir()
+    except OSError as exc:
+        raise InterlinguaError(f"{folder}: cannot remove the old run ({exc.strerror or exc})") from None
+
+
+def absolute_corpus(data: Path | str) -> str:
+    """The corpus path as run.json records it: absolute, so any working directory finds it
+    (a Moses pair 'a.en,a.fr' part by part)."""
+    data = str(data)
+    parts = data.split(",") if "," in data and not Path(data).exists() else [data]
+    return ",".join(str(Path(part).resolve()) for part in parts)
+
+
+def run_corpus(run: Path) -> Path | None:
+    """The corpus ``run`` was trained on (from run.json), or None if none is recorded.
+
+    Runs from before paths were recorded absolute hold one relative to the directory training was
+    started in: it is looked for from the working directory, then from the run folder and each folder
+    above it; if found nowhere, the path from the working directory is returned (its error names it).
+    """
+    data = read_json(run / "run.json").get("data")
+    if not data:
+        return None
+    first = data.split(",")[0]
+    if Path(first).is_absolute():
+        return Path(data)
+    for base in [Path.cwd(), *Path(run).resolve().parents, Path(run).resolve()]:
+        if (base / first).exists():
+            return Path(",".join(str(base / part) for part in data.split(",")))
+    return Path(data)
 
 
 # ----------------------------------------------------------------------------- optimizer state
@@ -115,13 +277,13 @@ def save_checkpoint(run: Path, step: int, model: torch.nn.Module, optimizer: tor
     folder = run / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:07d}"
-    _save_tensors(folder / f"{stem}.safetensors", model.state_dict(), {"step": str(step)})
+    sha256 = {"weights": _save_tensors(folder / f"{stem}.safetensors", model.state_dict(), {"step": str(step)})}
     if optimizer is not None:
         tensors, meta = optimizer_tensors(optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
-        _save_tensors(folder / f"{stem}.optim.safetensors", tensors)
+        sha256["optimizer"] = _save_tensors(folder / f"{stem}.optim.safetensors", tensors)
         state = {**state, "optimizer": meta}
-    write_json(folder / f"{stem}.json", {**state, "step": step})
+    write_json(folder / f"{stem}.json", {**state, "step": step, "sha256": sha256})
     pointer = {"step": step, "weights": f"checkpoints/{stem}.safetensors", "metrics": state.get("metrics", {})}
     write_json(run / "latest.json", pointer)  # only after every file it points to is whole
     if best:
@@ -156,10 +318,20 @@ def resolve_checkpoint(run: Path, which: str = "best") -> int:
     return step
 
 
-def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict]:
-    """(weights, optimizer tensors or None, state) of one checkpoint."""
+def load_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
+    """The model weights of one checkpoint, checked against their checksum; not the optimizer (twice their size)."""
     stem = run / "checkpoints" / f"step_{step:07d}"
-    weights = load_tensors(stem.with_suffix(".safetensors"))
+    state = read_json(stem.with_suffix(".json")) if stem.with_suffix(".json").exists() else {}
+    return load_tensors(stem.with_suffix(".safetensors"), state.get("sha256", {}).get("weights"))
+
+
+def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict]:
+    """(weights, optimizer tensors or None, state) of one checkpoint, each file checked against its checksum
+    (checkpoints from before checksums were saved are loaded unchecked)."""
+    stem = run / "checkpoints" / f"step_{step:07d}"
+    state = read_json(stem.with_suffix(".json"))
+    sha256 = state.get("sha256", {})
+    weights = load_tensors(stem.with_suffix(".safetensors"), sha256.get("weights"))
     optim_path = Path(f"{stem}.optim.safetensors")
-    optim = load_tensors(optim_path) if optim_path.exists() else None
-    return weights, optim, read_json(stem.with_suffix(".json"))
+    optim = load_tensors(optim_path, sha256.get("optimizer")) if optim_path.exists() else None
+    return weights, optim, state

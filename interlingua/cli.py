@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .corpus.langcodes import split_languages
 from .corpus.split import METHODS
-from .errors import InterlinguaError
+from .errors import InterlinguaError, Interrupted
 
 log = logging.getLogger("interlingua")
 
@@ -67,7 +67,7 @@ def cmd_corpus_import(args: argparse.Namespace) -> None:
             key = row.get("en") or f"{source}:{row['id']}"
             merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
     write_corpus(list(merged.values()), Path(args.out), args.format)
-    print(f"wrote {len(merged):,} rows to {args.out}")
+    _report(f"wrote {len(merged):,} rows to {args.out}", args.out)
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
@@ -124,11 +124,9 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
     return lines
 
 
-def _open_output(path: str | None):
-    from .checkpoint import atomic_write_text
-    if path is None:
-        return lambda text: sys.stdout.write(text)
-    return lambda text: atomic_write_text(path, text)
+def _report(message: str, out: str) -> None:
+    """'wrote ...' goes to stdout, unless the output itself does ('--out -')."""
+    print(message, file=sys.stderr if out == "-" else sys.stdout)
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
@@ -136,7 +134,9 @@ def cmd_translate(args: argparse.Namespace) -> None:
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    from .checkpoint import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
+    check_output(args.out or "-")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
@@ -146,20 +146,21 @@ def cmd_translate(args: argparse.Namespace) -> None:
     for i in range(len(sentences)):
         for lang in targets:
             lines.append(f"{lang}\t{result[lang][i]}" if args.tsv else result[lang][i])
-    _open_output(args.out)("".join(line + "\n" for line in lines))
+    atomic_write_text(args.out or "-", "".join(line + "\n" for line in lines))
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
     import io
     import numpy as np
     from .api import Translator
-    from .checkpoint import atomic_write_bytes
+    from .checkpoint import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
+    check_output(args.out)
     vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(args.out, buffer.getvalue())
-    print(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}")
+    _report(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}", args.out)
 
 
 def cmd_translate_file(args: argparse.Namespace) -> None:
@@ -177,16 +178,19 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
-          max_wait_ms=args.max_wait_ms, precision=args.precision)
+          max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
+          max_queue=args.max_queue, precision=args.precision)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import read_json
+    from .checkpoint import run_corpus
     from .corpus.split import load_split, split_path
     from .evaluate.run import format_summary, run_evaluation, write_result
     data = args.data
     if data is None:  # the test split of the corpus the run was trained on
-        corpus = Path(read_json(Path(args.model) / "run.json")["data"])
+        corpus = run_corpus(Path(args.model))
+        if corpus is None:
+            raise InterlinguaError(f"{Path(args.model) / 'run.json'}: no corpus recorded; pass the test data (--data)")
         data = split_path(corpus, "test")
         if not data.exists():
             from .corpus.formats import write_corpus
@@ -213,17 +217,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
+    from .checkpoint import check_output
     from .mine import mine_files
+    check_output(args.out)
     count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,
                        checkpoint=args.checkpoint, progress=not args.quiet)
-    print(f"wrote {count} pairs to {args.out}")
+    _report(f"wrote {count} pairs to {args.out}", args.out)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from .insight.report import write_report
     out = write_report(args.run, args.out, data=args.data, max_sentences=args.max_sentences or None,
                        checkpoint=args.checkpoint, progress=not args.quiet)
-    print(f"wrote {out}")
+    _report(f"wrote {out}", args.out)
 
 
 def cmd_quickstart(args: argparse.Namespace) -> None:
@@ -432,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--max-batch", type=int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
     p.add_argument("--max-wait-ms", type=float, default=10, help="how long a request waits for others to batch with (default 10)")
+    p.add_argument("--max-chars", type=int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
+    p.add_argument("--max-sentences", type=int, default=64, help="sentences per request at most (default 64; more: 413)")
+    p.add_argument("--max-queue", type=int, default=256,
+                   help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
     add_precision(p)
     p.set_defaults(func=cmd_serve)
     return parser
@@ -443,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         args.func(args)
+    except Interrupted as exc:  # a checkpoint was saved: not an error, but not a finished run either
+        print(f"interlingua: {exc}", file=sys.stderr)
+        return exc.exit_code
     except InterlinguaError as exc:
         if args.debug:
             raise

@@ -57,6 +57,7 @@ class TrainConfig:
     eval_every: int = 500
     eval_sentences: int = 100       # per direction sample for dev chrF
     keep_checkpoints: int = 2
+    save_every_minutes: float = 10.0  # also save (without evaluating) this often, whatever eval_every is; 0: off
     tokenizer_sample: int = 300_000  # sentences the tokenizer is trained on
     tokenizer_temperature: float = 5.0  # language sampling p ~ n^(1/T): small languages not drowned
     threads: int = 0                # 0: torch's default

@@ -45,13 +45,19 @@ def barrier(ctx: Context) -> None:
         dist.barrier()
 
 
-def agree(ctx: Context, flag: bool) -> bool:
-    """Rank 0's decision (e.g. 'the time budget is spent'), so every rank stops at the same step."""
+def agree(ctx: Context, from_main: list[bool], from_any: list[bool] = ()) -> list[bool]:
+    """Decisions every rank takes at the same step, in one collective.
+
+    Each of ``from_main`` is rank 0's (e.g. 'the time budget is spent': the other ranks' clocks are
+    not asked); each of ``from_any`` is true when it is true on any rank (e.g. 'a signal arrived here':
+    torchrun or a user may signal only one process, and every rank must still stop together).
+    """
+    flags = [bool(f) and ctx.is_main for f in from_main] + [bool(f) for f in from_any]
     if ctx.world == 1:
-        return flag
-    value = torch.tensor([int(flag)], device=ctx.device)
-    dist.broadcast(value, src=0)
-    return bool(value.item())
+        return flags
+    value = torch.tensor(flags, dtype=torch.int32, device=ctx.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in value.tolist()]
 
 
 def total(ctx: Context, number: float) -> float:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from pathlib import Path
 
 from .checkpoint import read_json
-from .config import load_config
-from .errors import InterlinguaError
+from .config import RunConfig, load_config
+from .errors import InterlinguaError, Interrupted
 
 log = logging.getLogger("interlingua.quickstart")
 # Measured wall time of each preset's steps on the development machine (2 idle cores): docs/training.md.
@@ -41,18 +42,28 @@ def quickstart(workdir: Path, steps: int | None = None, config_name: str = "smal
         build_default_corpus(corpus)
     else:
         log.info("1/3 using the corpus already built at %s", corpus)
-    if (run / "latest.json").exists() and not overwrite:
-        log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
-    else:
-        # A fixed amount of work, not of time: on a busy machine the run takes longer, not learns less.
-        overrides = [f"max_minutes={max_minutes}"] + ([f"max_steps={steps}"] if steps else [])
-        config = load_config(config_name, overrides)
-        if not config.train.max_steps:
-            raise InterlinguaError(f"{config_name}: the quickstart needs a preset with max_steps (or --steps)")
-        log.info("2/3 training a %s model for %d steps: about %s on an idle 2-core machine, longer on a busy one "
-                 "(the minutes left are shown below)", config_name, config.train.max_steps,
-                 IDLE_ESTIMATE.get(config_name, "a few minutes"))
-        train(corpus, run, config, overwrite=True)
+    latest = run / "latest.json"
+    stopped = (run / "config.json").exists() and (not latest.exists() or read_json(latest)["metrics"].get("partial"))
+    try:
+        if stopped and not overwrite:  # interrupted (Ctrl-C, a kill): go on from its last checkpoint
+            log.info("2/3 %s was stopped before the end; resuming it (pass --overwrite to start again)", run)
+            config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+            train(corpus, run, config, resume=True)
+        elif latest.exists() and not overwrite:
+            log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
+        else:  # a folder at run that is not a run is refused, never emptied
+            # A fixed amount of work, not of time: on a busy machine the run takes longer, not learns less.
+            overrides = [f"max_minutes={max_minutes}"] + ([f"max_steps={steps}"] if steps else [])
+            config = load_config(config_name, overrides)
+            if not config.train.max_steps:
+                raise InterlinguaError(f"{config_name}: the quickstart needs a preset with max_steps (or --steps)")
+            log.info("2/3 training a %s model for %d steps: about %s on an idle 2-core machine, longer on a busy "
+                     "one (the minutes left are shown below)", config_name, config.train.max_steps,
+                     IDLE_ESTIMATE.get(config_name, "a few minutes"))
+            train(corpus, run, config, overwrite=True)
+    except Interrupted as exc:
+        raise Interrupted(f"interrupted during training, checkpoint saved; resume with: interlingua quickstart "
+                          f"--workdir {shlex.quote(str(workdir))}", exc.exit_code) from None
 
     log.info("3/3 what the model does on meanings it never saw in training")
     translator = Translator.load(run)

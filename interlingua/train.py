@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
+import shlex
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +25,14 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
-from .checkpoint import (load_checkpoint, read_json, restore_optimizer, resolve_checkpoint, save_checkpoint,
-                         write_json)
+from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
+                         resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
 from .config import ModelConfig, RunConfig, TrainConfig
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
-from .errors import InterlinguaError
+from .errors import InterlinguaError, Interrupted
 from .model import Interlingua
 from .tokenizer import PAD, Tokenizer, train_tokenizer
 
@@ -255,10 +257,12 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         saved = read_json(out / "run.json")
         return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
                    [tuple(d.split(">")) for d in saved["trained_directions"]])
-    if out.exists() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(out)
+        clear_run(out)  # only the run's own files: anything else beside them is the user's
+    elif out.exists() and not out.is_dir():
+        raise InterlinguaError(f"{out}: is a file, not a run folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -275,7 +279,7 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
     config.model.language_adversary = t.adversary_weight > 0
     write_json(out / "config.json", config.to_dict())
     write_json(out / "run.json", {
-        "interlingua_version": __version__, "data": str(data), "languages": languages,
+        "interlingua_version": __version__, "data": absolute_corpus(data), "languages": languages,
         "trained_directions": [f"{s}>{t_}" for s, t_ in directions],
         "train_meanings": meanings, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return Run(out, config, tokenizer, languages, directions)
@@ -324,6 +328,34 @@ def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[
 
 # ----------------------------------------------------------------------------- the loop
 
+class StopOnSignal:
+    """While training: SIGINT (Ctrl-C) or SIGTERM asks the loop to finish its step, save and stop.
+
+    A second signal of the same kind acts as it would without this (Ctrl-C: abort at once, unsaved).
+    Handlers can only be set from the main thread; elsewhere (a notebook's worker thread) this is a no-op.
+    """
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number: int, frame) -> None:
+        self.signal = number
+        signal.signal(number, self._previous[number])
+        log.warning("%s: finishing this step, then saving a checkpoint (send it again to stop without saving)",
+                    signal.Signals(number).name)
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
 def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool = False,
           overwrite: bool = False) -> Path:
     data, out, t = Path(data), Path(out), config.train
@@ -367,7 +399,9 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     optimizer = make_optimizer(model, config)
     lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
     step, epoch, position, elapsed, best_chrf = 0, 0, 0, 0.0, -1.0
-    if resume:
+    if resume and not (out / "latest.json").exists():  # stopped before its first checkpoint: same on every rank
+        log.info("%s has no checkpoint yet: starting from step 0 with its tokenizer and config", out)
+    elif resume:
         step = resolve_checkpoint(out, "latest")
         weights, optim, state = load_checkpoint(out, step)
         model.load_state_dict(weights)
@@ -400,11 +434,17 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             "metrics": metrics, "interlingua_version": __version__}, keep=t.keep_checkpoints,
             best=is_best or not (out / "best.json").exists())
 
-    def evaluate_and_save() -> None:
-        """Rank 0 evaluates and writes; the others wait, so no rank runs ahead."""
+    def evaluate_and_save(evaluate: bool = True) -> None:
+        """Rank 0 evaluates and writes; the others wait, so no rank runs ahead.
+
+        ``evaluate=False``: a safety copy (on time, or on a signal), marked ``partial`` in its metrics.
+        """
         # Streamed ranks each read their own share: save every rank's place (a collective: all ranks call it).
         positions = {"rank_positions": distributed.gather(ctx, [epoch, position])} if t.stream and ctx.world > 1 else {}
-        if ctx.is_main:
+        if ctx.is_main and not evaluate:
+            log.info("saving a checkpoint at step %d", step)
+            checkpoint({"step": step, "partial": True}, positions)
+        elif ctx.is_main:
             metrics = {"step": step}
             if dev is not None:
                 metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
@@ -415,55 +455,72 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         distributed.barrier(ctx)
 
     window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
-    last_saved = step
+    last_saved, last_save_time, interrupted = step, time.monotonic(), False
     batches = iterate_batches(dataset, t.seed, t.max_tokens, lang_ids, epoch, position, shard=(ctx.rank, ctx.world))
-    while not distributed.agree(ctx, bool((t.max_steps and step >= t.max_steps)
-                                          or (t.max_minutes and elapsed >= t.max_minutes * 60))):
-        epoch, position, batch = next(batches)
-        batch = batch.to(ctx.device)
-        step_start = time.perf_counter()
-        lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast:
-            loss = objective(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        step += 1
-        if step % t.log_every == 0 and ctx.is_main:
-            append_jsonl(out / "grad_norms.jsonl", {"step": step, "norms": layer_gradient_norms(model)})
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
-        optimizer.step()
-        elapsed += time.perf_counter() - step_start
-        window_tokens += batch.target_tokens
-        window_loss += float(loss.detach())
-        window_steps += 1
-        if step % t.log_every == 0:
-            seconds = time.perf_counter() - window_start
-            tok_s = distributed.total(ctx, window_tokens) / seconds
-            src_len = float((batch.src != PAD).sum(1).float().mean())
-            tgt_len = float((batch.tgt_out != PAD).sum(1).float().mean())
-            mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / (peak_flops * ctx.world)
-            record = {"kind": "train", "step": step, "loss": window_loss / window_steps, "lr": lr,
-                      "target_tokens_per_s": tok_s, "mfu": mfu, "elapsed_s": elapsed, "epoch": epoch}
-            minutes_left = [t.max_minutes - elapsed / 60] if t.max_minutes else []
-            if t.max_steps:
-                minutes_left.append((t.max_steps - step) * seconds / window_steps / 60)
-            left = f" | {max(0.0, min(minutes_left)):.1f} min left" if minutes_left else ""
-            if ctx.is_main:
-                append_jsonl(out / "log.jsonl", record)
-                log.info("step %d | loss %.3f | lr %.2e | %.0f tok/s | MFU %.2f%s", step, record["loss"], lr,
-                         tok_s, mfu, left)
-            window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
-        if step % t.eval_every == 0:
-            evaluate_and_save()
-            last_saved = step
-            window_start = time.perf_counter()  # evaluation time is not training throughput
-    if step != last_saved:  # the same decision on every rank: no file-system check
-        evaluate_and_save()
-    log.info("done: %d steps in %.1f min; run folder %s", step, elapsed / 60, out)
+    with StopOnSignal() as signalled:
+        while True:
+            budget_spent = bool((t.max_steps and step >= t.max_steps)
+                                or (t.max_minutes and elapsed >= t.max_minutes * 60))
+            save_due = bool(t.save_every_minutes and time.monotonic() - last_save_time >= t.save_every_minutes * 60)
+            budget_spent, save_due, interrupted = distributed.agree(ctx, [budget_spent, save_due],
+                                                                    [signalled.signal is not None])
+            if budget_spent or interrupted:
+                break
+            if save_due and step != last_saved:  # whatever eval_every is, a long run never risks more than this
+                evaluate_and_save(evaluate=False)
+                last_saved, last_save_time = step, time.monotonic()
+                window_start = time.perf_counter()
+            epoch, position, batch = next(batches)
+            batch = batch.to(ctx.device)
+            step_start = time.perf_counter()
+            lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast:
+                loss = objective(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            step += 1
+            if step % t.log_every == 0 and ctx.is_main:
+                append_jsonl(out / "grad_norms.jsonl", {"step": step, "norms": layer_gradient_norms(model)})
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
+            optimizer.step()
+            elapsed += time.perf_counter() - step_start
+            window_tokens += batch.target_tokens
+            window_loss += float(loss.detach())
+            window_steps += 1
+            if step % t.log_every == 0:
+                seconds = time.perf_counter() - window_start
+                tok_s = distributed.total(ctx, window_tokens) / seconds
+                src_len = float((batch.src != PAD).sum(1).float().mean())
+                tgt_len = float((batch.tgt_out != PAD).sum(1).float().mean())
+                mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / (peak_flops * ctx.world)
+                record = {"kind": "train", "step": step, "loss": window_loss / window_steps, "lr": lr,
+                          "target_tokens_per_s": tok_s, "mfu": mfu, "elapsed_s": elapsed, "epoch": epoch}
+                minutes_left = [t.max_minutes - elapsed / 60] if t.max_minutes else []
+                if t.max_steps:
+                    minutes_left.append((t.max_steps - step) * seconds / window_steps / 60)
+                left = f" | {max(0.0, min(minutes_left)):.1f} min left" if minutes_left else ""
+                if ctx.is_main:
+                    append_jsonl(out / "log.jsonl", record)
+                    log.info("step %d | loss %.3f | lr %.2e | %.0f tok/s | MFU %.2f%s", step, record["loss"], lr,
+                             tok_s, mfu, left)
+                window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
+            if step % t.eval_every == 0:
+                evaluate_and_save()
+                last_saved, last_save_time = step, time.monotonic()
+                window_start = time.perf_counter()  # evaluation time is not training throughput
+        if step != last_saved:  # the same decision on every rank: no file-system check
+            evaluate_and_save(evaluate=not interrupted)  # interrupted: save now, evaluate later
     del objective, batches  # the DDP wrapper holds the process group: release it before the group goes
     distributed.teardown(ctx)
+    if interrupted:
+        launcher = f"torchrun --nproc_per_node {ctx.world} -m interlingua" if ctx.world > 1 else "interlingua"
+        number = signalled.signal or signal.SIGTERM  # another rank's signal: stopped as by SIGTERM
+        raise Interrupted(f"interrupted ({signal.Signals(number).name}) at step {step}, checkpoint saved; resume "
+                          f"with: {launcher} train --data {shlex.quote(str(data))} --out {shlex.quote(str(out))} "
+                          f"--resume", 128 + number)
+    log.info("done: %d steps in %.1f min; run folder %s", step, elapsed / 60, out)
     return out
 
 

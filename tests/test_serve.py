@@ -156,9 +156,11 @@ def concurrent_posts(app, payloads: list[dict]) -> list:
     import httpx
 
     async def go():
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a 500 is an answer, not a crash
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            return await asyncio.gather(*(c.post(path, json=body) for path, body in payloads))
+            return await asyncio.gather(*(c.post(path, content=body, headers={"content-type": "application/json"})
+                                          if isinstance(body, bytes) else c.post(path, json=body)
+                                          for path, body in payloads))
     try:
         return asyncio.run(go())
     finally:
@@ -193,7 +195,67 @@ def test_batches_group_by_languages_and_beam_and_respect_max_batch(translator):
     assert all(r.status_code == 200 for r in responses) and len(model.calls) == 3
 
 
+# ----------------------------------------------------------------------------- one request never hurts another
+
+def test_bad_requests_never_join_a_batch_and_the_good_ones_beside_them_answer(translator):
+    model = Counting(translator)
+    app = create_app(model, max_batch=64, max_wait_ms=300)
+    good = ["Open the file", "Close", "Save", "Quit"]
+    bad = [(b'{"text": ["Open", "\\ud800"], "to": ["fr"]}', 422, "text[1] is not valid Unicode"),
+           (b'{"text": ["Open"], "to": ["fr"], "beam": 0}', 422, "beam must be between 1 and"),
+           (b'{"text": ["Open"], "to": ["fr"], "beam": 1000}', 422, "beam must be between 1 and"),
+           (b'{"text": ["Open"], "to": []}', 422, "to is empty"),
+           (b'{"text": "Open", "to": 3}', 422, "to: must be a string or a list"),
+           (b'{"text": [["Open"]], "to": ["fr"]}', 422, "text[0]: must be a string"),
+           (b'{"text": ["Open"], "to": ["\\udfff"]}', 422, "unknown target language")]
+    payloads = [("/translate", {"text": [s], "to": ["fr"]}) for s in good[:2]] + [("/translate", b) for b, _, _ in bad]
+    payloads += [("/translate", {"text": [s], "to": ["fr"]}) for s in good[2:]]
+    responses = concurrent_posts(app, payloads)
+    answers = [responses[0], responses[1], *responses[-2:]]
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    alone = translator.translate(good, to="fr")
+    assert [r.json()["translations"][0]["text"][0] for r in answers] == alone
+    for response, (_, status, needle) in zip(responses[2:-2], bad):
+        assert response.status_code == status and needle in response.json()["error"], response.text
+    assert model.calls == [("translate", 4, ("fr",))]  # the good ones together, the bad ones never in a batch
+
+
+def test_a_failure_inside_a_batch_fails_only_the_request_that_caused_it(translator):
+    class Flaky(Counting):  # an input that passes every check and still breaks the model
+        def translate(self, sentences, to, beam=1):
+            if "boom" in sentences:
+                raise RuntimeError("model exploded")
+            return super().translate(sentences, to, beam)
+    model = Flaky(translator)
+    app = create_app(model, max_batch=64, max_wait_ms=300)
+    texts = ["Open", "boom", "Close", "Save"]
+    responses = concurrent_posts(app, [("/translate", {"text": [t], "to": ["fr"]}) for t in texts])
+    assert [r.status_code for r in responses] == [200, 500, 200, 200], [r.text for r in responses]
+    assert "model exploded" in responses[1].json()["error"]
+    assert [r.json()["translations"][0]["text"][0] for r in responses if r.status_code == 200] == \
+        translator.translate(["Open", "Close", "Save"], to="fr")
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_then_serves_again(translator):
+    model = Counting(translator, delay=1.0)
+    app = create_app(model, max_batch=1, max_wait_ms=0, max_queue=2)
+    responses = concurrent_posts(app, [("/translate", {"text": [f"Open {i}"], "to": ["fr"]}) for i in range(6)])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 200, 503, 503, 503, 503], [r.text for r in responses]
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1" and "busy" in busy.json()["error"]
+    model.delay = 0.0
+    assert concurrent_posts(app, [("/translate", {"text": ["Open"], "to": ["fr"]})])[0].status_code == 200
+
+
 # ----------------------------------------------------------------------------- the CLI (once it is wired)
+
+@pytest.mark.parametrize("option, value", [("--port", "70000"), ("--port", "-1"), ("--max-batch", "0"),
+                                           ("--max-queue", "0"), ("--max-chars", "0")])
+def test_impossible_server_settings_are_one_line_errors(tiny_run, option, value):
+    from conftest import assert_clean_error
+    assert_clean_error(run_cli("serve", "--model", str(tiny_run), option, value, timeout=60), option, value)
+
 
 def test_a_busy_port_is_a_one_line_error():
     from interlingua.errors import InterlinguaError

@@ -11,14 +11,11 @@ to point at, not a crash.
 from __future__ import annotations
 
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import zip_longest
 from pathlib import Path
-from typing import IO
 
 import polib
 
@@ -320,27 +317,10 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
 
 # --- writers ---------------------------------------------------------------------------------------------
 
-@contextmanager
-def _atomic(paths: list[Path]) -> Iterator[list[IO[str]]]:
-    """Write to ``path.tmp`` files then rename: a crash never leaves a half-written corpus under the real name."""
-    tmps = [Path(f"{p}.tmp") for p in paths]
-    files: list[IO[str]] = []
-    try:
-        for tmp in tmps:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            files.append(open(tmp, "w", encoding="utf-8", newline="\n"))
-        yield files
-        for f in files:
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-        for tmp, final in zip(tmps, paths):
-            os.replace(tmp, final)
-    finally:
-        for f in files:
-            f.close()
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
+def _atomic(paths: list[Path]):
+    """The outputs written together, by checkpoint's one rule for outputs: a crash never leaves half a corpus."""
+    from ..checkpoint import open_outputs
+    return open_outputs(paths, "w", parents=True, encoding="utf-8", newline="\n")
 
 
 def _texts(rows: list[Row], langs: list[str]) -> Iterator[tuple[str, list[str]]]:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from ..api import Translator
-from ..checkpoint import read_json, resolve_checkpoint, write_json
+from ..checkpoint import read_json, resolve_checkpoint, run_corpus, write_json
 from ..corpus.formats import read_corpus
 from ..corpus.split import load_split
 from ..errors import InterlinguaError
@@ -33,10 +33,11 @@ def _mean(values) -> float | None:
 def _training_rows(run: Path, record: dict, train_data: str | Path | None) -> list[dict[str, str]]:
     if train_data is not None:
         return read_corpus(train_data)
-    if not record.get("data"):
+    corpus = run_corpus(run)
+    if corpus is None:
         raise InterlinguaError(f"{run / 'run.json'}: no training data recorded; pass the training corpus for the "
                                f"baselines")
-    return load_split(Path(record["data"]), "train")
+    return load_split(corpus, "train")
 
 
 def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:

@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import math
-import os
 import shlex
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_bytes, atomic_write_text, read_json
+from ..checkpoint import atomic_write_bytes, atomic_write_text, check_output, read_json, run_corpus
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.insight")
@@ -762,22 +761,11 @@ def section_zeroshot(result: dict) -> Section:
 
 # ----------------------------------------------------------------------------- the whole report
 
-def _check_output(out: Path) -> None:
-    """Fail before minutes of work if the report could not be written there."""
-    if out.is_dir():
-        raise InterlinguaError(f"{out}: is a folder; give a file name such as {out / 'report.html'}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InterlinguaError(f"{out}: cannot write the report (no folder {parent})")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InterlinguaError(f"{out}: cannot write the report (permission denied)")
-
-
 def _default_data(record: dict, run: Path, scratch: Path) -> Path:
     from ..corpus.split import load_split, split_path
-    if not record.get("data"):
+    corpus = run_corpus(run)
+    if corpus is None:
         raise InterlinguaError(f"{run / 'run.json'}: no corpus recorded; pass the test data (--data TEST.jsonl)")
-    corpus = Path(record["data"])
     path = split_path(corpus, "test")
     if path.exists():
         return path
@@ -819,7 +807,7 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
     for name in ("config.json", "run.json"):
         if not (run / name).exists():
             raise InterlinguaError(f"{run}: not a run folder (no {name})")
-    _check_output(out)
+    check_output(out)  # fail before minutes of work if the report could not be written there
     started = time.perf_counter()
 
     def step(message: str, *args) -> None:

@@ -22,14 +22,28 @@ _MISSING = "the server needs FastAPI and uvicorn: pip install fastapi uvicorn"
 
 
 def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None):
+               max_sentences: int = 64, name: str | None = None, max_queue: int = 256):
     """The FastAPI app for ``translator`` (see :func:`interlingua.serve.app.create_app`)."""
     try:
         from .app import create_app as _create_app
     except ImportError as exc:
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
     return _create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
-                       max_sentences=max_sentences, name=name)
+                       max_sentences=max_sentences, name=name, max_queue=max_queue)
+
+
+def check_settings(port: int, max_batch: int, max_wait_ms: float, max_chars: int, max_sentences: int,
+                   max_queue: int) -> None:
+    """Every impossible server setting named at once, before the model is loaded."""
+    problems = [f"{name} {value} is out of range ({rule})" for name, value, ok, rule in [
+        ("--port", port, 0 <= port <= 65535, "0 to 65535; 0: any free port"),
+        ("--max-batch", max_batch, max_batch >= 1, "at least 1; 1: no batching"),
+        ("--max-wait-ms", max_wait_ms, max_wait_ms >= 0, "0 or more"),
+        ("--max-chars", max_chars, max_chars >= 1, "at least 1"),
+        ("--max-sentences", max_sentences, max_sentences >= 1, "at least 1"),
+        ("--max-queue", max_queue, max_queue >= 1, "at least 1")] if not ok]
+    if problems:
+        raise InterlinguaError("; ".join(problems))
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -53,8 +67,9 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint: str = "best",
           max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000, max_sentences: int = 64,
-          log_level: str = "info", precision: str = "fp32") -> None:
+          log_level: str = "info", precision: str = "fp32", max_queue: int = 256) -> None:
     """Load the run once and serve it on ``host:port`` until interrupted."""
+    check_settings(port, max_batch, max_wait_ms, max_chars, max_sentences, max_queue)
     try:
         import uvicorn
     except ImportError as exc:
@@ -62,7 +77,7 @@ def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint
     from ..api import Translator
     translator = Translator.load(run, checkpoint, precision=precision)
     app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
-                     max_sentences=max_sentences, name=Path(run).resolve().name)
+                     max_sentences=max_sentences, name=Path(run).resolve().name, max_queue=max_queue)
     sock = listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run} ({', '.join(translator.languages)}) on http://{shown}:{sock.getsockname()[1]}/ "

@@ -9,8 +9,10 @@
     GET  /docs         OpenAPI (Swagger UI), /openapi.json
 
 Every bad request gets a 4xx and ``{"error": "what is wrong"}``: 400 for a body that is not JSON,
-422 for JSON that asks for something impossible (unknown language, empty or over-long text, too
-many sentences, a beam out of range), 404/405 for a wrong path or method.
+422 for JSON that asks for something impossible (unknown language, empty or over-long text, text
+that is not valid Unicode, too many sentences, a beam out of range), 404/405 for a wrong path or
+method. Every request is checked here, before it joins a batch, so one client's input cannot fail
+another's request; when ``max_queue`` requests already wait, the answer is 503 with Retry-After.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..corpus.langcodes import resolve_languages
 from ..errors import InterlinguaError
-from .batching import Batcher
+from .batching import Batcher, QueueFull
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,12 @@ class ErrorResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- validation
 
+def _error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``{"error": message}``; a lone surrogate a client sent, echoed back, is escaped (UTF-8 has none)."""
+    return JSONResponse({"error": message.encode("utf-8", "backslashreplace").decode("utf-8")}, status_code=status,
+                        headers=headers)
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     """(status, one readable message) for what FastAPI/pydantic found wrong with a request body."""
     errors = exc.errors()
@@ -141,6 +149,10 @@ def _sentences(value: list[str] | str, name: str, max_sentences: int, max_chars:
         label = name if isinstance(value, str) else f"{name}[{i}]"
         if not text.strip():
             raise ApiError(f"{label} is empty")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON can carry a lone surrogate ("\ud800"); no tokenizer can
+            raise ApiError(f"{label} is not valid Unicode (a lone surrogate at character {exc.start})") from None
         if len(text) > max_chars:
             raise ApiError(f"{label} is too long: {len(text)} characters (the limit is {max_chars})", 413)
     return texts
@@ -159,15 +171,16 @@ def _targets(value: list[str] | str, languages: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------- the app
 
 def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None) -> FastAPI:
+               max_sentences: int = 64, name: str | None = None, max_queue: int = 256) -> FastAPI:
     """A FastAPI app serving ``translator`` (anything with ``languages``, ``translate`` and ``embed``).
 
     ``max_batch`` sentences at most per model call and ``max_wait_ms`` to wait for more requests to join
-    one (``max_batch=1``: no batching); ``max_chars`` per sentence and ``max_sentences`` per request.
+    one (``max_batch=1``: no batching); ``max_chars`` per sentence and ``max_sentences`` per request;
+    ``max_queue`` requests waiting at most (more get 503 and Retry-After).
     """
     languages = list(translator.languages)
     model_name = name or getattr(translator, "name", None) or "interlingua"
-    batcher = Batcher(translator, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    batcher = Batcher(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -184,23 +197,27 @@ def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, ma
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return _error(exc.message, exc.status)
+
+    @app.exception_handler(QueueFull)
+    async def busy(request: Request, exc: QueueFull) -> JSONResponse:
+        return _error(f"the server is busy: {exc}; try again shortly", 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, message = _validation_message(exc)
-        return JSONResponse({"error": message}, status_code=status)
+        return _error(message, status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: f"no such endpoint: {request.url.path}",
                    405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return _error(message, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request failed")
-        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+        return _error(f"internal error: {type(exc).__name__}: {exc}", 500)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:

@@ -7,7 +7,10 @@ same beam, or embed), and runs one model call per group: the thoughts of all sen
 computed together and decoded together. ``max_batch=1`` turns batching off (one call per request),
 which is what the load benchmark compares against.
 
-The model is only ever called from this one thread, so requests never race on it.
+The model is only ever called from this one thread, so requests never race on it. Requests are
+checked before they are queued (see ``app._sentences``), and should a model call still fail, its
+requests are tried again one by one: only the request that fails gets the error. The queue holds
+``max_queue`` requests at most; beyond that ``submit`` raises ``QueueFull`` (the server's 503).
 """
 from __future__ import annotations
 
@@ -34,11 +37,18 @@ class Job:
     future: Future = field(default_factory=Future)
 
 
+class QueueFull(Exception):
+    """More requests wait than the queue holds: the client should come back later."""
+
+
 class Batcher:
-    def __init__(self, translator: Any, max_batch: int = 64, max_wait_ms: float = 10.0):
+    def __init__(self, translator: Any, max_batch: int = 64, max_wait_ms: float = 10.0, max_queue: int = 256):
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if max_queue < 1:
+            raise ValueError("max_queue must be at least 1")
         self.translator = translator
+        self.max_queue, self._waiting = max_queue, 0  # requests queued or in the model, not yet answered
         self.max_batch, self.max_wait = max_batch, max(0.0, max_wait_ms) / 1000.0
         self.model_calls = 0          # model calls made (what batching saves)
         self.batched_requests = 0     # requests served
@@ -68,8 +78,17 @@ class Batcher:
         """Queue a job; its future gets a list (translations per language, or vectors) in ``texts`` order."""
         self.start()
         job = Job(key, list(texts))
+        with self._lock:
+            if self._waiting >= self.max_queue:
+                raise QueueFull(f"{self._waiting} requests are waiting (the limit is {self.max_queue})")
+            self._waiting += 1
+        job.future.add_done_callback(self._answered)
         self._queue.put(job)
         return job.future
+
+    def _answered(self, future: Future) -> None:
+        with self._lock:
+            self._waiting -= 1
 
     def translate(self, texts: list[str], targets: list[str], beam: int) -> Future:
         """Future of ``{lang: [translation, ...]}``."""
@@ -115,22 +134,31 @@ class Batcher:
         for job in batch:
             groups.setdefault(job.key, []).append(job)
         for key, jobs in groups.items():
-            unique = list(dict.fromkeys(t for job in jobs for t in job.texts))
-            try:
-                self.model_calls += 1
-                if key[0] == "translate":
-                    result = self.translator.translate(unique, to=list(key[1]), beam=key[2])
-                    index = {t: i for i, t in enumerate(unique)}
-                    for job in jobs:
-                        job.future.set_result({lang: [result[lang][index[t]] for t in job.texts] for lang in key[1]})
-                else:
-                    vectors = np.asarray(self.translator.embed(unique), dtype=np.float32)
-                    index = {t: i for i, t in enumerate(unique)}
-                    for job in jobs:
-                        job.future.set_result(vectors[[index[t] for t in job.texts]])
-            except Exception as exc:  # the request gets the error; the worker keeps serving
-                log.exception("model call failed")
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+            # One request's input may fail a call for all: then each is tried alone, and only a
+            # request that fails alone gets the error. The worker keeps serving either way.
+            for part in [jobs] if len(jobs) == 1 else [jobs, *([job] for job in jobs)]:
+                try:
+                    self._call(key, part)
+                except Exception as exc:
+                    log.exception("model call for %d request(s) failed", len(part))
+                    if len(part) == 1 and not part[0].future.done():
+                        part[0].future.set_exception(exc)
+                    continue
+                if part is jobs:  # all answered together
+                    break
             self.batched_requests += len(jobs)
+
+    def _call(self, key: tuple, jobs: list[Job]) -> None:
+        """One model call for ``jobs`` (same task): set each job's result, or raise."""
+        unique = list(dict.fromkeys(t for job in jobs for t in job.texts))
+        index = {t: i for i, t in enumerate(unique)}
+        self.model_calls += 1
+        if key[0] == "translate":
+            result = self.translator.translate(unique, to=list(key[1]), beam=key[2])
+            answers = [{lang: [result[lang][index[t]] for t in job.texts] for lang in key[1]} for job in jobs]
+        else:
+            vectors = np.asarray(self.translator.embed(unique), dtype=np.float32)
+            answers = [vectors[[index[t] for t in job.texts]] for job in jobs]
+        for job, answer in zip(jobs, answers):  # only once every answer is made: a failure sets none
+            if not job.future.done():  # (a cancelled request has no one to answer)
+                job.future.set_result(answer)
