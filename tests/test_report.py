@@ -179,3 +179,17 @@ def test_the_command_line_fails_in_one_line_on_a_missing_run(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"interlingua: error: {tmp_path / 'nowhere'}: no such run folder"]
+
+
+def test_a_model_without_a_bridge_gets_the_whole_report(corpus_path, tmp_path):
+    """bridge_queries=0 (the thought is every source token's state): evaluation's probes and every section
+    of the report run on it, with the pooled thought standing in for the fixed-size one."""
+    from interlingua.config import load_config
+    from interlingua.insight.report import write_report
+    from interlingua.train import train
+    run = train(corpus_path, tmp_path / "nobridge", load_config("tiny", ["max_steps=30", "eval_every=30",
+                                                                           "model.bridge_queries=0",
+                                                                           "align_weight=0.3"]))
+    html = write_report(run, tmp_path / "r.html", data=_test_file(corpus_path), max_sentences=20,
+                        progress=False).read_text()
+    assert html.count("<h2") >= 8 and len(_images(html)) >= 6
