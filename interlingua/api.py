@@ -18,7 +18,8 @@ from .checkpoint import load_checkpoint, read_json, resolve_checkpoint
 from .config import RunConfig
 from .errors import InterlinguaError
 from .model import Interlingua
-from .search import decode_thought
+from .placeholders import mask, unmask
+from .search import MaskConstraint, decode_thought
 from .tokenizer import PAD, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class Translator:
         self.batch_tokens = batch_tokens
         self.max_len = config.train.max_len
         self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
+        # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
+        self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
 
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
@@ -75,7 +78,7 @@ class Translator:
 
     def _batches(self, sentences: list[str]):
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
-        ids = self.tokenizer.encode(sentences)
+        ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
         self.truncated = sum(len(seq) > self.max_len for seq in ids)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -107,7 +110,9 @@ class Translator:
         """Translate into one language (a list back) or several (a dict language -> list).
 
         The thought of each sentence is computed once and decoded into every target language.
-        With ``pivot="en"`` each sentence goes source -> English -> target instead.
+        With ``pivot="en"`` each sentence goes source -> English -> target instead. A model trained
+        with masked placeholders gets each one as a mask, search writes every mask of the source
+        exactly once (search.MaskConstraint), and the masks are put back as the source's placeholders.
         """
         targets = [to] if isinstance(to, str) else list(to)
         if not targets:
@@ -122,14 +127,24 @@ class Translator:
             return result[to] if isinstance(to, str) else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
+        originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             thought = self.model.encode(src)
             for lang in targets:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
-                ids = decode_thought(self.model, thought, lang_ids, limit, beam)
+                ids = decode_thought(self.model, thought, lang_ids, limit, beam, masks=self._constraint(chunk, originals))
                 for i, text in zip(chunk, self.tokenizer.decode(ids)):
-                    result[lang][i] = text
+                    result[lang][i] = unmask(text, originals[i]) if self.mask_ids else text
         return result[to] if isinstance(to, str) else result
+
+    def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
+        """Which masks each sentence of the batch must write: the first len(its placeholders)."""
+        if not self.mask_ids:
+            return None
+        required = torch.zeros(len(chunk), len(self.mask_ids), dtype=torch.bool)
+        for row, i in enumerate(chunk):
+            required[row, :len(originals[i])] = True
+        return MaskConstraint(torch.tensor(self.mask_ids, device=self.device), required.to(self.device))
 
     @torch.inference_mode()
     def embed(self, sentences: list[str]) -> np.ndarray:
