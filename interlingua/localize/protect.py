@@ -165,6 +165,18 @@ def restore(protected: Protected, drafts: dict[str, str], lang: str) -> str | No
     ``drafts`` maps each protected text to the model's output. Unusable: a line came back empty, or the
     placeholders of the result differ from the source's (:func:`same_placeholders`).
     """
+    result = _rebuild(protected, drafts, lang)
+    return result if result is not None and same_placeholders(protected.source, result, protected.strict) else None
+
+
+def broke_placeholders(protected: Protected, drafts: dict[str, str], lang: str) -> bool:
+    """True when :func:`restore` refuses the draft for its placeholders alone (every line came back with words)."""
+    result = _rebuild(protected, drafts, lang)
+    return result is not None and not same_placeholders(protected.source, result, protected.strict)
+
+
+def _rebuild(protected: Protected, drafts: dict[str, str], lang: str) -> str | None:
+    """The draft with the source's edges, sentinels and accelerators put back; None when a line has no words."""
     out = []
     for part in protected.parts:
         if isinstance(part, str):
@@ -184,5 +196,4 @@ def restore(protected: Protected, drafts: dict[str, str], lang: str) -> str | No
         if part.accelerator:
             draft = _put_accelerator(draft, part.accelerator, lang, strict)
         out.append(part.lead + draft + part.trail)
-    result = "".join(out)
-    return result if same_placeholders(protected.source, result, protected.strict) else None
+    return "".join(out)
