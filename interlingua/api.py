@@ -18,9 +18,9 @@ from .checkpoint import load_checkpoint, read_json, resolve_checkpoint
 from .config import RunConfig
 from .errors import InterlinguaError
 from .model import Interlingua
-from .placeholders import mask, unmask
+from .placeholders import drop_invented, mask, tokens, unmask
 from .search import MaskConstraint, decode_thought
-from .tokenizer import PAD, Tokenizer
+from .tokenizer import PAD, PLACEHOLDER_PIECES, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class Translator:
         self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
         self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
+        # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
+        self.raw_placeholder_ids = [tokenizer.sp.PieceToId(p) for p in PLACEHOLDER_PIECES] if self.mask_ids else []
 
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
@@ -134,7 +136,7 @@ class Translator:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
                 ids = decode_thought(self.model, thought, lang_ids, limit, beam, masks=self._constraint(chunk, originals))
                 for i, text in zip(chunk, self.tokenizer.decode(ids)):
-                    result[lang][i] = unmask(text, originals[i]) if self.mask_ids else text
+                    result[lang][i] = self._restore(text, sentences[i], originals[i])
         return result[to] if isinstance(to, str) else result
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
@@ -144,7 +146,15 @@ class Translator:
         required = torch.zeros(len(chunk), len(self.mask_ids), dtype=torch.bool)
         for row, i in enumerate(chunk):
             required[row, :len(originals[i])] = True
-        return MaskConstraint(torch.tensor(self.mask_ids, device=self.device), required.to(self.device))
+        return MaskConstraint(torch.tensor(self.mask_ids, device=self.device), required.to(self.device),
+                              torch.tensor(self.raw_placeholder_ids, device=self.device))
+
+    def _restore(self, output: str, source: str, originals: list[str]) -> str:
+        """The source's placeholders in place of the masks, and no other (a message with more placeholders
+        than masks keeps the extra ones as text: those it may keep)."""
+        if not self.mask_ids:
+            return output
+        return unmask(drop_invented(output, tokens(mask(source)[0])), originals)
 
     @torch.inference_mode()
     def embed(self, sentences: list[str]) -> np.ndarray:

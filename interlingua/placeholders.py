@@ -84,6 +84,23 @@ def unmask(text: str, originals: list[str]) -> str:
     return _MASK.sub(lambda m: originals[int(m[1])] if int(m[1]) < len(originals) else "", text)
 
 
+def drop_invented(text: str, allowed: list[str]) -> str:
+    """``text`` without the placeholders that are not in ``allowed`` (a multiset): a model's output may spell
+    one (``%3$s``, ``{count}``) that its masked source never had; masks are not placeholders here."""
+    left = Counter(allowed)
+    dropped = False
+
+    def keep(m: re.Match) -> str:
+        nonlocal dropped
+        if left[m[0]] > 0:
+            left[m[0]] -= 1
+            return m[0]
+        dropped = True
+        return ""
+    text = substitute(text, keep)
+    return re.sub(r" {2,}", " ", text).strip() if dropped else text
+
+
 def target_order(source: list[str], target: list[str]) -> list[int] | None:
     """For a training pair, the mask index of each target placeholder: that of the same placeholder in the
     source (the k-th ``%s`` of the target takes the k-th ``%s`` of the source's mask, so printf order is kept).

@@ -19,7 +19,8 @@ def _strip(seq: list[int]) -> list[int]:
 class MaskConstraint:
     """The placeholder masks each output must hold: every mask of its source once, and no other.
 
-    ``ids`` (M,): the mask token ids; ``required`` (rows, M): which masks each row's source has.
+    ``ids`` (M,): the mask token ids; ``required`` (rows, M): which masks each row's source has;
+    ``banned``: ids never to write (the raw placeholder pieces, which a masked source does not have).
     Before each step :meth:`apply` sets to -inf the log-probability of a mask the source lacks or
     the row already wrote, of EOS while a mask is missing, and, once only as many steps are left
     as masks are missing, of everything but those masks, so even a hypothesis cut at ``max_len``
@@ -27,19 +28,21 @@ class MaskConstraint:
     exactly as it would without the constraint.
     """
 
-    def __init__(self, ids: torch.Tensor, required: torch.Tensor):
-        self.ids, self.required = ids, required
+    def __init__(self, ids: torch.Tensor, required: torch.Tensor, banned: torch.Tensor | None = None):
+        self.ids, self.required, self.banned = ids, required, banned
         self.emitted = torch.zeros_like(required)
 
     def expand(self, beam: int) -> "MaskConstraint":
         """The same constraint for ``beam`` hypotheses per sentence (rows b*beam .. b*beam+beam-1)."""
-        return MaskConstraint(self.ids, self.required.repeat_interleave(beam, 0))
+        return MaskConstraint(self.ids, self.required.repeat_interleave(beam, 0), self.banned)
 
     def apply(self, logits: torch.Tensor, steps_left: int) -> None:
         """Forbid, in place, what this step may not choose (logits: (rows, V))."""
         missing = self.required & ~self.emitted                             # (rows, M)
         n_missing = missing.sum(1)
         mask_logits = logits[:, self.ids].masked_fill(~missing, float("-inf"))
+        if self.banned is not None:
+            logits[:, self.banned] = float("-inf")
         logits[:, EOS] = logits[:, EOS].masked_fill(n_missing > 0, float("-inf"))
         logits.masked_fill_((n_missing >= steps_left)[:, None], float("-inf"))
         logits[:, self.ids] = mask_logits
