@@ -18,7 +18,7 @@ from .checkpoint import load_checkpoint, read_json, resolve_checkpoint
 from .config import RunConfig
 from .errors import InterlinguaError
 from .model import Interlingua
-from .placeholders import drop_invented, mask, tokens, unmask
+from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
 from .search import MaskConstraint, decode_thought
 from .tokenizer import PAD, PLACEHOLDER_PIECES, Tokenizer
 
@@ -144,10 +144,12 @@ class Translator:
         if not self.mask_ids:
             return None
         required = torch.zeros(len(chunk), len(self.mask_ids), dtype=torch.bool)
+        ordered = torch.zeros_like(required)
         for row, i in enumerate(chunk):
             required[row, :len(originals[i])] = True
+            ordered[row, :len(originals[i])] = torch.tensor([is_sequential(p) for p in originals[i]], dtype=torch.bool)
         return MaskConstraint(torch.tensor(self.mask_ids, device=self.device), required.to(self.device),
-                              torch.tensor(self.raw_placeholder_ids, device=self.device))
+                              torch.tensor(self.raw_placeholder_ids, device=self.device), ordered.to(self.device))
 
     def _restore(self, output: str, source: str, originals: list[str]) -> str:
         """The source's placeholders in place of the masks, and no other (a message with more placeholders

@@ -63,6 +63,13 @@ def substitute(text: str, replace, strict: bool = False) -> str:
     return "".join(out) + text[at:]
 
 
+def is_sequential(placeholder: str) -> bool:
+    """A printf directive whose argument is taken by position in the argument list (not %%, %1$s, %(name)s):
+    these must keep their order (``msgfmt --check-format`` rejects a reordered ``c-format`` string)."""
+    return (placeholder.startswith("%") and placeholder != "%%" and not re.match(r"%\d+(\$|$)", placeholder)
+            and not placeholder.startswith("%("))
+
+
 def mask(text: str, order: list[int] | None = None) -> tuple[str, list[str]]:
     """``text`` with its first ``len(MASKS)`` placeholders replaced by masks, and the placeholders replaced.
 

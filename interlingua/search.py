@@ -20,7 +20,8 @@ class MaskConstraint:
     """The placeholder masks each output must hold: every mask of its source once, and no other.
 
     ``ids`` (M,): the mask token ids; ``required`` (rows, M): which masks each row's source has;
-    ``banned``: ids never to write (the raw placeholder pieces, which a masked source does not have).
+    ``banned``: ids never to write (the raw placeholder pieces, which a masked source does not have);
+    ``ordered`` (rows, M): masks to write in index order among themselves (printf's ``%s``, ``%d``).
     Before each step :meth:`apply` sets to -inf the log-probability of a mask the source lacks or
     the row already wrote, of EOS while a mask is missing, and, once only as many steps are left
     as masks are missing, of everything but those masks, so even a hypothesis cut at ``max_len``
@@ -28,19 +29,24 @@ class MaskConstraint:
     exactly as it would without the constraint.
     """
 
-    def __init__(self, ids: torch.Tensor, required: torch.Tensor, banned: torch.Tensor | None = None):
+    def __init__(self, ids: torch.Tensor, required: torch.Tensor, banned: torch.Tensor | None = None,
+                 ordered: torch.Tensor | None = None):
         self.ids, self.required, self.banned = ids, required, banned
+        self.ordered = ordered if ordered is not None else torch.zeros_like(required)
         self.emitted = torch.zeros_like(required)
 
     def expand(self, beam: int) -> "MaskConstraint":
         """The same constraint for ``beam`` hypotheses per sentence (rows b*beam .. b*beam+beam-1)."""
-        return MaskConstraint(self.ids, self.required.repeat_interleave(beam, 0), self.banned)
+        return MaskConstraint(self.ids, self.required.repeat_interleave(beam, 0), self.banned,
+                              self.ordered.repeat_interleave(beam, 0))
 
     def apply(self, logits: torch.Tensor, steps_left: int) -> None:
         """Forbid, in place, what this step may not choose (logits: (rows, V))."""
         missing = self.required & ~self.emitted                             # (rows, M)
         n_missing = missing.sum(1)
-        mask_logits = logits[:, self.ids].masked_fill(~missing, float("-inf"))
+        pending = missing & self.ordered
+        later = pending & (pending.long().cumsum(1) > 1)                    # an ordered mask before them is missing
+        mask_logits = logits[:, self.ids].masked_fill(~missing | later, float("-inf"))
         if self.banned is not None:
             logits[:, self.banned] = float("-inf")
         logits[:, EOS] = logits[:, EOS].masked_fill(n_missing > 0, float("-inf"))
@@ -50,7 +56,7 @@ class MaskConstraint:
     def update(self, chosen: torch.Tensor, rows: torch.Tensor | None = None) -> None:
         """Record the tokens chosen (rows,), after moving each row's state to its parent ``rows`` (beam)."""
         if rows is not None:
-            self.required, self.emitted = self.required[rows], self.emitted[rows]
+            self.required, self.emitted, self.ordered = self.required[rows], self.emitted[rows], self.ordered[rows]
         self.emitted |= chosen[:, None] == self.ids[None, :]
 
 

@@ -175,6 +175,21 @@ def test_search_writes_each_required_mask_once_and_no_other(beam, max_len):
         assert len(seq) <= max_len
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_printf_masks_come_out_in_the_source_order(beam):
+    model = tiny_model()
+    torch.manual_seed(3)
+    thought = model.encode(torch.randint(4, 50, (8, 8)))
+    lang = model.language_ids(["fr", "de"] * 4)
+    ids = torch.arange(20, 24)
+    required = torch.ones(8, 4, dtype=torch.bool)
+    ordered = torch.tensor([[True, False, True, True]] * 8)  # "%s %(name)s %d %s": %(name)s may move
+    out = beam_search(model, thought, lang, 12, beam=beam, masks=MaskConstraint(ids, required, None, ordered))
+    for seq in out:
+        written = [t for t in seq if t in ids.tolist()]
+        assert sorted(written) == ids.tolist() and [t for t in written if t != 21] == [20, 22, 23]
+
+
 def test_search_without_placeholders_is_unchanged():
     """Masks forbidden, nothing required: the same outputs as the unconstrained search wherever that
     one wrote no mask token (the scores are the model's own log-probabilities either way)."""

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..corpus.clean import ACCEL_AMPERSAND, ACCEL_BRACKET, ACCEL_UNDERSCORE, is_text
-from ..placeholders import TOKEN, substitute, tokens
+from ..placeholders import TOKEN, is_sequential, substitute, tokens
 from ..tokenizer import PLACEHOLDER_PIECES
 
 # Sentinels: pieces every interlingua vocabulary has whole, tried in this order.
@@ -42,9 +42,7 @@ _MASK = "\uE000"  # private-use character standing in for a token while accelera
 
 
 def _sequential(found: list[str]) -> list[str]:
-    """The printf directives whose argument is taken by position in the argument list (not %%, not %1$s)."""
-    return [t for t in found if t.startswith("%") and t != "%%" and not re.match(r"%\d+(\$|$)", t)
-            and not t.startswith("%(")]
+    return [t for t in found if is_sequential(t)]
 
 
 def same_placeholders(source: str, draft: str, strict: bool = False) -> bool:
