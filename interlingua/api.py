@@ -18,8 +18,9 @@ from .checkpoint import load_weights, read_json, resolve_checkpoint
 from .config import RunConfig
 from .errors import InterlinguaError
 from .model import Interlingua
-from .search import decode_thought
-from .tokenizer import PAD, Tokenizer
+from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
+from .search import MaskConstraint, decode_thought
+from .tokenizer import PAD, PLACEHOLDER_PIECES, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ class Translator:
         self.batch_tokens = batch_tokens
         self.max_len = config.train.max_len
         self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
+        # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
+        self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
+        # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
+        self.raw_placeholder_ids = [tokenizer.sp.PieceToId(p) for p in PLACEHOLDER_PIECES] if self.mask_ids else []
 
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
@@ -75,7 +80,7 @@ class Translator:
 
     def _batches(self, sentences: list[str]):
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
-        ids = self.tokenizer.encode(sentences)
+        ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
         self.truncated = sum(len(seq) > self.max_len for seq in ids)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -107,7 +112,9 @@ class Translator:
         """Translate into one language (a list back) or several (a dict language -> list).
 
         The thought of each sentence is computed once and decoded into every target language.
-        With ``pivot="en"`` each sentence goes source -> English -> target instead.
+        With ``pivot="en"`` each sentence goes source -> English -> target instead. A model trained
+        with masked placeholders gets each one as a mask, search writes every mask of the source
+        exactly once (search.MaskConstraint), and the masks are put back as the source's placeholders.
         """
         targets = [to] if isinstance(to, str) else list(to)
         if not targets:
@@ -122,14 +129,34 @@ class Translator:
             return result[to] if isinstance(to, str) else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
+        originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             thought = self.model.encode(src)
             for lang in targets:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
-                ids = decode_thought(self.model, thought, lang_ids, limit, beam)
+                ids = decode_thought(self.model, thought, lang_ids, limit, beam, masks=self._constraint(chunk, originals))
                 for i, text in zip(chunk, self.tokenizer.decode(ids)):
-                    result[lang][i] = text
+                    result[lang][i] = self._restore(text, sentences[i], originals[i])
         return result[to] if isinstance(to, str) else result
+
+    def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
+        """Which masks each sentence of the batch must write: the first len(its placeholders)."""
+        if not self.mask_ids:
+            return None
+        required = torch.zeros(len(chunk), len(self.mask_ids), dtype=torch.bool)
+        ordered = torch.zeros_like(required)
+        for row, i in enumerate(chunk):
+            required[row, :len(originals[i])] = True
+            ordered[row, :len(originals[i])] = torch.tensor([is_sequential(p) for p in originals[i]], dtype=torch.bool)
+        return MaskConstraint(torch.tensor(self.mask_ids, device=self.device), required.to(self.device),
+                              torch.tensor(self.raw_placeholder_ids, device=self.device), ordered.to(self.device))
+
+    def _restore(self, output: str, source: str, originals: list[str]) -> str:
+        """The source's placeholders in place of the masks, and no other (a message with more placeholders
+        than masks keeps the extra ones as text: those it may keep)."""
+        if not self.mask_ids:
+            return output
+        return unmask(drop_invented(output, tokens(mask(source)[0])), originals)
 
     @torch.inference_mode()
     def embed(self, sentences: list[str]) -> np.ndarray:

@@ -64,6 +64,7 @@ class TrainConfig:
     stream: bool = False            # read the training split as a stream of JSONL shards (corpora > memory)
     stream_buffer: int = 100_000    # with stream: examples shuffled and bucketed together (the memory bound)
     precision: str = "auto"         # auto | fp32 | bf16 (autocast); auto: bf16 where it is measured faster
+    mask_placeholders: bool = True  # placeholders become indexed mask pieces in training and translation
 
 
 @dataclass
@@ -76,15 +77,37 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> "RunConfig":
+        """A saved config (a run's config.json): a setting it lacks takes the value its run was trained with."""
         config = cls()
+        given = set(_flatten(data))
+        for dotted, value in SAVED_BEFORE.items():
+            if dotted not in given and dotted.partition(".")[2] not in given:
+                section, _, name = dotted.partition(".")
+                setattr(_sections(config)[section], name, value)
         errors = apply_settings(config, data, source)
         if errors:
             raise InterlinguaError("; ".join(errors))
         return config
 
 
+# Settings added after runs were saved without them, and the value that reproduces those runs: a
+# config.json with no train.mask_placeholders was trained (and must translate) without masks.
+SAVED_BEFORE = {"train.mask_placeholders": False}
+
+
 def _sections(config: RunConfig) -> dict[str, Any]:
     return {"model": config.model, "train": config.train}
+
+
+def _flatten(data: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"model": {"d_model": 8}}`` and ``{"model.d_model": 8}`` alike as dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in (data or {}).items():
+        if key in ("model", "train") and isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:
@@ -120,13 +143,7 @@ def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list
     """Set ``{"model": {...}, "train": {...}}`` (or flat dotted keys) on config; return every problem found."""
     errors: list[str] = []
     sections = _sections(config)
-    flat: dict[str, Any] = {}
-    for key, value in (data or {}).items():
-        if key in sections and isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            flat[key] = value
-    for dotted, value in flat.items():
+    for dotted, value in _flatten(data).items():
         section_name, _, name = dotted.partition(".")
         if not name:  # a bare key: find the one section that has it
             owners = [s for s, obj in sections.items() if hasattr(obj, dotted)]

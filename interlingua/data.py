@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .errors import InterlinguaError
+from .placeholders import mask, target_order, tokens
 from .tokenizer import BOS, PAD, Tokenizer, language_sample, stream_language_sample
 
 log = logging.getLogger("interlingua.data")
@@ -93,16 +94,46 @@ def _pad(seqs: list[np.ndarray], prefix: int | None = None) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+@dataclass
+class TokenisedRows:
+    """Token ids per (row position, language), each sentence tokenised once for every direction it serves.
+
+    With masking, a sentence that has placeholders is also kept with them masked in its own order
+    (``masked``: ids and the placeholders); :meth:`pair` renumbers the target's masks to the source's.
+    """
+    ids: dict[tuple[int, str], np.ndarray]
+    masked: dict[tuple[int, str], tuple[np.ndarray, list[str]]]
+    mask_ids: list[int]
+
+    def pair(self, row: int, src: str, tgt: str) -> tuple[np.ndarray, np.ndarray]:
+        """Source and target ids of one example: masked when both sides hold the same placeholders."""
+        a, b = self.masked.get((row, src)), self.masked.get((row, tgt))
+        order = target_order(a[1], b[1]) if a and b else None
+        if order is None:
+            return self.ids[(row, src)], self.ids[(row, tgt)]
+        target = b[0].copy()
+        for own, index in enumerate(order):  # the target's j-th mask becomes the source's mask of that placeholder
+            target[b[0] == self.mask_ids[own]] = self.mask_ids[index]
+        return a[0], target
+
+
 def tokenise_rows(rows: list[dict[str, str]], tokenizer: Tokenizer, languages: list[str],
-                  max_len: int) -> dict[tuple[int, str], np.ndarray]:
-    """Token ids per (row position, language): each sentence tokenised once for every direction it serves."""
+                  max_len: int, mask_placeholders: bool = False) -> TokenisedRows:
+    """Every sentence of ``rows`` in ``languages`` tokenised (and masked, see :class:`TokenisedRows`)."""
     ids: dict[tuple[int, str], np.ndarray] = {}
+    masked: dict[tuple[int, str], tuple[np.ndarray, list[str]]] = {}
+    mask_ids = tokenizer.mask_ids if mask_placeholders else []
     for lang in languages:
         present = [i for i, row in enumerate(rows) if lang in row]
         if present:
             for i, seq in zip(present, tokenizer.encode([rows[i][lang] for i in present], max_len=max_len)):
                 ids[(i, lang)] = np.asarray(seq, dtype=np.int32)
-    return ids
+        if mask_ids:
+            found = [(i, *mask(rows[i][lang])) for i in present if tokens(rows[i][lang])]
+            encoded = tokenizer.encode([text for _, text, _ in found], max_len=max_len) if found else []
+            for (i, _, originals), seq in zip(found, encoded):
+                masked[(i, lang)] = (np.asarray(seq, dtype=np.int32), originals)
+    return TokenisedRows(ids, masked, mask_ids)
 
 
 def to_batch(src: list[np.ndarray], tgt: list[np.ndarray], lang: list[int], meaning: list[int]) -> Batch:
@@ -115,10 +146,11 @@ class DirectionDataset:
     """Tokenised rows and the (row, src, tgt) examples of the chosen directions."""
 
     def __init__(self, rows: list[dict[str, str]], tokenizer: Tokenizer, languages: list[str],
-                 directions: list[tuple[str, str]], max_len: int):
+                 directions: list[tuple[str, str]], max_len: int, mask_placeholders: bool = False):
         self.languages, self.directions = languages, directions
         self.lang_index = {lang: i for i, lang in enumerate(languages)}
-        self.ids = tokenise_rows(rows, tokenizer, languages, max_len)
+        self.tokenised = tokenise_rows(rows, tokenizer, languages, max_len, mask_placeholders)
+        self.ids = self.tokenised.ids
         self.examples = np.array([(i, self.lang_index[s], self.lang_index[t])
                                   for i in range(len(rows)) for s, t in directions
                                   if (i, s) in self.ids and (i, t) in self.ids], dtype=np.int64).reshape(-1, 3)
@@ -134,12 +166,13 @@ class DirectionDataset:
         return {f"{self.languages[s]}-{self.languages[t]}": n for (s, t), n in sorted(pairs.items())}
 
     def lengths(self, example: np.ndarray) -> tuple[int, int]:
+        """Unmasked lengths, for bucketing: a mask is one piece where its placeholder was one or more."""
         row, s, t = example
         return len(self.ids[(row, self.languages[s])]), len(self.ids[(row, self.languages[t])])
 
     def make_batch(self, examples: np.ndarray, target_lang_ids: dict[str, int]) -> Batch:
-        return to_batch([self.ids[(r, self.languages[s])] for r, s, _ in examples],
-                        [self.ids[(r, self.languages[t])] for r, _, t in examples],
+        pairs = [self.tokenised.pair(r, self.languages[s], self.languages[t]) for r, s, t in examples]
+        return to_batch([src for src, _ in pairs], [tgt for _, tgt in pairs],
                         [target_lang_ids[self.languages[t]] for _, _, t in examples], examples[:, 0].tolist())
 
     def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> list[np.ndarray]:
@@ -202,17 +235,19 @@ class StreamingDirections:
 
     def __init__(self, shards: list[Path], tokenizer: Tokenizer, languages: list[str],
                  directions: list[tuple[str, str]], max_len: int, buffer_examples: int = 100_000,
-                 chunk_rows: int = 2000):
+                 chunk_rows: int = 2000, mask_placeholders: bool = False):
         if not shards:
             raise InterlinguaError("streaming needs at least one JSONL training file")
         self.shards, self.tokenizer, self.max_len = list(shards), tokenizer, max_len
         self.languages, self.directions = languages, directions
         self.buffer_examples, self.chunk_rows = max(1, buffer_examples), max(1, chunk_rows)
+        self.mask_placeholders = mask_placeholders
 
     def _examples(self, rows: list[dict[str, str]], first_meaning: int) -> list[tuple]:
         """(meaning, src ids, tgt ids, target language) for every direction the rows have both sides of."""
-        ids = tokenise_rows(rows, self.tokenizer, self.languages, self.max_len)
-        return [(first_meaning + i, ids[(i, s)], ids[(i, t)], t) for i in range(len(rows))
+        tokenised = tokenise_rows(rows, self.tokenizer, self.languages, self.max_len, self.mask_placeholders)
+        ids = tokenised.ids
+        return [(first_meaning + i, *tokenised.pair(i, s, t), t) for i in range(len(rows))
                 for s, t in self.directions if (i, s) in ids and (i, t) in ids]
 
     def _chunks(self, order: np.ndarray, rank: int, world: int) -> Iterator[tuple[int, list[dict[str, str]]]]:
@@ -327,8 +362,8 @@ class CorpusInMemory:
         return language_sample(self.rows, languages, size, temperature, seed)
 
     def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
-                max_len: int) -> DirectionDataset:
-        return DirectionDataset(self.rows, tokenizer, languages, directions, max_len)
+                max_len: int, mask_placeholders: bool = False) -> DirectionDataset:
+        return DirectionDataset(self.rows, tokenizer, languages, directions, max_len, mask_placeholders)
 
 
 class CorpusStream:
@@ -352,5 +387,6 @@ class CorpusStream:
         return stream_language_sample(self.rows(), self.counts()[0], languages, size, temperature, seed)
 
     def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
-                max_len: int) -> StreamingDirections:
-        return StreamingDirections(self.shards, tokenizer, languages, directions, max_len, self.buffer_examples)
+                max_len: int, mask_placeholders: bool = False) -> StreamingDirections:
+        return StreamingDirections(self.shards, tokenizer, languages, directions, max_len, self.buffer_examples,
+                                   mask_placeholders=mask_placeholders)

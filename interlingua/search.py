@@ -1,7 +1,8 @@
 """Decoding a thought into tokens: greedy and beam search, batched, with a KV cache.
 
 The thought is computed once per source sentence (see api.Translator); each target language
-only starts a new decoder state from it.
+only starts a new decoder state from it. A :class:`MaskConstraint` makes the placeholder masks of
+a source (``placeholders.MASKS``) come out exactly once each, by construction.
 """
 from __future__ import annotations
 
@@ -15,13 +16,57 @@ def _strip(seq: list[int]) -> list[int]:
     return seq[: seq.index(EOS)] if EOS in seq else seq
 
 
+class MaskConstraint:
+    """The placeholder masks each output must hold: every mask of its source once, and no other.
+
+    ``ids`` (M,): the mask token ids; ``required`` (rows, M): which masks each row's source has;
+    ``banned``: ids never to write (the raw placeholder pieces, which a masked source does not have);
+    ``ordered`` (rows, M): masks to write in index order among themselves (printf's ``%s``, ``%d``).
+    Before each step :meth:`apply` sets to -inf the log-probability of a mask the source lacks or
+    the row already wrote, of EOS while a mask is missing, and, once only as many steps are left
+    as masks are missing, of everything but those masks, so even a hypothesis cut at ``max_len``
+    holds them all. Scores are the model's own log-probabilities: search ranks what it may choose
+    exactly as it would without the constraint.
+    """
+
+    def __init__(self, ids: torch.Tensor, required: torch.Tensor, banned: torch.Tensor | None = None,
+                 ordered: torch.Tensor | None = None):
+        self.ids, self.required, self.banned = ids, required, banned
+        self.ordered = ordered if ordered is not None else torch.zeros_like(required)
+        self.emitted = torch.zeros_like(required)
+
+    def expand(self, beam: int) -> "MaskConstraint":
+        """The same constraint for ``beam`` hypotheses per sentence (rows b*beam .. b*beam+beam-1)."""
+        return MaskConstraint(self.ids, self.required.repeat_interleave(beam, 0), self.banned,
+                              self.ordered.repeat_interleave(beam, 0))
+
+    def apply(self, logits: torch.Tensor, steps_left: int) -> None:
+        """Forbid, in place, what this step may not choose (logits: (rows, V))."""
+        missing = self.required & ~self.emitted                             # (rows, M)
+        n_missing = missing.sum(1)
+        pending = missing & self.ordered
+        later = pending & (pending.long().cumsum(1) > 1)                    # an ordered mask before them is missing
+        mask_logits = logits[:, self.ids].masked_fill(~missing | later, float("-inf"))
+        if self.banned is not None:
+            logits[:, self.banned] = float("-inf")
+        logits[:, EOS] = logits[:, EOS].masked_fill(n_missing > 0, float("-inf"))
+        logits.masked_fill_((n_missing >= steps_left)[:, None], float("-inf"))
+        logits[:, self.ids] = mask_logits
+
+    def update(self, chosen: torch.Tensor, rows: torch.Tensor | None = None) -> None:
+        """Record the tokens chosen (rows,), after moving each row's state to its parent ``rows`` (beam)."""
+        if rows is not None:
+            self.required, self.emitted, self.ordered = self.required[rows], self.emitted[rows], self.ordered[rows]
+        self.emitted |= chosen[:, None] == self.ids[None, :]
+
+
 @torch.inference_mode()
 def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-           use_cache: bool = True, min_len: int = 0) -> list[list[int]]:
+           use_cache: bool = True, min_len: int = 0, masks: MaskConstraint | None = None) -> list[list[int]]:
     """The most probable token at every step. ``use_cache=False`` recomputes the whole prefix (for tests).
 
     EOS cannot be chosen before ``min_len`` tokens were produced (``min_len == max_len`` forces that
-    exact length, as the inference benchmark does).
+    exact length, as the inference benchmark does). ``masks``: each row's placeholder masks, exactly once.
     """
     batch = thought.shape[0]
     state = model.start_decoding(thought, lang)
@@ -32,7 +77,11 @@ def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_le
         logits = model.decode(step_input, state, use_cache=use_cache)[:, -1].float()
         if step < min_len:
             logits[:, EOS] = float("-inf")
+        if masks is not None:
+            masks.apply(logits, max_len - step)
         next_token = logits.argmax(-1).masked_fill(done, PAD)
+        if masks is not None:
+            masks.update(next_token)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         done |= next_token == EOS
         if done.all():
@@ -61,13 +110,16 @@ def parents_in_place(origin: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-                beam: int = 4, length_penalty: float = 1.0, min_len: int = 0) -> list[list[int]]:
+                beam: int = 4, length_penalty: float = 1.0, min_len: int = 0,
+                masks: MaskConstraint | None = None) -> list[list[int]]:
     """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty.
 
-    EOS cannot be chosen before ``min_len`` tokens were produced.
+    EOS cannot be chosen before ``min_len`` tokens were produced. ``masks``: each sentence's
+    placeholder masks, exactly once in every hypothesis.
     """
     if beam == 1:
-        return greedy(model, thought, lang, max_len, min_len=min_len)
+        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks)
+    masks = masks.expand(beam) if masks is not None else None
     batch, device = thought.shape[0], thought.device
     state = model.start_decoding(thought, lang, beam)
     tokens = torch.full((batch * beam, 1), BOS, dtype=torch.long, device=device)
@@ -78,13 +130,16 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     n_finished = torch.zeros(batch, dtype=torch.long, device=device)
     for step in range(max_len):
         logits = model.decode(tokens[:, -1:], state)[:, -1].float()  # (B*beam, V); fp32 scores for bf16 weights too
+        log_norm = logits.logsumexp(-1, keepdim=True)  # before any constraint: the model's own log-probabilities
         if step < min_len:
             logits[:, EOS] = float("-inf")
+        if masks is not None:
+            masks.apply(logits, max_len - step)
         # The best 2·beam continuations of a sentence (room for those that end) are among the best
         # 2·beam of each of its hypotheses: rank within rows first, then the few survivors together,
         # instead of adding every hypothesis's score to its whole log-softmax over the vocabulary.
         row_top, row_token = logits.topk(2 * beam, dim=-1)                         # (B*beam, 2·beam)
-        row_scores = scores.view(-1, 1) + row_top - logits.logsumexp(-1, keepdim=True)
+        row_scores = scores.view(-1, 1) + row_top - log_norm
         top_scores, top_index = row_scores.view(batch, 2 * beam * beam).topk(2 * beam, dim=-1)
         origin = top_index // (2 * beam)
         token = row_token.view(batch, -1).gather(1, top_index)
@@ -110,12 +165,14 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         rows = (torch.arange(batch, device=device)[:, None] * beam + new_origin).view(-1)
         state.reorder(rows)
         tokens = torch.cat([tokens.index_select(0, rows), new_token.view(-1, 1)], dim=1)
+        if masks is not None:
+            masks.update(new_token.view(-1), rows)
         scores = new_scores
     return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
 
 
 def decode_thought(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-                   beam: int = 1, min_len: int = 0) -> list[list[int]]:
+                   beam: int = 1, min_len: int = 0, masks: MaskConstraint | None = None) -> list[list[int]]:
     if beam <= 1:
-        return greedy(model, thought, lang, max_len, min_len=min_len)
-    return beam_search(model, thought, lang, max_len, beam, min_len=min_len)
+        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks)
+    return beam_search(model, thought, lang, max_len, beam, min_len=min_len, masks=masks)

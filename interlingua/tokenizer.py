@@ -17,6 +17,7 @@ import numpy as np
 import sentencepiece as spm
 
 from .errors import InterlinguaError
+from .placeholders import MASKS
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +67,20 @@ def stream_language_sample(rows: Iterable[dict[str, str]], counts: Mapping[str, 
     return sample
 
 
-def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int, seed: int = 0) -> "Tokenizer":
-    """Train a unigram SentencePiece model and write it to ``model_path`` (atomically)."""
+def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int, seed: int = 0,
+                    masks: bool = True) -> "Tokenizer":
+    """Train a unigram SentencePiece model and write it to ``model_path`` (atomically).
+
+    ``masks``: the placeholder masks (``placeholders.MASKS``) are pieces too, for a run that masks.
+    """
     from .checkpoint import atomic_write_bytes  # checkpoint owns the atomic-write rule
     spm.set_random_generator_seed(seed)  # the same sample gives the same vocabulary
     sentences = [s for s in sentences if s]
     if not sentences:
         raise InterlinguaError("no sentences to train the tokenizer on")
     # One piece per common character (many for Japanese or Chinese), 256 byte pieces, specials and placeholders.
-    needed = characters_to_cover(sentences, COVERAGE) + 256 + len(PLACEHOLDER_PIECES) + 4 + 8
+    symbols = PLACEHOLDER_PIECES + list(MASKS) * masks
+    needed = characters_to_cover(sentences, COVERAGE) + 256 + len(symbols) + 4 + 8
     if vocab_size < needed:
         log.warning("vocab_size %d is below the %d characters this corpus needs; using %d", vocab_size, needed, needed)
         vocab_size = needed
@@ -83,7 +89,7 @@ def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int,
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
             model_type="unigram", character_coverage=COVERAGE, byte_fallback=True,
-            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=PLACEHOLDER_PIECES,
+            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=symbols,
             hard_vocab_limit=False, input_sentence_size=len(sentences), shuffle_input_sentence=True,
             num_threads=2, minloglevel=2)
     except RuntimeError as exc:
@@ -119,6 +125,12 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         return self.sp.GetPieceSize()
+
+    @property
+    def mask_ids(self) -> list[int]:
+        """The ids of the placeholder masks, in index order; empty for a vocabulary trained without them."""
+        ids = [self.sp.PieceToId(piece) for piece in MASKS]
+        return [] if UNK in ids else ids
 
     def encode(self, texts: list[str], max_len: int | None = None) -> list[list[int]]:
         """Token ids with EOS appended; at most ``max_len`` ids (EOS kept) when given."""

@@ -251,6 +251,8 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         # The architecture is the run's own; only training settings may change on resume.
         saved_config = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json"))
         config.model = saved_config.model
+        # the tokenizer was trained with or without the masks: the run keeps what it started with
+        config.train.mask_placeholders = saved_config.train.mask_placeholders
         if config.train.precision == "auto":  # the precision the run chose when it started, on every rank
             chosen = saved_config.train.precision  # (runs from before the choice was saved trained in fp32)
             config.train.precision = "fp32" if chosen == "auto" else chosen
@@ -273,7 +275,8 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
     directions = parse_directions(t.directions, languages)
     log.info("languages: %s; %d directions (%s)", ", ".join(languages), len(directions), t.directions)
     sample = corpus.tokenizer_sample(languages, t.tokenizer_sample, t.tokenizer_temperature, t.seed)
-    tokenizer = train_tokenizer(sample, out / "tokenizer.model", config.model.vocab_size, seed=t.seed)
+    tokenizer = train_tokenizer(sample, out / "tokenizer.model", config.model.vocab_size, seed=t.seed,
+                                masks=t.mask_placeholders)
     config.model.vocab_size = tokenizer.vocab_size  # a tiny corpus may support fewer pieces than asked
     config.model.target_languages = languages
     config.model.language_adversary = t.adversary_weight > 0
@@ -381,8 +384,9 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     run = prepare_run(data, out, config, resume, overwrite, corpus) if ctx.is_main else None
     distributed.barrier(ctx)
     run = run or prepare_run(data, out, config, True, False, corpus)
-    dataset = corpus.dataset(run.tokenizer, run.languages, run.directions, t.max_len)
-    dev = DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len) if dev_rows else None
+    dataset = corpus.dataset(run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders)
+    dev = (DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders)
+           if dev_rows else None)
     if isinstance(dataset, DirectionDataset):
         log.info("%d training examples over %d directions", len(dataset), len(run.directions))
     else:

@@ -241,7 +241,8 @@ def test_po_drafts_keep_structure_and_fill_only_empty_entries(catalog, tmp_path)
     assert by_id[(None, "%s: %s")].msgstr == "%s: %s"  # nothing to translate: copied, still a draft
     assert by_id[(None, "First line\nSecond line\n")].msgstr == "«fr» First line\n«fr» Second line\n"
     assert [e.msgstr for e in fr.obsolete_entries()] == ["Vieux message"]
-    assert counts["languages"]["fr"] == {"filled": 11, "left_empty": 0, "kept": 2, "path": counts["files"][0]}
+    assert counts["languages"]["fr"] == {"filled": 11, "left_empty": 0, "left_empty_placeholders": 0, "kept": 2,
+                                         "path": counts["files"][0]}
     # other languages: the French translations are not theirs; everything is drafted
     de = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(out / "de" / "LC_MESSAGES" / "app.po"))}
     assert de[(None, "Close")].msgstr == "«de» Close" and de[(None, "Quit")].previous_msgid is None
@@ -262,10 +263,16 @@ def test_broken_drafts_are_left_empty_and_counted(catalog, tmp_path):
     empty = [e for e in entries(po) if not any(text_of(e))]
     assert {e.msgid for e in empty} == {e.msgid for e in entries(po) if tokens(e.msgid) and e.msgid != "%s: %s"}
     assert counts["left_empty"] == len(empty) == 6 and not any(e.fuzzy for e in empty)
+    assert counts["left_empty_placeholders"] == 6  # each of them for its placeholders, none for lack of words
     for entry in entries(po):
         if any(text_of(entry)):
             assert entry.fuzzy
     msgfmt_check(tmp_path / "out" / "de" / "LC_MESSAGES" / "app.po")
+
+
+def test_drafts_with_no_words_are_left_empty_but_not_for_placeholders(catalog, tmp_path):
+    counts = translate_file(catalog, Echo(lambda text, lang: ""), ["de"], tmp_path / "out", progress=False)
+    assert counts["left_empty"] > 0 and counts["left_empty_placeholders"] == 0
 
 
 def test_a_second_run_keeps_earlier_drafts_and_reviews_unless_overwrite(catalog, tmp_path):
@@ -356,7 +363,8 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     rows = {row["id"]: row for row in read_corpus(out / "memory.tmx")}
     assert rows["1"]["fr-FR"] == "Ouvrir" and "fr" not in rows["1"] and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
-    assert counts["languages"]["fr"] == {"filled": 2, "left_empty": 0, "kept": 1, "path": str(out / "memory.tmx")}
+    assert counts["languages"]["fr"] == {"filled": 2, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
+                                         "path": str(out / "memory.tmx")}
     text = (out / "memory.tmx").read_text(encoding="utf-8")
     assert "<!-- kept -->" in text and text.count('<prop type="x-interlingua">machine draft</prop>') == 5
     again = translate_file(tmx, Echo(), ["fr", "de", "es"], out, progress=False)  # earlier drafts are kept

@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import re
 
-# printf (%s, %d, %1$s, %-10.3lf, %%), Python (%(name)s), brace ({0}, {name}, {name!r:>10}),
-# Qt (%1), and simple markup (<b>, </b>, <br/>, &amp;). They must survive translation verbatim.
-PLACEHOLDER = re.compile(
-    r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t|I64|I32)?[diouxXeEfFgGaAcspnm%]"
-    r"|%\([A-Za-z_][\w.-]*\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]"
-    r"|%\d+"
-    r"|\{[A-Za-z_\d][\w.\[\]]*(?:![rsa])?(?::[^{}]*)?\}"
-    r"|</?[A-Za-z][A-Za-z0-9]*(?:\s+[^<>]*)?/?>"
-    r"|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
-)
+from ..placeholders import PLACEHOLDER  # what a placeholder is has one owner
 
 _WHITESPACE = re.compile(r"\s+")
 # GTK "_File", Qt/KDE "&Open"; CJK catalogs write the key in brackets: "文件(_F)", "打开(&O)".

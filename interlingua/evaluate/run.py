@@ -17,7 +17,7 @@ from ..corpus.formats import read_corpus
 from ..corpus.split import load_split
 from ..errors import InterlinguaError
 from .metrics import bleu_tokenizer, signatures
-from .placeholders import placeholder_counts
+from .placeholders import placeholder_summary
 from .probes import PROBE_SENTENCES, evaluate_probes
 from .retrieval import evaluate_retrieval
 from .testset import load_test_rows
@@ -90,10 +90,7 @@ def run_evaluation(run: str | Path, data: str | Path, *, beam: int = 1, baseline
                 retrieval[lang]["xsim_error_baseline"] = features.xsim_error(
                     lang, [rows[i][lang] for i in chosen], [rows[i]["en"] for i in chosen])
 
-    kept = total = 0
-    for d in directions:
-        k, t = placeholder_counts(d.sources, d.hypotheses)
-        kept, total = kept + k, total + t
+    placeholders = placeholder_summary(directions, rows, trained, translator, beam=beam, max_sentences=max_sentences)
     of_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("supervised", "zero-shot")}
     summary = {
         "supervised_chrf": _mean(e["chrf"] for e in of_kind["supervised"]),
@@ -108,8 +105,9 @@ def run_evaluation(run: str | Path, data: str | Path, *, beam: int = 1, baseline
         "langid_probe": probe,
         "langid_chance": chance,
         "retrieval_by_layer": by_layer,
-        "placeholder_kept": kept / total if total else None,
-        "placeholder_sentences": total,
+        "placeholder_kept": placeholders["sentences_kept"],
+        "placeholder_sentences": placeholders["sentences"],
+        "placeholders": placeholders,
     }
     if baselines:
         summary["tm_chrf"] = _mean(e["tm_chrf"] for e in entries)
@@ -187,5 +185,14 @@ def format_summary(result: dict) -> str:
     if s.get("placeholder_sentences"):
         lines += ["", f"placeholders kept exactly: {_num(s['placeholder_kept'], 100, 0).strip()}% of "
                       f"{s['placeholder_sentences']} translations whose source has them"]
+    p = s.get("placeholders") or {}
+    if p.get("placeholders"):
+        lines.append(f"placeholders kept in the raw output: {_num(p['kept'], 100, 0, 1).strip()}% of "
+                     f"{p['placeholders']}")
+    file = p.get("translate_file") or {}
+    if file.get("entries"):
+        lines.append(f"translate-file on the {file['entries']} held-out entries with placeholders: "
+                     f"{_num(file['left_empty_placeholders_share'], 100, 0, 1).strip()}% left empty for their "
+                     f"placeholders ({_num(file['left_empty_share'], 100, 0, 1).strip()}% left empty in all)")
     lines += ["", "sacrebleu: " + "; ".join(f"{k} {v}" for k, v in result["sacrebleu"].items())]
     return "\n".join(lines)

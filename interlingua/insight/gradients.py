@@ -88,7 +88,8 @@ def make_batches(rows: list[dict[str, str]], translator, directions: list[tuple[
     """Batches of the (src, tgt) examples of ``rows`` (at most ``max_examples``), as training makes them."""
     config = translator.config
     languages = list(config.model.target_languages)
-    dataset = DirectionDataset(rows, translator.tokenizer, languages, directions, config.train.max_len)
+    dataset = DirectionDataset(rows, translator.tokenizer, languages, directions, config.train.max_len,
+                               config.train.mask_placeholders)
     lang_ids = {lang: i for i, lang in enumerate(languages)}
     out, seen = [], 0
     for examples in dataset.epoch_batches(0, seed, max_tokens or config.train.max_tokens):

@@ -40,7 +40,7 @@ from ..checkpoint import atomic_write_text
 from ..corpus.langcodes import resolve_languages, to_bcp47
 from ..errors import InterlinguaError, where
 from .plurals import gettext_locale, nplurals, plural_forms
-from .protect import Protected, protect, restore
+from .protect import Protected, broke_placeholders, protect, restore
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,9 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int, progress:
 
 
 def _new_counts(targets: list[str]) -> dict[str, Any]:
-    return {"filled": 0, "left_empty": 0, "kept": 0, "files": [], "plural_fallback": [],
-            "languages": {lang: {"filled": 0, "left_empty": 0, "kept": 0, "path": None} for lang in targets}}
+    return {"filled": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 0, "files": [], "plural_fallback": [],
+            "languages": {lang: {"filled": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 0, "path": None}
+                          for lang in targets}}
 
 
 def _count(counts: dict[str, Any], lang: str, what: str) -> None:
@@ -147,8 +148,9 @@ def format_counts(counts: dict[str, Any]) -> str:
     """The report printed at the end: one line per language, a total, and any header fallback."""
     lines = []
     for lang, c in counts["languages"].items():
-        lines.append(f"{lang}: {c['filled']} filled (fuzzy), {c['left_empty']} left empty (placeholders or no "
-                     f"draft), {c['kept']} kept from before -> {c['path']}")
+        lines.append(f"{lang}: {c['filled']} filled (fuzzy), {c['left_empty']} left empty "
+                     f"({c['left_empty_placeholders']} for placeholders, the others with no words), "
+                     f"{c['kept']} kept from before -> {c['path']}")
     lines.append(f"total: {counts['filled']} filled, {counts['left_empty']} left empty, {counts['kept']} kept")
     if counts["plural_fallback"]:
         lines.append(f"note: no Plural-Forms known for {', '.join(counts['plural_fallback'])}; wrote "
@@ -161,7 +163,8 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
     """Write machine drafts of a PO/POT catalog or a TMX memory for every target language.
 
     Returns the counts: ``filled`` (drafts written, flagged fuzzy), ``left_empty`` (entries whose draft
-    lost or invented a placeholder, or came back empty: left untranslated), ``kept`` (translations that
+    lost or invented a placeholder, or came back empty: left untranslated), ``left_empty_placeholders``
+    (those of them left empty for their placeholders alone), ``kept`` (translations that
     were already there), the same per language under ``languages`` (with each output ``path``),
     ``files`` written, and ``plural_fallback`` (languages whose Plural-Forms header is a guess).
     """
@@ -321,6 +324,8 @@ def _translate_po(path: Path, translator: Any, langs: list[str], out_dir: Path, 
             made = [restore(protected[key], drafts.get(lang, {}), lang) for key in sources]
             if any(m is None for m in made):
                 _count(counts, lang, "left_empty")
+                if any(broke_placeholders(protected[key], drafts.get(lang, {}), lang) for key in sources):
+                    _count(counts, lang, "left_empty_placeholders")
                 continue
             if entry.msgid_plural:
                 entry.msgstr_plural = dict(enumerate(made))
@@ -454,6 +459,8 @@ def _translate_tmx(path: Path, translator: Any, langs: list[str], out_dir: Path,
         made = restore(protected[source], drafts.get(lang, {}), lang)
         if made is None:
             _count(counts, lang, "left_empty")
+            if broke_placeholders(protected[source], drafts.get(lang, {}), lang):
+                _count(counts, lang, "left_empty_placeholders")
             continue
         _add_tuv(tu, lang, made)
         _count(counts, lang, "filled")

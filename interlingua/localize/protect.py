@@ -5,7 +5,7 @@ what it must never touch:
 
 * the text is split at newlines; leading and trailing whitespace of each line is kept aside and
   put back verbatim (``msgfmt --check`` insists that a msgstr starts and ends like its msgid);
-* every placeholder (``clean.PLACEHOLDER``: printf ``%s``/``%1$s``/``%-5d``, Python ``%(name)s``,
+* every placeholder (``placeholders.tokens``: printf ``%s``/``%1$s``/``%-5d``, Python ``%(name)s``,
   brace ``{0}``/``{name}``, Qt ``%1``, tags ``<b>``/``<a href=..>``, entities ``&amp;``; plus the
   auto-numbered brace ``{}``) is either kept as it is, when the model's vocabulary has it as one
   piece (``%s``, ``{0}``, ``<b>``, ...), or replaced by such a piece that the message does not
@@ -26,11 +26,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..corpus.clean import ACCEL_AMPERSAND, ACCEL_BRACKET, ACCEL_UNDERSCORE, PLACEHOLDER, is_text
+from ..corpus.clean import ACCEL_AMPERSAND, ACCEL_BRACKET, ACCEL_UNDERSCORE, is_text
+from ..placeholders import TOKEN, is_sequential, substitute, tokens
 from ..tokenizer import PLACEHOLDER_PIECES
 
-# clean.PLACEHOLDER plus Python's auto-numbered "{}" (it is a placeholder too; "{{" is an escaped brace).
-TOKEN = re.compile(PLACEHOLDER.pattern + r"|\{\}")
 # Sentinels: pieces every interlingua vocabulary has whole, tried in this order.
 SENTINELS = ("{0}", "{1}", "{2}", "%1", "%2", "%3")
 ATOMIC = frozenset(PLACEHOLDER_PIECES)
@@ -39,39 +38,11 @@ _LINE = re.compile(r"(\n)")
 _EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
 _SPACES = re.compile(r"\s+")
 _CJK = ("zh", "ja", "ko")
-_PROSE_PERCENT = re.compile(r"% [-+#0']*[A-Za-z]$")
 _MASK = "\uE000"  # private-use character standing in for a token while accelerators are looked for
 
 
-def _tokens(text: str, strict: bool) -> list[re.Match]:
-    """Placeholder matches; unless ``strict``, a printf directive with the space flag that runs into a word
-    ("100% done" reads as "% d") is prose, not a placeholder."""
-    found = []
-    for m in TOKEN.finditer(text):
-        if not strict and _PROSE_PERCENT.match(m[0]) and re.match(r"\w", text[m.end():m.end() + 1]):
-            continue
-        found.append(m)
-    return found
-
-
-def tokens(text: str, strict: bool = False) -> list[str]:
-    """The placeholders of ``text`` in order of appearance (``strict``: as a C/Python format string)."""
-    return [m[0] for m in _tokens(text, strict)]
-
-
-def _sub(text: str, replace, strict: bool) -> str:
-    """``text`` with every placeholder match replaced by ``replace(match)``."""
-    out, at = [], 0
-    for m in _tokens(text, strict):
-        out += [text[at:m.start()], replace(m)]
-        at = m.end()
-    return "".join(out) + text[at:]
-
-
 def _sequential(found: list[str]) -> list[str]:
-    """The printf directives whose argument is taken by position in the argument list (not %%, not %1$s)."""
-    return [t for t in found if t.startswith("%") and t != "%%" and not re.match(r"%\d+(\$|$)", t)
-            and not t.startswith("%(")]
+    return [t for t in found if is_sequential(t)]
 
 
 def same_placeholders(source: str, draft: str, strict: bool = False) -> bool:
@@ -133,7 +104,7 @@ def _mask(text: str, strict: bool) -> tuple[str, list[str]]:
     def keep(m: re.Match) -> str:
         found.append(m[0])
         return _MASK
-    return _sub(text, keep, strict), found
+    return substitute(text, keep, strict), found
 
 
 def _unmask(text: str, found: list[str]) -> str:
@@ -192,6 +163,18 @@ def restore(protected: Protected, drafts: dict[str, str], lang: str) -> str | No
     ``drafts`` maps each protected text to the model's output. Unusable: a line came back empty, or the
     placeholders of the result differ from the source's (:func:`same_placeholders`).
     """
+    result = _rebuild(protected, drafts, lang)
+    return result if result is not None and same_placeholders(protected.source, result, protected.strict) else None
+
+
+def broke_placeholders(protected: Protected, drafts: dict[str, str], lang: str) -> bool:
+    """True when :func:`restore` refuses the draft for its placeholders alone (every line came back with words)."""
+    result = _rebuild(protected, drafts, lang)
+    return result is not None and not same_placeholders(protected.source, result, protected.strict)
+
+
+def _rebuild(protected: Protected, drafts: dict[str, str], lang: str) -> str | None:
+    """The draft with the source's edges, sentinels and accelerators put back; None when a line has no words."""
     out = []
     for part in protected.parts:
         if isinstance(part, str):
@@ -205,11 +188,10 @@ def restore(protected: Protected, drafts: dict[str, str], lang: str) -> str | No
         masked, found = _mask(raw, strict)
         masked, _ = _strip_accelerators(masked)  # marks the model made up; ours go back below
         draft = _SPACES.sub(" ", _unmask(masked, found)).strip()
-        if not _sub(draft, lambda m: "", strict).strip():
+        if not substitute(draft, lambda m: "", strict).strip():
             return None  # nothing but placeholders (or nothing) came back for a line with words
-        draft = _sub(draft, lambda m: part.mapping.get(m[0], m[0]), strict)
+        draft = substitute(draft, lambda m: part.mapping.get(m[0], m[0]), strict)
         if part.accelerator:
             draft = _put_accelerator(draft, part.accelerator, lang, strict)
         out.append(part.lead + draft + part.trail)
-    result = "".join(out)
-    return result if same_placeholders(protected.source, result, protected.strict) else None
+    return "".join(out)
