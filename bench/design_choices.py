@@ -21,16 +21,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-# name -> overrides of the base recipe. "reference" is base itself (k 16, 4+4 layers, alignment 0.3).
+# name -> overrides of the base recipe with its bridge of k = 16 ("reference": 4+4 layers, alignment 0.3).
+# The base preset itself now has no bridge ("no bridge" below): these variants measure the bridge's choices.
+BRIDGE = ["model.bridge_queries=16"]
 VARIANTS: dict[str, list[str]] = {
-    "reference": [],
+    "reference": BRIDGE,
     "k=1": ["model.bridge_queries=1"],
     "k=4": ["model.bridge_queries=4"],
     "k=64": ["model.bridge_queries=64"],
-    "no-align": ["align_weight=0"],
-    "depth 2+2": ["model.encoder_layers=2", "model.decoder_layers=2"],
-    "depth 6+6": ["model.encoder_layers=6", "model.decoder_layers=6"],
-    "adversary 0.2": ["adversary_weight=0.2"],
+    "no-align": BRIDGE + ["align_weight=0"],
+    "depth 2+2": BRIDGE + ["model.encoder_layers=2", "model.decoder_layers=2"],
+    "depth 6+6": BRIDGE + ["model.encoder_layers=6", "model.decoder_layers=6"],
+    "adversary 0.2": BRIDGE + ["adversary_weight=0.2"],
+    "no bridge": ["model.bridge_queries=0"],
 }
 
 

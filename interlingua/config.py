@@ -26,7 +26,7 @@ class ModelConfig:
     d_ff: int = 1024
     encoder_layers: int = 4
     decoder_layers: int = 4
-    bridge_queries: int = 16   # k: the thought is a (k, d_model) matrix for every sentence
+    bridge_queries: int = 16   # k: the thought is a (k, d_model) matrix; 0: no bridge, the decoder reads every state
     bridge_layers: int = 1
     dropout: float = 0.1
     max_positions: int = 256
