@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "small model for a fixed number of steps, then show translations, a zero-shot pair "
                             "beside its pivot through English, and a cross-lingual similarity.")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="training steps (default: the preset's max_steps; small: about 11 minutes on 2 idle cores). "
+                   help="training steps (default: the preset's max_steps; small: about 12 minutes on 2 idle cores). "
                    "A fixed amount of work, so a busy machine takes longer rather than learning less")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop training after this many minutes even if the steps are not done (default: no limit)")

@@ -16,7 +16,7 @@ from .errors import InterlinguaError, Interrupted
 
 log = logging.getLogger("interlingua.quickstart")
 # Measured wall time of each preset's steps on the development machine (2 idle cores): docs/training.md.
-IDLE_ESTIMATE = {"small": "11 minutes", "tiny": "seconds"}
+IDLE_ESTIMATE = {"small": "12 minutes", "tiny": "seconds"}
 
 
 def build_default_corpus(corpus: Path) -> None:
