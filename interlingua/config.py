@@ -85,6 +85,7 @@ class RunConfig:
                 section, _, name = dotted.partition(".")
                 setattr(_sections(config)[section], name, value)
         errors = apply_settings(config, data, source)
+        errors += [] if errors else value_problems(config, source)
         if errors:
             raise InterlinguaError("; ".join(errors))
         return config
@@ -166,6 +167,40 @@ def apply_settings(config: RunConfig, data: dict[str, Any], source: str) -> list
     return errors
 
 
+# The range of every numeric setting, checked in one pass with the rest of the config's problems:
+# a value out of range is named with its rule, not found later as a tensor error deep in training.
+AT_LEAST_1 = ("model.vocab_size", "model.d_model", "model.n_heads", "model.d_ff", "model.encoder_layers",
+              "model.decoder_layers", "model.bridge_layers", "model.max_positions", "train.max_languages",
+              "train.max_tokens", "train.max_len", "train.log_every", "train.eval_every", "train.eval_sentences",
+              "train.keep_checkpoints", "train.tokenizer_sample", "train.stream_buffer")
+AT_LEAST_0 = ("model.bridge_queries", "train.warmup_steps", "train.weight_decay", "train.align_weight",
+              "train.adversary_weight", "train.max_steps", "train.max_minutes", "train.save_every_minutes",
+              "train.threads")
+ABOVE_0 = ("train.lr", "train.clip_norm", "train.align_temperature", "train.tokenizer_temperature")
+FRACTION = ("model.dropout", "train.label_smoothing")  # 0 <= x < 1
+
+
+def value_problems(config: RunConfig, source: str = "config") -> list[str]:
+    """Every setting whose value is out of its range, or that contradicts another."""
+    values = {f"{name}.{key}": value for name, section in _sections(config).items()
+              for key, value in dataclasses.asdict(section).items()}
+    rules = ([(k, values[k] >= 1, "at least 1") for k in AT_LEAST_1]
+             + [(k, values[k] >= 0, "at least 0") for k in AT_LEAST_0]
+             + [(k, values[k] > 0, "above 0") for k in ABOVE_0]
+             + [(k, 0 <= values[k] < 1, "at least 0 and below 1") for k in FRACTION])
+    problems = [f"{source}: {key} must be {rule}, got {values[key]!r}" for key, ok, rule in rules if not ok]
+    m, t = config.model, config.train
+    if m.d_model >= 1 and m.n_heads >= 1 and m.d_model % m.n_heads:
+        problems.append(f"{source}: model.n_heads ({m.n_heads}) must divide model.d_model ({m.d_model})")
+    if t.adversary_weight > 0 and m.bridge_queries == 0:
+        problems.append(f"{source}: train.adversary_weight needs a bridge (model.bridge_queries > 0): its "
+                        f"classifier reads the fixed-size thought")
+    if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
+        problems.append(f"{source}: train.lr_schedule=cosine decays over the run's budget: set train.max_steps "
+                        f"or train.max_minutes")
+    return problems
+
+
 def presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -193,6 +228,8 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | None =
             errors.append(f"override '{item}': expected key=value")
             continue
         errors += apply_settings(config, {key.strip(): value.strip()}, "command line")
+    if not errors:
+        errors += value_problems(config, str(preset_or_path or "config") + (" with the command line" * bool(overrides)))
     if errors:
         raise InterlinguaError("; ".join(errors))
     return config

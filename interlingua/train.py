@@ -28,7 +28,7 @@ from . import __version__
 from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
                          resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
-from .config import ModelConfig, RunConfig, TrainConfig
+from .config import ModelConfig, RunConfig, TrainConfig, value_problems
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
@@ -362,6 +362,9 @@ class StopOnSignal:
 def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool = False,
           overwrite: bool = False) -> Path:
     data, out, t = Path(data), Path(out), config.train
+    problems = value_problems(config)  # the Python API's configs too, not only the CLI's
+    if problems:
+        raise InterlinguaError("; ".join(problems))
     ctx = distributed.setup()  # one process, or one rank of a torchrun job
     if not ctx.is_main:
         logging.getLogger("interlingua").setLevel(logging.WARNING)  # one log, from rank 0
@@ -376,8 +379,6 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         if not train_rows:
             raise InterlinguaError(f"{data}: the training split is empty")
         corpus, dev_rows = CorpusInMemory(train_rows), load_split(data, "dev")
-    if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
-        raise InterlinguaError("lr_schedule=cosine decays over the run's budget: set max_steps or max_minutes")
     if ctx.is_main and not resume:  # decided once, saved in config.json: a resumed run keeps it
         t.precision = choose_precision(t.precision, ctx.device, config.model, t.max_tokens)
     # Rank 0 makes the run folder and tokenizer; the other ranks then read them back.
@@ -393,9 +394,6 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         log.info("streaming %d file(s), %d examples shuffled together, over %d directions",
                  len(corpus.shards), t.stream_buffer, len(run.directions))
 
-    if t.adversary_weight > 0 and config.model.bridge_queries == 0:
-        raise InterlinguaError("adversary_weight needs a bridge (model.bridge_queries > 0): its classifier reads "
-                               "the fixed-size thought")
     if t.adversary_weight > 0 and not config.model.language_adversary:
         raise InterlinguaError(f"{out}: adversary_weight needs a run started with it (this one has no language "
                                f"adversary)")

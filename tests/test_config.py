@@ -39,3 +39,42 @@ def test_a_word_setting_takes_only_its_words():
     assert load_config("tiny", ["precision=bf16"]).train.precision == "bf16"
     with pytest.raises(InterlinguaError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
         load_config("tiny", ["precision=fp16"])
+
+
+def test_values_out_of_range_are_all_named_at_once_before_any_work():
+    with pytest.raises(InterlinguaError) as caught:
+        load_config("tiny", ["model.d_model=-3", "lr=-1", "label_smoothing=1.5", "max_tokens=0", "dropout=1"])
+    message = str(caught.value)
+    for needle in ("model.d_model must be at least 1, got -3", "train.lr must be above 0, got -1.0",
+                   "train.label_smoothing must be at least 0 and below 1, got 1.5",
+                   "train.max_tokens must be at least 1, got 0", "model.dropout must be at least 0 and below 1"):
+        assert needle in message, message
+
+
+def test_settings_that_contradict_each_other_are_named():
+    with pytest.raises(InterlinguaError, match=r"model.n_heads \(3\) must divide model.d_model \(32\)"):
+        load_config("tiny", ["model.n_heads=3"])
+    with pytest.raises(InterlinguaError, match="adversary_weight needs a bridge"):
+        load_config("tiny", ["model.bridge_queries=0", "adversary_weight=0.2"])
+    with pytest.raises(InterlinguaError, match="lr_schedule=cosine decays over the run's budget"):
+        load_config("tiny", ["lr_schedule=cosine"])
+    load_config("tiny", ["lr_schedule=cosine", "max_steps=10"])  # with a budget it is fine
+
+
+def test_a_saved_config_and_the_python_api_are_checked_too(tmp_path):
+    from interlingua.config import RunConfig
+    from interlingua.train import train
+    with pytest.raises(InterlinguaError, match="model.n_heads must be at least 1"):
+        RunConfig.from_dict({"model": {"n_heads": 0}}, "run/config.json")
+    config = load_config("tiny")
+    config.train.lr = 0.0
+    with pytest.raises(InterlinguaError, match="train.lr must be above 0"):
+        train(tmp_path / "corpus.jsonl", tmp_path / "run", config)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_value_on_the_command_line_is_one_line(tmp_path):
+    from conftest import assert_clean_error, run_cli
+    result = run_cli("train", "--data", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "run"), "--config", "tiny",
+                     "model.n_heads=3", "lr=-1")
+    assert_clean_error(result, "model.n_heads (3) must divide", "train.lr must be above 0")
