@@ -186,7 +186,7 @@ def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch
 # What training writes into a run folder (see the module docstring), and evaluate's default eval.json:
 # all that --overwrite may remove. Anything else in the folder is the user's and stays.
 RUN_FILES = ("config.json", "run.json", "tokenizer.model", "latest.json", "best.json", "log.jsonl",
-             "grad_norms.jsonl", "eval.json")
+             "grad_norms.jsonl", "eval.json", "MODEL.md")
 
 
 def is_run(folder: Path) -> bool:

@@ -210,10 +210,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         out = Path(args.json) if args.json else Path(args.model) / "eval.json"
         write_result(result, out)
         print(f"wrote {out}")
+        if out == Path(args.model) / "eval.json":  # the run's own figures: its card shows them
+            from .card import write_card
+            write_card(args.model)
     if args.plot:
         from .insight.report import write_evaluation_plots
         for path in write_evaluation_plots(result, args.plot):
             print(f"wrote {path}", file=sys.stderr if to_stdout else sys.stdout)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from .card import card_text, model_card
+    card = model_card(Path(args.model))
+    print(json.dumps(card, indent=2, ensure_ascii=False) if args.json else card_text(card), end="" if not args.json else "\n")
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
@@ -403,6 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.set_defaults(func=cmd_report)
+
+    p = commands.add_parser("info", help="a model's card: languages, size, training, evaluation figures",
+                            description="What a run folder holds: its languages and trained directions, architecture "
+                            "and size, steps and minutes trained, the last dev figures and, after `evaluate`, the test "
+                            "figures. The same text is kept in RUN/MODEL.md.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--json", action="store_true", help="the card as JSON")
+    p.set_defaults(func=cmd_info)
 
     p = commands.add_parser("embed", help="language-agnostic sentence vectors (.npy)",
                             description="One L2-normalised float32 vector per input line: the pooled thought.")

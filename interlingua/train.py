@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
+from .card import write_card
 from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
                          resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
@@ -435,6 +436,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             "epoch": epoch, "position": position, **positions, "elapsed_seconds": elapsed, "best_chrf": best_chrf,
             "metrics": metrics, "interlingua_version": __version__}, keep=t.keep_checkpoints,
             best=is_best or not (out / "best.json").exists())
+        write_card(out)  # MODEL.md: what this run is and how it measured, kept current
 
     def evaluate_and_save(evaluate: bool = True) -> None:
         """Rank 0 evaluates and writes; the others wait, so no rank runs ahead.
