@@ -78,8 +78,22 @@ class Translator:
         if lang not in self.config.model.target_languages:
             raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(self.languages)})")
 
+    @staticmethod
+    def _check_sentences(sentences: object, name: str = "sentences") -> list[str]:
+        """A list (or tuple) of strings, or a TypeError that says what was given instead."""
+        if isinstance(sentences, (str, bytes)):
+            raise TypeError(f"{name} must be a list of strings, not one {type(sentences).__name__}: "
+                            f"wrap it as [{sentences!r:.40}]")
+        if not isinstance(sentences, (list, tuple)):
+            raise TypeError(f"{name} must be a list of strings, got {type(sentences).__name__}")
+        for i, sentence in enumerate(sentences):
+            if not isinstance(sentence, str):
+                raise TypeError(f"{name}[{i}] must be a string, got {type(sentence).__name__}")
+        return list(sentences)
+
     def _batches(self, sentences: list[str]):
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
+        sentences = self._check_sentences(sentences)  # every public method passes through here
         ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
         self.truncated = sum(len(seq) > self.max_len for seq in ids)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
@@ -100,6 +114,7 @@ class Translator:
     @torch.inference_mode()
     def thoughts(self, sentences: list[str]) -> list[torch.Tensor]:
         """The thought (k, d) of each sentence, in input order."""
+        sentences = self._check_sentences(sentences)
         out: list[torch.Tensor | None] = [None] * len(sentences)
         for chunk, src in self._batches(sentences):
             for i, thought in zip(chunk, self.model.encode(src)):
@@ -116,6 +131,9 @@ class Translator:
         with masked placeholders gets each one as a mask, search writes every mask of the source
         exactly once (search.MaskConstraint), and the masks are put back as the source's placeholders.
         """
+        self._check_sentences(sentences)
+        if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
+            raise ValueError(f"beam must be a whole number of at least 1, got {beam!r}")
         targets = [to] if isinstance(to, str) else list(to)
         if not targets:
             raise InterlinguaError("no target language given")
@@ -161,6 +179,7 @@ class Translator:
     @torch.inference_mode()
     def embed(self, sentences: list[str]) -> np.ndarray:
         """One language-agnostic vector per sentence: the pooled thought, L2-normalised, float32."""
+        sentences = self._check_sentences(sentences)
         vectors = np.zeros((len(sentences), self.config.model.d_model), dtype=np.float32)
         for chunk, src in self._batches(sentences):
             vectors[chunk] = self.model.pool(self.model.encode(src)).float().cpu().numpy()
@@ -173,6 +192,7 @@ class Translator:
         Keys: ``layer0`` (embeddings), ``layer1``..``layerN`` (after each encoder layer),
         ``thought`` (the k thought vectors concatenated) and ``pooled`` (what ``embed`` returns).
         """
+        sentences = self._check_sentences(sentences)
         out: dict[str, list[tuple[list[int], np.ndarray]]] = {}
         for chunk, src in self._batches(sentences):
             thought, layers, keep = self.model.encode(src, return_layers=True)
@@ -193,4 +213,7 @@ class Translator:
 
     def similarity(self, a: list[str], b: list[str]) -> np.ndarray:
         """Cosine similarity of a[i] and b[i], whatever their languages."""
+        a, b = self._check_sentences(a, "a"), self._check_sentences(b, "b")
+        if len(a) != len(b):
+            raise ValueError(f"similarity compares a[i] with b[i]: a has {len(a)} sentences, b has {len(b)}")
         return (self.embed(a) * self.embed(b)).sum(axis=1)

@@ -1,6 +1,7 @@
 """Real training of tiny models on real catalog rows: the loss falls, pairs can be learned by heart,
 checkpoints reload exactly, and a resumed run continues with the same losses."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -146,3 +147,20 @@ def test_cosine_schedule_warms_up_peaks_and_reaches_zero_at_the_end_of_the_budge
     assert budget_done(900, 60.0, both) == pytest.approx(0.9)
     # The inverse square root schedule is unchanged: peak at the end of warm-up, then peak·sqrt(w/s).
     assert learning_rate(400, 1e-3, 100) == pytest.approx(0.5e-3)
+
+
+def test_the_python_api_names_a_wrong_argument_itself(tiny_run):
+    translator = Translator.load(tiny_run)
+    lang = translator.languages[1]
+    for bad, error, needle in [(None, TypeError, "got NoneType"), ("Open the file", TypeError, "wrap it as"),
+                               (["Open", 3], TypeError, "sentences[1] must be a string, got int")]:
+        with pytest.raises(error, match=re.escape(needle)):
+            translator.translate(bad, to=lang)
+        with pytest.raises(error, match=re.escape(needle)):
+            translator.embed(bad)
+    for beam in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="beam must be a whole number of at least 1"):
+            translator.translate(["Open the file"], to=lang, beam=beam)
+    with pytest.raises(ValueError, match="a has 2 sentences, b has 1"):
+        translator.similarity(["Open", "Close"], ["Ouvrir"])
+    assert translator.translate(("Open the file",), to=lang) and translator.translate([], to=lang) == []
