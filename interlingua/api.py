@@ -93,7 +93,6 @@ class Translator:
 
     def _batches(self, sentences: list[str]):
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
-        sentences = self._check_sentences(sentences)  # every public method passes through here
         ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
         self.truncated = sum(len(seq) > self.max_len for seq in ids)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]

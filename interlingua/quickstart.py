@@ -97,8 +97,8 @@ def quickstart(workdir: Path, steps: int | None = None, config_name: str = "smal
     pairs = [(a["en"], a.get(src, a["en"])), (a["en"], b.get(src, b["en"]))]
     for (x, y), score in zip(pairs, translator.similarity([p[0] for p in pairs], [p[1] for p in pairs])):
         print(f"{score:+.3f}  '{x}'  ~  '{y}'")
-    dev_chrf = read_json(run / "latest.json").get("metrics", {}).get("dev_chrf")
-    steps_done = read_json(run / "latest.json")["step"]
+    pointer = read_json(run / "latest.json")
+    dev_chrf, steps_done = pointer.get("metrics", {}).get("dev_chrf"), pointer["step"]
     if dev_chrf is not None and dev_chrf < WEAK_CHRF:
         print(f"\nNote: this model is still weak (held-out chrF {dev_chrf:.1f} after {steps_done} steps): its drafts "
               f"above show what it has begun to learn, not what the method can do. Train it further with\n"
