@@ -20,7 +20,7 @@ from .errors import InterlinguaError
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
 from .search import MaskConstraint, decode_thought
-from .tokenizer import PAD, PLACEHOLDER_PIECES, Tokenizer
+from .tokenizer import BOS, PAD, PLACEHOLDER_PIECES, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ class Translator:
         self.batch_tokens = batch_tokens
         self.max_len = config.train.max_len
         self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
+        self.input_cut: list[bool] = []  # which inputs of the last call were cut
+        # Per target language, which outputs of the last translate call were cut: the input was cut, or
+        # search stopped at the length limit before the sentence ended (the server reports them).
+        self.cut_short: dict[str, list[bool]] = {}
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
         self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
         # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
@@ -94,7 +98,8 @@ class Translator:
     def _batches(self, sentences: list[str]):
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
         ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
-        self.truncated = sum(len(seq) > self.max_len for seq in ids)
+        self.input_cut = [len(seq) > self.max_len for seq in ids]
+        self.truncated = sum(self.input_cut)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         start = 0
@@ -140,20 +145,28 @@ class Translator:
             self._check_language(lang)
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
-            result = {lang: (list(through) if lang == pivot else self.translate(through, to=lang, beam=beam,
-                                                                               max_len=max_len))
-                      for lang in targets}
+            through_cut = self.cut_short[pivot]
+            result, cut = {}, {}
+            for lang in targets:
+                result[lang] = list(through) if lang == pivot else self.translate(through, to=lang, beam=beam,
+                                                                                  max_len=max_len)
+                cut[lang] = [a or b for a, b in zip(through_cut, self.cut_short[lang])]
+            self.cut_short = cut
             return result[to] if isinstance(to, str) else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
+        cut = {lang: [False] * len(sentences) for lang in targets}
         originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             thought = self.model.encode(src)
             for lang in targets:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
                 ids = decode_thought(self.model, thought, lang_ids, limit, beam, masks=self._constraint(chunk, originals))
-                for i, text in zip(chunk, self.tokenizer.decode(ids)):
+                for i, seq, text in zip(chunk, ids, self.tokenizer.decode(ids)):
                     result[lang][i] = self._restore(text, sentences[i], originals[i])
+                    # search strips EOS, so an output as long as the limit never ended by itself
+                    cut[lang][i] = self.input_cut[i] or len(seq) >= limit
+        self.cut_short = cut
         return result[to] if isinstance(to, str) else result
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
@@ -183,6 +196,33 @@ class Translator:
         for chunk, src in self._batches(sentences):
             vectors[chunk] = self.model.pool(self.model.encode(src)).float().cpu().numpy()
         return vectors
+
+    @torch.inference_mode()
+    def identify(self, sentences: list[str]) -> np.ndarray:
+        """(n, languages) how likely each sentence is in each of the model's languages (rows sum to 1).
+
+        The encoder is never told the language, but the decoder is: for every language it is a
+        language model of that language, conditioned on the thought. A sentence forced through the
+        decoder from its own thought is most probable under its own language, so each language is
+        scored by the sentence's mean token log-probability, and a softmax over languages turns the
+        scores into shares. Nothing but the model folder is needed; the shares are the model's
+        relative preferences, not calibrated probabilities.
+        """
+        sentences = self._check_sentences(sentences)
+        shares = np.zeros((len(sentences), len(self.languages)), dtype=np.float32)
+        for chunk, src in self._batches(sentences):
+            thought = self.model.encode(src)
+            # the source ids are the target too: BOS-shifted in, EOS-ended out, as in training
+            tgt_in = torch.cat([torch.full_like(src[:, :1], BOS), src[:, :-1]], dim=1)
+            keep = (src != PAD).float()
+            scores = []
+            for lang in self.languages:
+                state = self.model.start_decoding(thought, self.model.language_ids([lang] * len(chunk)))
+                logp = self.model.decode(tgt_in, state, use_cache=False).float().log_softmax(-1)
+                token_logp = logp.gather(-1, src[..., None]).squeeze(-1)                # (B, T)
+                scores.append((token_logp * keep).sum(1) / keep.sum(1))
+            shares[chunk] = torch.stack(scores, 1).softmax(-1).cpu().numpy()
+        return shares
 
     @torch.inference_mode()
     def layer_vectors(self, sentences: list[str]) -> dict[str, np.ndarray]:

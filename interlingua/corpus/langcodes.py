@@ -5,7 +5,10 @@ Every language code inside interlingua is a BCP-47 string: ``pt_BR`` -> ``pt-BR`
 """
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from ..errors import InterlinguaError
 
@@ -84,16 +87,40 @@ def split_languages(value: str | list[str]) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
-def resolve_languages(value: str | list[str], known: list[str]) -> list[str]:
-    """Target languages as the model's codes (``pt_BR`` -> ``pt-BR``), without repeats; [] when none are given.
+def resolve_languages(value: str | list[str], known: list[str], role: str = "target") -> list[str]:
+    """Languages as the model's codes (``pt_BR`` -> ``pt-BR``), without repeats; [] when none are given.
 
-    An unknown language is an error that names the languages the model has.
+    An unknown language is an error that names the ``role`` ("target", "source") and the languages the model has.
     """
     result: list[str] = []
     for lang in split_languages(value):
         code = lang if lang in known else (to_bcp47(lang) or lang)
         if code not in known:
-            raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(known)})")
+            raise InterlinguaError(f"unknown {role} language '{lang}' (this model has: {', '.join(known)})")
         if code not in result:
             result.append(code)
     return result
+
+
+ISO_639 = Path("/usr/share/iso-codes/json/iso_639-3.json")  # Debian's iso-codes, which gettext itself uses
+
+
+@lru_cache(maxsize=1)
+def _iso_names() -> dict[str, str]:
+    try:
+        entries = json.loads(ISO_639.read_text(encoding="utf-8"))["639-3"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    names = {e["alpha_3"]: e["name"] for e in entries if "alpha_3" in e and "name" in e}
+    names.update({e["alpha_2"]: e["name"] for e in entries if "alpha_2" in e and "name" in e})
+    return names
+
+
+def language_name(code: str) -> str:
+    """A readable English name for a BCP-47 code: ``pt-BR`` -> ``Portuguese (BR)``; the code itself
+    where the machine has no iso-codes table (``apt-get install iso-codes``) or the table lacks it."""
+    base, _, rest = code.partition("-")
+    name = _iso_names().get(base.lower())
+    if name is None:
+        return code
+    return f"{name} ({rest})" if rest else name
