@@ -179,7 +179,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
-          max_queue=args.max_queue, precision=args.precision)
+          max_queue=args.max_queue, precision=args.precision, max_cost=args.max_cost, api_key=args.api_key,
+          cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
+          access_log=args.access_log)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -447,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_translate_file)
 
     p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
-                            description="Serve /translate, /embed, /similarity, /health, /languages, the page at / "
-                            "and the API docs at /docs. Requests that arrive together are batched.")
+                            description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the "
+                            "page at /, the API docs at /docs and the LibreTranslate API under /libretranslate/ "
+                            "(for Weblate). Requests that arrive together are batched.")
     p.add_argument("--model", required=True, help="run folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
@@ -459,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-sentences", type=int, default=64, help="sentences per request at most (default 64; more: 413)")
     p.add_argument("--max-queue", type=int, default=256,
                    help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
+    p.add_argument("--max-cost", type=int, default=200_000,
+                   help="characters x target languages x beam per request at most (default 200000; more: 413)")
+    p.add_argument("--api-key", default=None,
+                   help="a key every model endpoint wants (Authorization: Bearer KEY, or LibreTranslate's api_key); "
+                   "default: the environment's INTERLINGUA_API_KEY, else none. The environment keeps it out of ps")
+    p.add_argument("--cors-origins", default=None,
+                   help="web origins whose pages may call the API, comma-separated ('*': any; default: none)")
+    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
     add_precision(p)
     p.set_defaults(func=cmd_serve)
     return parser

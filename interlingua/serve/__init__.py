@@ -10,6 +10,7 @@ still imports, and using it raises an ``InterlinguaError`` that says what to ins
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -18,22 +19,25 @@ from typing import Any
 from ..errors import InterlinguaError
 
 log = logging.getLogger(__name__)
-_MISSING = "the server needs FastAPI and uvicorn: pip install fastapi uvicorn"
+_MISSING = "the server needs FastAPI, uvicorn and prometheus-client: pip install fastapi uvicorn prometheus-client"
+API_KEY_ENV = "INTERLINGUA_API_KEY"
 
 
 def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None, max_queue: int = 256):
+               max_sentences: int = 64, name: str | None = None, max_queue: int = 256, max_cost: int = 200_000,
+               api_key: str | None = None, cors_origins: list[str] | None = None):
     """The FastAPI app for ``translator`` (see :func:`interlingua.serve.app.create_app`)."""
     try:
         from .app import create_app as _create_app
     except ImportError as exc:
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
     return _create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
-                       max_sentences=max_sentences, name=name, max_queue=max_queue)
+                       max_sentences=max_sentences, name=name, max_queue=max_queue, max_cost=max_cost,
+                       api_key=api_key, cors_origins=cors_origins)
 
 
 def check_settings(port: int, max_batch: int, max_wait_ms: float, max_chars: int, max_sentences: int,
-                   max_queue: int) -> None:
+                   max_queue: int, max_cost: int = 200_000) -> None:
     """Every impossible server setting named at once, before the model is loaded."""
     problems = [f"{name} {value} is out of range ({rule})" for name, value, ok, rule in [
         ("--port", port, 0 <= port <= 65535, "0 to 65535; 0: any free port"),
@@ -41,7 +45,8 @@ def check_settings(port: int, max_batch: int, max_wait_ms: float, max_chars: int
         ("--max-wait-ms", max_wait_ms, max_wait_ms >= 0, "0 or more"),
         ("--max-chars", max_chars, max_chars >= 1, "at least 1"),
         ("--max-sentences", max_sentences, max_sentences >= 1, "at least 1"),
-        ("--max-queue", max_queue, max_queue >= 1, "at least 1")] if not ok]
+        ("--max-queue", max_queue, max_queue >= 1, "at least 1"),
+        ("--max-cost", max_cost, max_cost >= 1, "at least 1")] if not ok]
     if problems:
         raise InterlinguaError("; ".join(problems))
 
@@ -67,20 +72,29 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint: str = "best",
           max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000, max_sentences: int = 64,
-          log_level: str = "info", precision: str = "fp32", max_queue: int = 256) -> None:
-    """Load the run once and serve it on ``host:port`` until interrupted."""
-    check_settings(port, max_batch, max_wait_ms, max_chars, max_sentences, max_queue)
+          log_level: str = "info", precision: str = "fp32", max_queue: int = 256, max_cost: int = 200_000,
+          api_key: str | None = None, cors_origins: list[str] | None = None, access_log: bool = False) -> None:
+    """Load the run once and serve it on ``host:port`` until interrupted.
+
+    ``api_key`` (else the environment's ``INTERLINGUA_API_KEY``): the key every model endpoint wants.
+    A first Ctrl-C or SIGTERM stops accepting connections and lets the requests in flight finish
+    (uvicorn's graceful shutdown), then the batching worker answers what it holds and stops.
+    """
+    check_settings(port, max_batch, max_wait_ms, max_chars, max_sentences, max_queue, max_cost)
     try:
         import uvicorn
     except ImportError as exc:
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
+    api_key = api_key or os.environ.get(API_KEY_ENV) or None
     from ..api import Translator
     translator = Translator.load(run, checkpoint, precision=precision)
     app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
-                     max_sentences=max_sentences, name=Path(run).resolve().name, max_queue=max_queue)
+                     max_sentences=max_sentences, name=Path(run).resolve().name, max_queue=max_queue,
+                     max_cost=max_cost, api_key=api_key, cors_origins=cors_origins)
     sock = listen(host, port)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {run} ({', '.join(translator.languages)}) on http://{shown}:{sock.getsockname()[1]}/ "
-          f"(API docs at /docs); Ctrl-C stops", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=log_level == "debug"))
+          f"(API docs at /docs, LibreTranslate API at /libretranslate/, "
+          f"{'an API key required' if api_key else 'no API key'}); Ctrl-C stops", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=access_log or log_level == "debug"))
     server.run(sockets=[sock])

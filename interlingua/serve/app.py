@@ -3,45 +3,46 @@
     GET  /             the page (static/index.html)
     GET  /health       {"status": "ok", "model": name, "languages": [...]}
     GET  /languages    {"languages": [...]}
-    POST /translate    {"text": [...], "to": [...], "beam": 1} -> {"translations": [{"to": "fr", "text": [...]}]}
+    POST /translate    {"text": [...], "to": [...], "beam": 1}
+                       -> {"translations": [{"to": "fr", "text": [...], "truncated": [indices]}]}
     POST /embed        {"text": [...]} -> {"vectors": [[...]], "dim": d}
     POST /similarity   {"a": "...", "b": "..."} -> {"similarity": 0.83}
-    GET  /docs         OpenAPI (Swagger UI), /openapi.json
+    GET  /metrics      Prometheus text format (metrics.py)
+    GET  /docs         the API on one plain page (docs.py), /openapi.json
+    /libretranslate/   the LibreTranslate API, for Weblate and other LibreTranslate clients (libretranslate.py)
 
-Every bad request gets a 4xx and ``{"error": "what is wrong"}``: 400 for a body that is not JSON,
-422 for JSON that asks for something impossible (unknown language, empty or over-long text, text
-that is not valid Unicode, too many sentences, a beam out of range), 404/405 for a wrong path or
-method. Every request is checked here, before it joins a batch, so one client's input cannot fail
-another's request; when ``max_queue`` requests already wait, the answer is 503 with Retry-After.
+Every bad request gets a 4xx and ``{"error": "what is wrong"}`` (checks.py): 400 for a body that is
+not JSON, 403 for a missing or wrong API key, 413 for a body, a sentence, a request or a cost over
+its limit, 422 for JSON that asks for something impossible (unknown field or language, empty text,
+text that is not valid Unicode, a beam out of range), 404/405 for a wrong path or method. Every
+request is checked here, before it joins a batch, so one client's input cannot fail another's
+request; when ``max_queue`` requests already wait, the answer is 503 with Retry-After. A client
+that hangs up before its batch runs has its job dropped (clients.py).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..corpus.langcodes import resolve_languages
-from ..errors import InterlinguaError
+from . import checks, docs, libretranslate
 from .batching import Batcher, QueueFull
+from .bodylimit import BodyLimit
+from .checks import ApiError, Limits, error_response
+from .clients import ClientGone, answers
+from .metrics import Metrics, RequestMetrics
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-MAX_BEAM = 8
-
-
-class ApiError(Exception):
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.message, self.status = message, status
 
 
 # ----------------------------------------------------------------------------- request and response bodies
@@ -51,12 +52,14 @@ class TranslateRequest(BaseModel):
         "examples": [{"text": ["Open the file", "Delete %s?"], "to": ["fr", "de"], "beam": 1}]})
     text: list[str] | str = Field(description="one sentence or a list of sentences, any of the model's languages")
     to: list[str] | str = Field(description="target language(s): a list, or one code, or 'fr,de'")
-    beam: int = Field(1, description=f"beam size, 1 (greedy) to {MAX_BEAM}")
+    beam: int = Field(1, description=f"beam size, 1 (greedy) to {checks.MAX_BEAM}")
 
 
 class Translation(BaseModel):
     to: str
     text: list[str]
+    truncated: list[int] = Field(description="indices of the sentences whose translation was cut at the model's "
+                                 "length limit (their input was longer than it reads, or the output ran to its end)")
 
 
 class TranslateResponse(BaseModel):
@@ -97,90 +100,25 @@ class ErrorResponse(BaseModel):
     error: str
 
 
-# ----------------------------------------------------------------------------- validation
-
-def _error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    """``{"error": message}``; a lone surrogate a client sent, echoed back, is escaped (UTF-8 has none)."""
-    return JSONResponse({"error": message.encode("utf-8", "backslashreplace").decode("utf-8")}, status_code=status,
-                        headers=headers)
-
-
-def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
-    """(status, one readable message) for what FastAPI/pydantic found wrong with a request body."""
-    errors = exc.errors()
-    for e in errors:
-        if e.get("type") == "json_invalid":
-            loc = e.get("loc", ())
-            at = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
-            return 400, f"malformed JSON{at}: {e.get('ctx', {}).get('error') or e.get('msg', '')}".rstrip(": ")
-    fields: dict[str, str] = {}
-    items: dict[str, str] = {}  # errors inside a list beat "not a string" for the whole field
-    for e in errors:
-        loc = [part for part in e.get("loc", ()) if part != "body" and part not in ("list[str]", "str", "int")]
-        kind, msg = e.get("type", ""), e.get("msg", "invalid")
-        if not loc:
-            fields.setdefault("", "the request needs a JSON object body" if kind in (
-                "missing", "model_attributes_type", "dict_type") else msg)
-            continue
-        name = str(loc[0])
-        if len(loc) > 1 and isinstance(loc[1], int):
-            items.setdefault(name, f"{name}[{loc[1]}]: must be a string" if kind == "string_type" else
-                             f"{name}[{loc[1]}]: {msg}")
-            continue
-        if kind == "missing":
-            msg = "missing"
-        elif kind == "extra_forbidden":
-            msg = "unknown field"
-        elif name in ("text", "to") and kind in ("list_type", "string_type"):
-            msg = "must be a string or a list of strings"
-        fields.setdefault(name, f"{name}: {msg}")
-    messages = [items.get(name, message) for name, message in fields.items()]
-    messages += [message for name, message in items.items() if name not in fields]
-    return 422, "; ".join(messages)
-
-
-def _sentences(value: list[str] | str, name: str, max_sentences: int, max_chars: int) -> list[str]:
-    texts = [value] if isinstance(value, str) else list(value)
-    if not texts:
-        raise ApiError(f"{name} is empty: send at least one sentence")
-    if len(texts) > max_sentences:
-        raise ApiError(f"too many sentences: {len(texts)} (the limit is {max_sentences} per request)", 413)
-    for i, text in enumerate(texts):
-        label = name if isinstance(value, str) else f"{name}[{i}]"
-        if not text.strip():
-            raise ApiError(f"{label} is empty")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:  # JSON can carry a lone surrogate ("\ud800"); no tokenizer can
-            raise ApiError(f"{label} is not valid Unicode (a lone surrogate at character {exc.start})") from None
-        if len(text) > max_chars:
-            raise ApiError(f"{label} is too long: {len(text)} characters (the limit is {max_chars})", 413)
-    return texts
-
-
-def _targets(value: list[str] | str, languages: list[str]) -> list[str]:
-    try:
-        out = resolve_languages(value, languages)
-    except InterlinguaError as exc:
-        raise ApiError(str(exc)) from None
-    if not out:
-        raise ApiError("to is empty: name at least one target language")
-    return out
-
-
 # ----------------------------------------------------------------------------- the app
 
 def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None, max_queue: int = 256) -> FastAPI:
-    """A FastAPI app serving ``translator`` (anything with ``languages``, ``translate`` and ``embed``).
+               max_sentences: int = 64, name: str | None = None, max_queue: int = 256, max_cost: int = 200_000,
+               api_key: str | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+    """A FastAPI app serving ``translator`` (anything with ``languages``, ``translate`` and ``embed``;
+    ``identify`` for LibreTranslate's language detection).
 
     ``max_batch`` sentences at most per model call and ``max_wait_ms`` to wait for more requests to join
-    one (``max_batch=1``: no batching); ``max_chars`` per sentence and ``max_sentences`` per request;
-    ``max_queue`` requests waiting at most (more get 503 and Retry-After).
+    one (``max_batch=1``: no batching); ``max_chars`` per sentence, ``max_sentences`` per request and
+    ``max_cost`` characters × target languages × beam per request; ``max_queue`` requests waiting at most
+    (more get 503 and Retry-After). ``api_key``: every model endpoint wants it (``Authorization: Bearer``).
+    ``cors_origins``: the web origins whose pages may call the API (``["*"]``: any); none by default.
     """
     languages = list(translator.languages)
     model_name = name or getattr(translator, "name", None) or "interlingua"
     batcher = Batcher(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
+    limits = Limits(max_chars=max_chars, max_sentences=max_sentences, max_cost=max_cost, api_key=api_key or None)
+    metrics = Metrics(batcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -188,40 +126,67 @@ def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, ma
         yield
         batcher.stop()
 
-    app = FastAPI(title="interlingua", version="1", lifespan=lifespan,
+    # Swagger UI and ReDoc load their scripts from a CDN: /docs is our own page instead (docs.py).
+    app = FastAPI(title="interlingua", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="One encoder reads any of the model's languages into a language-agnostic *thought*; "
                   "one decoder writes it in any language. Requests that arrive together are batched.",
                   responses={422: {"model": ErrorResponse}, 400: {"model": ErrorResponse}})
     app.state.batcher = batcher
     app.state.translator = translator
+    app.state.metrics = metrics
+
+    # Outermost last: metrics see every answer, CORS headers go on errors too, and the body limit
+    # refuses a huge body before anything parses it.
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.message, exc.status)
+        return error_response(exc.message, exc.status)
 
     @app.exception_handler(QueueFull)
     async def busy(request: Request, exc: QueueFull) -> JSONResponse:
-        return _error(f"the server is busy: {exc}; try again shortly", 503, headers={"Retry-After": "1"})
+        return error_response(f"the server is busy: {exc}; try again shortly", 503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ClientGone)
+    async def gone(request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nginx's "client closed request": nobody reads it, /metrics counts it
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        status, message = _validation_message(exc)
-        return _error(message, status)
+        status, message = checks.validation_message(exc)
+        return error_response(message, status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: f"no such endpoint: {request.url.path}",
                    405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
-        return _error(message, exc.status_code, headers=getattr(exc, "headers", None))
+        return error_response(message, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request failed")
-        return _error(f"internal error: {type(exc).__name__}: {exc}", 500)
+        return error_response(f"internal error: {type(exc).__name__}: {exc}", 500)
+
+    def key(request: Request) -> None:
+        """Every endpoint that spends model time checks the key, before its body is even looked at."""
+        checks.api_key(limits.api_key, checks.bearer(request.headers.get("authorization")))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(docs.render(app.openapi()))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/health", response_model=HealthResponse, summary="The model's name and languages")
     async def health() -> dict:
@@ -232,28 +197,30 @@ def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, ma
         return {"languages": languages}
 
     @app.post("/translate", response_model=TranslateResponse, summary="Translate into one or more languages",
-              responses={413: {"model": ErrorResponse}})
-    async def translate(body: TranslateRequest) -> dict:
-        texts = _sentences(body.text, "text", max_sentences, max_chars)
-        targets = _targets(body.to, languages)
-        if not 1 <= body.beam <= MAX_BEAM:
-            raise ApiError(f"beam must be between 1 and {MAX_BEAM}, got {body.beam}")
-        result = await asyncio.wrap_future(batcher.translate(texts, targets, body.beam))
-        return {"translations": [{"to": lang, "text": result[lang]} for lang in targets]}
+              responses={413: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}, dependencies=[Depends(key)])
+    async def translate(body: TranslateRequest, request: Request) -> dict:
+        texts = checks.sentences(body.text, "text", max_sentences, max_chars)
+        targets = checks.languages(body.to, languages)
+        checks.cost(texts, len(targets), checks.beam(body.beam), max_cost)
+        [result] = await answers(request, batcher.translate(texts, targets, body.beam))
+        return {"translations": [{"to": lang, "text": result.text[lang],
+                                  "truncated": [i for i, cut in enumerate(result.cut[lang]) if cut]}
+                                 for lang in targets]}
 
     @app.post("/embed", response_model=EmbedResponse, summary="Language-agnostic sentence vectors (L2-normalised)",
-              responses={413: {"model": ErrorResponse}})
-    async def embed(body: EmbedRequest) -> dict:
-        texts = _sentences(body.text, "text", max_sentences, max_chars)
-        vectors = await asyncio.wrap_future(batcher.embed(texts))
+              responses={413: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}, dependencies=[Depends(key)])
+    async def embed(body: EmbedRequest, request: Request) -> dict:
+        texts = checks.sentences(body.text, "text", max_sentences, max_chars)
+        [vectors] = await answers(request, batcher.embed(texts))
         return {"vectors": vectors.tolist(), "dim": int(vectors.shape[1])}
 
     @app.post("/similarity", response_model=SimilarityResponse, summary="Cosine similarity of two sentences",
-              responses={413: {"model": ErrorResponse}})
-    async def similarity(body: SimilarityRequest) -> dict:
-        _sentences(body.a, "a", 1, max_chars)
-        _sentences(body.b, "b", 1, max_chars)
-        vectors = await asyncio.wrap_future(batcher.embed([body.a, body.b]))
+              responses={413: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}, dependencies=[Depends(key)])
+    async def similarity(body: SimilarityRequest, request: Request) -> dict:
+        checks.sentences(body.a, "a", 1, max_chars)
+        checks.sentences(body.b, "b", 1, max_chars)
+        [vectors] = await answers(request, batcher.embed([body.a, body.b]))
         return {"similarity": round(float(vectors[0] @ vectors[1]), 6)}
 
+    app.include_router(libretranslate.router(batcher, languages, limits))
     return app

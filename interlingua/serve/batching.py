@@ -11,6 +11,9 @@ The model is only ever called from this one thread, so requests never race on it
 checked before they are queued (see ``app._sentences``), and should a model call still fail, its
 requests are tried again one by one: only the request that fails gets the error. The queue holds
 ``max_queue`` requests at most; beyond that ``submit`` raises ``QueueFull`` (the server's 503).
+
+A job whose future was cancelled before its batch ran (the server cancels it when the client hangs
+up) is dropped unread: nobody would read the answer, and the model's time goes to those still waiting.
 """
 from __future__ import annotations
 
@@ -32,9 +35,17 @@ _STOP = object()
 
 @dataclass
 class Job:
-    key: tuple                      # ("translate", ("de", "fr"), beam) or ("embed",)
+    key: tuple                      # ("translate", ("de", "fr"), beam), ("embed",) or ("identify",)
     texts: list[str]
     future: Future = field(default_factory=Future)
+
+
+@dataclass
+class Translations:
+    """A translate job's answer: per language, the texts and which of them were cut (see
+    ``Translator.cut_short``; all False for a translator that does not say)."""
+    text: dict[str, list[str]]
+    cut: dict[str, list[bool]]
 
 
 class QueueFull(Exception):
@@ -52,6 +63,8 @@ class Batcher:
         self.max_batch, self.max_wait = max_batch, max(0.0, max_wait_ms) / 1000.0
         self.model_calls = 0          # model calls made (what batching saves)
         self.batched_requests = 0     # requests served
+        self.dropped_requests = 0     # requests cancelled before their batch ran
+        self.sentences_translated = 0 # translations written (sentences × target languages), for /metrics
         self._queue: queue.Queue = queue.Queue()
         self._held: deque[Job] = deque()
         self._thread: threading.Thread | None = None
@@ -90,20 +103,37 @@ class Batcher:
         with self._lock:
             self._waiting -= 1
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued or in the model, not yet answered."""
+        return self._waiting
+
     def translate(self, texts: list[str], targets: list[str], beam: int) -> Future:
-        """Future of ``{lang: [translation, ...]}``."""
+        """Future of :class:`Translations`."""
         return self.submit(("translate", tuple(sorted(set(targets))), beam), texts)
 
     def embed(self, texts: list[str]) -> Future:
         """Future of an ``(n, d)`` float32 array."""
         return self.submit(("embed",), texts)
 
+    def identify(self, texts: list[str]) -> Future:
+        """Future of an ``(n, languages)`` float32 array (``Translator.identify``)."""
+        return self.submit(("identify",), texts)
+
     # ------------------------------------------------------------------ the worker
 
     def _next(self, timeout: float | None) -> Any:
-        if self._held:
-            return self._held.popleft()
-        return self._queue.get(timeout=timeout) if timeout is None or timeout > 0 else self._queue.get_nowait()
+        """The next job still wanted (or _STOP); raises queue.Empty after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._held:
+                job = self._held.popleft()
+            else:
+                left = None if deadline is None else deadline - time.monotonic()
+                job = self._queue.get(timeout=left) if left is None or left > 0 else self._queue.get_nowait()
+            if job is _STOP or not job.future.cancelled():
+                return job
+            self.dropped_requests += 1
 
     def _run(self) -> None:
         while True:
@@ -132,6 +162,9 @@ class Batcher:
     def _process(self, batch: list[Job]) -> None:
         groups: dict[tuple, list[Job]] = {}
         for job in batch:
+            if not job.future.set_running_or_notify_cancel():  # cancelled while the batch was collected
+                self.dropped_requests += 1
+                continue
             groups.setdefault(job.key, []).append(job)
         for key, jobs in groups.items():
             # One request's input may fail a call for all: then each is tried alone, and only a
@@ -155,9 +188,14 @@ class Batcher:
         self.model_calls += 1
         if key[0] == "translate":
             result = self.translator.translate(unique, to=list(key[1]), beam=key[2])
-            answers = [{lang: [result[lang][index[t]] for t in job.texts] for lang in key[1]} for job in jobs]
+            cut = getattr(self.translator, "cut_short", None) or {}
+            answers = [Translations({lang: [result[lang][index[t]] for t in job.texts] for lang in key[1]},
+                                    {lang: [bool(cut[lang][index[t]]) if lang in cut else False for t in job.texts]
+                                     for lang in key[1]}) for job in jobs]
+            self.sentences_translated += sum(len(job.texts) for job in jobs) * len(key[1])
         else:
-            vectors = np.asarray(self.translator.embed(unique), dtype=np.float32)
+            method = self.translator.embed if key[0] == "embed" else self.translator.identify
+            vectors = np.asarray(method(unique), dtype=np.float32)
             answers = [vectors[[index[t] for t in job.texts]] for job in jobs]
         for job, answer in zip(jobs, answers):  # only once every answer is made: a failure sets none
             if not job.future.done():  # (a cancelled request has no one to answer)
