@@ -148,8 +148,10 @@ class Translator:
             through_cut = self.cut_short[pivot]
             result, cut = {}, {}
             for lang in targets:
-                result[lang] = list(through) if lang == pivot else self.translate(through, to=lang, beam=beam,
-                                                                                  max_len=max_len)
+                if lang == pivot:
+                    result[lang], cut[lang] = list(through), through_cut
+                    continue
+                result[lang] = self.translate(through, to=lang, beam=beam, max_len=max_len)
                 cut[lang] = [a or b for a, b in zip(through_cut, self.cut_short[lang])]
             self.cut_short = cut
             return result[to] if isinstance(to, str) else result
@@ -204,9 +206,9 @@ class Translator:
         The encoder is never told the language, but the decoder is: for every language it is a
         language model of that language, conditioned on the thought. A sentence forced through the
         decoder from its own thought is most probable under its own language, so each language is
-        scored by the sentence's mean token log-probability, and a softmax over languages turns the
-        scores into shares. Nothing but the model folder is needed; the shares are the model's
-        relative preferences, not calibrated probabilities.
+        scored by the sentence's log-likelihood, and a softmax over languages turns the scores into
+        the posterior under a uniform prior, as the model sees it (as sure of itself as the model is,
+        not calibrated). Nothing but the model folder is needed: no search, one decoder pass per language.
         """
         sentences = self._check_sentences(sentences)
         shares = np.zeros((len(sentences), len(self.languages)), dtype=np.float32)
@@ -220,7 +222,7 @@ class Translator:
                 state = self.model.start_decoding(thought, self.model.language_ids([lang] * len(chunk)))
                 logp = self.model.decode(tgt_in, state, use_cache=False).float().log_softmax(-1)
                 token_logp = logp.gather(-1, src[..., None]).squeeze(-1)                # (B, T)
-                scores.append((token_logp * keep).sum(1) / keep.sum(1))
+                scores.append((token_logp * keep).sum(1))
             shares[chunk] = torch.stack(scores, 1).softmax(-1).cpu().numpy()
         return shares
 
