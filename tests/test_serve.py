@@ -91,9 +91,25 @@ def test_embed_and_similarity(client, translator):
 def test_page_docs_and_openapi(client):
     page = client.get("/")
     assert page.status_code == 200 and 'id="translate"' in page.text and 'id="similarity"' in page.text
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/libretranslate/translate" in docs.text and "POST /translate" in docs.text
+    assert "<script" not in docs.text and "://" not in docs.text  # nothing from a CDN: works offline
+    assert client.get("/redoc").status_code == 404  # ReDoc, like Swagger UI, would load from a CDN
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/health", "/languages", "/translate", "/embed", "/similarity"} <= set(paths)
+    assert {"/health", "/languages", "/translate", "/embed", "/similarity", "/libretranslate/translate",
+            "/libretranslate/languages", "/libretranslate/detect"} <= set(paths)
+
+
+def test_a_cut_translation_is_reported(client, translator):
+    long = "Open the file and close the window " * 5  # 175 characters: far more than tiny's 32 tokens
+    body = client.post("/translate", json={"text": ["Open", long], "to": ["fr"]}).json()
+    assert 1 in body["translations"][0]["truncated"], body
+    lt = client.post("/libretranslate/translate", json={"q": [long], "source": "en", "target": "fr"}).json()
+    assert lt["truncated"] == [True]
+    translator.translate(["Open the file"], to="fr", max_len=2)  # an output that runs into its limit
+    assert translator.cut_short == {"fr": [True]}
+    translator.translate(["Open", long], to=["fr", "en", "de"], pivot="en")  # cut on the way: cut at the end
+    assert set(translator.cut_short) == {"fr", "en", "de"} and all(cut[1] for cut in translator.cut_short.values())
 
 
 # ----------------------------------------------------------------------------- bad requests
@@ -248,10 +264,262 @@ def test_a_full_queue_answers_503_with_retry_after_and_then_serves_again(transla
     assert concurrent_posts(app, [("/translate", {"text": ["Open"], "to": ["fr"]})])[0].status_code == 200
 
 
+# ----------------------------------------------------------------------------- LibreTranslate, as Weblate calls it
+
+def test_libretranslate_languages_as_weblate_reads_them(client, translator):
+    for method in (client.get, client.post):
+        languages = method("/libretranslate/languages").json()
+        assert [item["code"] for item in languages] == translator.languages  # the tiny model has no pt-BR or zh
+        for item in languages:
+            assert set(item) == {"code", "name", "targets"} and item["name"]
+            assert sorted(item["targets"]) == sorted(set(translator.languages) - {item["code"]})
+    # a machine without iso-codes names a language by its code
+    assert languages[translator.languages.index("fr")]["name"] in ("French", "fr")
+
+
+def test_libretranslate_translate_in_the_shapes_weblate_sends(client, translator):
+    # Weblate today (BatchMachineTranslation): JSON, q a list, api_key "" when none is configured
+    body = client.post("/libretranslate/translate", json={"api_key": "", "q": ["Open the file", "Close"],
+                                                          "source": "en", "target": "fr"})
+    assert body.status_code == 200, body.text
+    expected = translator.translate(["Open the file", "Close"], to="fr")
+    assert body.json() == {"translatedText": expected, "truncated": translator.cut_short["fr"]}
+    # Weblate's check of its settings: download_multiple_translations("en", "de", [("test", None)])
+    test = client.post("/libretranslate/translate", json={"api_key": "", "q": ["test"], "source": "en", "target": "de"})
+    assert test.json()["translatedText"] == translator.translate(["test"], to="de")
+    # Weblate before 5.0 and most LibreTranslate clients: an url-encoded form, q one string
+    form = client.post("/libretranslate/translate", data={"q": "Open the file", "source": "en", "target": "fr",
+                                                          "format": "text"})
+    assert form.status_code == 200, form.text
+    assert form.json()["translatedText"] == translator.translate(["Open the file"], to="fr")[0]
+    html = client.post("/libretranslate/translate", json={"q": "Open <b>%s</b>", "source": "en", "target": "fr",
+                                                          "format": "html"}).json()["translatedText"]
+    assert "<b>" in html and "</b>" in html and "%s" in html  # markup is a placeholder the model carries
+    codes = client.post("/libretranslate/translate", json={"q": "Open", "source": "EN", "target": "fr_FR"})
+    assert codes.status_code == 422 and "unknown target language 'fr_FR'" in codes.json()["error"]
+
+
+def test_libretranslate_auto_source_and_detect(client, translator, real_rows):
+    auto = client.post("/libretranslate/translate", json={"q": "Ouvrir le fichier", "source": "auto", "target": "en"})
+    body = auto.json()
+    assert auto.status_code == 200 and set(body) == {"translatedText", "truncated", "detectedLanguage"}, body
+    assert body["detectedLanguage"]["language"] in translator.languages
+    assert 0 < body["detectedLanguage"]["confidence"] <= 100
+    many = client.post("/libretranslate/translate", json={"q": ["Open", "Fermer"], "source": "auto", "target": "de"})
+    assert [set(d) for d in many.json()["detectedLanguage"]] == [{"confidence", "language"}] * 2
+    detect = client.post("/libretranslate/detect", data={"q": "Datei öffnen"}).json()
+    assert [set(d) for d in detect] == [{"confidence", "language"}] * len(detect)
+    assert [d["confidence"] for d in detect] == sorted((d["confidence"] for d in detect), reverse=True)
+    # The tiny model is too weak to tell its languages apart (docs/serve.md has the quickstart model's
+    # 95%); what holds for any model: shares that sum to 1, and a sentence's shares do not depend on
+    # the batch around it (its padding is not read as text)
+    rows = [r for r in real_rows[600:] if all(lang in r for lang in translator.languages)][:3]
+    texts = [r[lang] for lang in translator.languages for r in rows]
+    shares = translator.identify(texts)
+    assert shares.shape == (len(texts), len(translator.languages))
+    assert np.allclose(shares.sum(1), 1, atol=1e-5)
+    shortest = min(range(len(texts)), key=lambda i: len(texts[i]))
+    assert np.allclose(translator.identify([texts[shortest]])[0], shares[shortest], atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- deployment
+
+def test_an_api_key_guards_every_model_endpoint(translator):
+    with TestClient(create_app(translator, api_key="s3cret")) as c:
+        good = {"text": ["Open"], "to": ["fr"]}
+        lt = {"q": "Open", "source": "en", "target": "fr"}
+        for response, needle in [(c.post("/translate", json=good), "needs an API key"),
+                                 (c.post("/translate", json=good, headers={"Authorization": "Bearer nope"}), "wrong"),
+                                 (c.post("/embed", json={"text": ["Open"]}), "needs an API key"),
+                                 (c.post("/libretranslate/translate", json=lt), "needs an API key"),
+                                 (c.post("/libretranslate/translate", json={**lt, "api_key": "nope"}), "wrong"),
+                                 (c.post("/libretranslate/translate", data={**lt, "api_key": ""}), "needs an API key"),
+                                 (c.post("/libretranslate/detect", json={"q": "Open", "api_key": "nope"}), "wrong"),
+                                 (c.post("/translate", json={"nonsense": 1}), "needs an API key")]:  # key first
+            assert response.status_code == 403 and needle in response.json()["error"], response.text
+        assert c.post("/translate", json=good, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.post("/libretranslate/translate", json={**lt, "api_key": "s3cret"}).status_code == 200
+        assert c.post("/libretranslate/translate", data={**lt, "api_key": "s3cret"}).status_code == 200
+        assert c.post("/libretranslate/translate", json=lt, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        for path in ("/health", "/languages", "/libretranslate/languages", "/metrics", "/docs"):
+            assert c.get(path).status_code == 200, path  # what costs no model time stays open
+
+
+def test_cors_only_for_the_origins_named(translator):
+    with TestClient(create_app(translator, cors_origins=["https://weblate.example"])) as c:
+        preflight = {"Origin": "https://weblate.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,content-type"}
+        allowed = c.options("/libretranslate/translate", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://weblate.example"
+        other = c.post("/translate", json={"text": ["Open"], "to": ["fr"]}, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    with TestClient(create_app(translator)) as c:  # none by default
+        plain = c.post("/translate", json={"text": ["Open"], "to": ["fr"]}, headers={"Origin": "https://weblate.example"})
+        assert "access-control-allow-origin" not in plain.headers
+
+
+def test_metrics_in_prometheus_text_format(translator):
+    from prometheus_client.parser import text_string_to_metric_families
+    with TestClient(create_app(translator)) as c:
+        c.post("/translate", json={"text": ["Open", "Close"], "to": ["fr", "de"]})
+        c.post("/libretranslate/translate", json={"q": "Open", "source": "en", "target": "fr"})
+        c.post("/translate", json={"text": [], "to": ["fr"]})
+        c.get("/no/such/path/1")
+        response = c.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.text) for s in family.samples}
+    assert samples[("interlingua_requests_total", (("path", "/translate"), ("status", "200")))] == 1
+    assert samples[("interlingua_requests_total", (("path", "/libretranslate/translate"), ("status", "200")))] == 1
+    assert samples[("interlingua_request_errors_total", (("path", "/translate"), ("status", "422")))] == 1
+    assert samples[("interlingua_request_errors_total", (("path", "other"), ("status", "404")))] == 1
+    assert samples[("interlingua_request_seconds_count", (("path", "/translate"),))] == 2
+    assert samples[("interlingua_sentences_translated_total", ())] == 2 * 2 + 1
+    assert samples[("interlingua_queue_depth", ())] == 0
+    assert ("interlingua_requests_dropped_total", ()) in samples and ("interlingua_model_calls_total", ()) in samples
+
+
+BAD_EVERYWHERE = [
+    ("huge body", "/translate", dict(content=b'{"text": ["' + b"x" * 2_000_000 + b'"], "to": ["fr"]}',
+                                     headers={"content-type": "application/json"}), 413, "body is too large"),
+    ("huge body, LibreTranslate", "/libretranslate/translate", dict(data={"q": "x" * 2_000_000, "target": "fr"}), 413,
+     "body is too large"),
+    ("10k-item batch", "/translate", dict(json={"text": ["a"] * 10_000, "to": ["fr"]}), 413, "too many sentences"),
+    ("10k-item batch, LibreTranslate", "/libretranslate/translate", dict(json={"q": ["a"] * 10_000, "target": "fr"}),
+     413, "too many sentences: 10000"),
+    ("10k-item batch over the body limit", "/translate", dict(json={"text": ["Open the file"] * 10_000, "to": ["fr"]}),
+     413, "body is too large"),
+    ("q not text", "/libretranslate/translate", dict(json={"q": 5, "target": "fr"}), 422,
+     "q: must be a string or a list of strings"),
+    ("q item not text", "/libretranslate/translate", dict(json={"q": ["a", None], "target": "fr"}), 422,
+     "q[1]: must be a string"),
+    ("unknown target", "/libretranslate/translate", dict(json={"q": "Open", "target": "xx"}), 422,
+     "unknown target language 'xx'"),
+    ("two targets", "/libretranslate/translate", dict(json={"q": "Open", "target": "fr,de"}), 422,
+     "target must be one language"),
+    ("unknown source", "/libretranslate/translate", dict(json={"q": "Open", "source": "xx", "target": "fr"}), 422,
+     "unknown source language 'xx'"),
+    ("no target", "/libretranslate/translate", dict(json={"q": "Open"}), 422, "target: missing"),
+    ("bad format", "/libretranslate/translate", dict(json={"q": "Open", "target": "fr", "format": "pdf"}), 422,
+     "format:"),
+    ("unknown field", "/libretranslate/translate", dict(json={"q": "Open", "target": "fr", "glossary": "x"}), 422,
+     "glossary: unknown field"),
+    ("empty q", "/libretranslate/translate", dict(json={"q": "  ", "target": "fr"}), 422, "q is empty"),
+    ("malformed JSON", "/libretranslate/translate", dict(content=b'{"q": ', headers={"content-type":
+                                                                                     "application/json"}), 400,
+     "malformed JSON at character"),
+    ("not an object", "/libretranslate/detect", dict(json=["Open"]), 422, "JSON object"),
+    ("no body", "/libretranslate/detect", dict(), 422, "JSON object"),
+    ("multipart", "/libretranslate/translate", dict(files={"q": ("q.txt", b"Open")}), 415, "url-encoded form"),
+    ("detect unknown field", "/libretranslate/detect", dict(json={"q": "Open", "target": "fr"}), 422,
+     "target: unknown field"),
+]
+
+
+@pytest.mark.parametrize("name, path, request_kwargs, status, needle", BAD_EVERYWHERE, ids=[b[0] for b in BAD_EVERYWHERE])
+def test_bad_requests_anywhere_are_4xx_with_one_json_error(client, name, path, request_kwargs, status, needle):
+    response = client.post(path, **request_kwargs)
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"} and needle in response.json()["error"], response.json()
+    assert client.post("/libretranslate/translate", json={"q": "Open", "target": "fr"}).status_code == 200
+
+
+def test_a_request_over_the_cost_cap_is_413_though_each_sentence_is_within_its_limits(translator):
+    with TestClient(create_app(translator, max_cost=100)) as c:
+        response = c.post("/translate", json={"text": ["Open the file"] * 5, "to": ["fr", "de"]})  # 65 × 2 = 130
+        assert response.status_code == 413 and "the limit is 100 per request" in response.json()["error"]
+        assert c.post("/translate", json={"text": ["Open the file"] * 5, "to": ["fr"]}).status_code == 200
+        beam = c.post("/translate", json={"text": ["Open the file"] * 5, "to": ["fr"], "beam": 2})
+        assert beam.status_code == 413 and "beam 2" in beam.json()["error"]
+
+
+def test_a_client_that_hangs_up_before_its_batch_runs_costs_the_model_nothing(translator):
+    import json
+
+    import httpx
+    model = Counting(translator, delay=1.0)
+    app = create_app(model, max_batch=1, max_wait_ms=0)
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            first = asyncio.ensure_future(c.post("/translate", json={"text": ["Open"], "to": ["fr"]}))
+            while not model.calls:  # the first request holds the model for a second
+                await asyncio.sleep(0.01)
+            messages = [{"type": "http.request", "body": json.dumps({"text": ["Close"], "to": ["fr"]}).encode()}]
+            sent: list[dict] = []
+
+            async def receive():  # the body, then the client hangs up
+                if messages:
+                    return messages.pop()
+                await asyncio.sleep(0.1)
+                return {"type": "http.disconnect"}
+
+            async def send(message):
+                sent.append(message)
+            scope = {"type": "http", "method": "POST", "path": "/translate", "raw_path": b"/translate",
+                     "query_string": b"", "root_path": "", "headers": [(b"content-type", b"application/json")],
+                     "http_version": "1.1", "scheme": "http", "server": ("test", 80), "client": ("gone", 1)}
+            await app(scope, receive, send)
+            return await first, sent
+    try:
+        first, sent = asyncio.run(go())
+    finally:
+        app.state.batcher.stop()
+    assert first.status_code == 200
+    assert sent[0]["status"] == 499
+    assert model.calls == [("translate", 1, ("fr",))]  # "Close" never reached the model
+    assert app.state.batcher.dropped_requests == 1
+
+
+def test_a_hundred_concurrent_requests_all_answer(translator):
+    sentences = ["Open the file", "Close", "Save", "Quit", "Print", "Copy", "Paste", "Undo", "Redo", "Delete"]
+    app = create_app(translator, max_batch=64, max_wait_ms=20)
+    payloads = [("/translate", {"text": [sentences[i % 10]], "to": ["fr"]}) if i % 2 else
+                ("/libretranslate/translate", {"q": sentences[i % 10], "source": "en", "target": "fr"})
+                for i in range(100)]
+    start = time.monotonic()
+    responses = concurrent_posts(app, payloads)
+    assert [r.status_code for r in responses] == [200] * 100, [r.text for r in responses if r.status_code != 200]
+    expected = dict(zip(sentences, translator.translate(sentences, to="fr")))
+    for (path, payload), response in zip(payloads, responses):
+        got = response.json()["translatedText"] if "q" in payload else response.json()["translations"][0]["text"][0]
+        assert got == expected[payload.get("q") or payload["text"][0]]
+    assert app.state.batcher.model_calls < 100 and time.monotonic() - start < 60
+
+
+def test_shutdown_lets_the_request_in_flight_finish(translator):
+    """What Ctrl-C or SIGTERM does (uvicorn sets should_exit): stop accepting, finish what is running."""
+    uvicorn = pytest.importorskip("uvicorn")
+    import httpx
+    model = Counting(translator, delay=1.5)
+    sock = listen("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result: dict = {}
+    request = threading.Thread(target=lambda: result.update(response=httpx.post(
+        url + "/translate", json={"text": ["Open"], "to": ["fr"]}, timeout=30)))
+    request.start()
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.should_exit = True  # the request is in the model now
+    request.join(30)
+    thread.join(30)
+    sock.close()
+    assert result["response"].status_code == 200 and result["response"].json()["translations"][0]["text"]
+    assert not thread.is_alive()
+
+
 # ----------------------------------------------------------------------------- the CLI (once it is wired)
 
 @pytest.mark.parametrize("option, value", [("--port", "70000"), ("--port", "-1"), ("--max-batch", "0"),
-                                           ("--max-queue", "0"), ("--max-chars", "0")])
+                                           ("--max-queue", "0"), ("--max-chars", "0"), ("--max-cost", "0")])
 def test_impossible_server_settings_are_one_line_errors(tiny_run, option, value):
     from conftest import assert_clean_error
     assert_clean_error(run_cli("serve", "--model", str(tiny_run), option, value, timeout=60), option, value)
@@ -271,7 +539,9 @@ def test_cli_serve_help():
     if "serve" not in run_cli("--help").stdout.decode().split():
         pytest.skip("the CLI has no serve command yet (cli.py wiring pending)")
     out = run_cli("serve", "--help").stdout.decode()
-    assert "--model" in out and "--port" in out and "--host" in out
+    for option in ("--model", "--port", "--host", "--api-key", "INTERLINGUA_API_KEY", "--cors-origins",
+                   "--access-log", "--max-cost"):
+        assert option in out, option
 
 
 # ----------------------------------------------------------------------------- the page in a real browser
