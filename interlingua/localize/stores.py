@@ -221,8 +221,8 @@ def translations(source: Store, target: str | None = None, source_lang: str = "e
     if not lang:
         raise InterlinguaError(f"{source.path}: cannot tell the translation language: the file does not name it "
                                f"(PO 'Language:' header, XLIFF target-language, Qt language); pass it")
-    for n, unit in enumerate(store.units, 1):
-        if unit.isheader() or unit.isobsolete() or unit.isfuzzy() or not unit.source:
+    for n, unit in enumerate((u for u in store.units if not u.isheader()), 1):
+        if unit.isobsolete() or unit.isfuzzy() or not unit.source:
             continue
         if kind in ("xliff1", "xliff2"):
             if unit.target_dom is None or not _reviewed_enough(kind, unit):
