@@ -146,16 +146,20 @@ def load(path: str | Path, role: str = "") -> Store:
         if (error := bad_encoding(path, data, encoding)) is not None:
             raise error
     flavour = _json_flavour(path, data) if kind == "json" else ""
+    if kind in _XML_ROOTS:  # lxml first: its line numbers, and the kind checked before the library guesses
+        from lxml import etree
+        try:
+            root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError as exc:
+            raise _parse_error(path, kind, exc, role) from None
+        local = root.tag.rsplit("}", 1)[-1] if isinstance(root.tag, str) else ""
+        if local != _XML_ROOTS[kind]:
+            raise InterlinguaError(f"{path}: not a {KINDS[kind]} file (root element <{local}>){role}")
     cls = _classes()[f"json-{flavour}" if kind == "json" else "apple-utf16" if utf16 else kind]
     try:
         store = cls.parsestring(data)
     except Exception as exc:  # the library raises many types; every one is the input's fault here
         raise _parse_error(path, kind, exc, role) from None
-    if kind in _XML_ROOTS:
-        root = store.document.getroot()
-        local = root.tag.rsplit("}", 1)[-1]
-        if local != _XML_ROOTS[kind]:
-            raise InterlinguaError(f"{path}: not a {KINDS[kind]} file (root element <{local}>){role}")
     if kind == "json":
         store.dump_args["indent"] = _json_indent(data)
     store.filename = str(path)
