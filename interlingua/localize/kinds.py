@@ -14,6 +14,7 @@ and Apple a comment above the string; JSON has no place for one (the report coun
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -267,7 +268,6 @@ def plan_xliff(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Outp
 
 def _copy_into(old: etree._Element, new: etree._Element) -> etree._Element:
     """The earlier output's target with the tail (indentation) of the new file's."""
-    import copy
     clone = copy.deepcopy(old)
     clone.tail = new.tail
     return clone
@@ -316,7 +316,7 @@ def _ts_writer(unit: Any) -> Callable[[list[str], str], bool]:
 # ----------------------------------------------------------------------------- TMX (one file, every language)
 
 def _tuvs(tu: etree._Element) -> list[tuple[str, etree._Element]]:
-    return [(tuv.get(_XML_LANG) or tuv.get("lang") or "", tuv) for tu_child in [tu] for tuv in tu_child
+    return [(tuv.get(_XML_LANG) or tuv.get("lang") or "", tuv) for tuv in tu
             if isinstance(tuv.tag, str) and tuv.tag.rsplit("}", 1)[-1] == "tuv"]
 
 
@@ -379,7 +379,6 @@ def plan_tmx(source: Store, langs: list[str], out_dir: Path, overwrite: bool) ->
                 previous.setdefault(inline.plain(seg), {}).update(
                     {code: tuv for code, tuv in _tuvs(unit.xmlelement) if (s := _seg(tuv)) is not None
                      and inline.plain(s).strip()})
-    import copy
     for unit in store.units:
         tu = unit.xmlelement
         seg = tmx_source(tu, source_lang)

@@ -181,11 +181,6 @@ def _parse_error(path: Path, kind: str, exc: Exception, role: str) -> Interlingu
     return InterlinguaError(f"{path}: not a valid {KINDS[kind]} file{role} ({text or type(exc).__name__})")
 
 
-def empty_like(source: Store) -> Store:
-    """A fresh parse of the file ``source`` came from: an independent copy to fill for one language."""
-    return load(source.path)
-
-
 def save(store: Store, path: str | Path) -> None:
     """Write through the one output writer (temporary file, fsync, rename)."""
     atomic_write_bytes(path, bytes(store.store))
