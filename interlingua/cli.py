@@ -171,7 +171,7 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
-                            progress=not args.quiet)
+                            progress=not args.quiet, memory=args.tm)
     print(format_counts(counts))
 
 
@@ -431,18 +431,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.set_defaults(func=cmd_embed)
 
-    p = commands.add_parser("translate-file", help="machine drafts of a PO/POT catalog or a TMX memory, placeholders kept",
-                            description="Fill the untranslated entries of a PO/POT catalog, one "
-                            "OUT/<lang>/LC_MESSAGES/<domain>.po per language, or add the target languages to a TMX "
-                            "memory (OUT/<name>.tmx). Every draft is flagged fuzzy; a draft that would lose or invent "
-                            "a placeholder (%s, {0}, %(name)s, <b>, &amp;, ...) is left empty and counted.")
-    p.add_argument("input", help="a .po, .pot or .tmx file")
+    p = commands.add_parser("translate-file", help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, "
+                            "Apple, JSON), placeholders kept",
+                            description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, "
+                            "Android strings.xml, Apple .strings or JSON i18n file, one output per language "
+                            "(OUT/<lang>/LC_MESSAGES/<domain>.po, OUT/values-<lang>/strings.xml, ...), or add the target "
+                            "languages to a TMX memory (OUT/<name>.tmx). A translation memory (--tm) is used first, the "
+                            "model for the rest. Every draft is marked for review in the format's own way (PO fuzzy, "
+                            "XLIFF state, Qt unfinished, ...); a draft that would lose or invent a placeholder (%%s, {0}, "
+                            "%%(name)s, <b>, &amp;, XLIFF <x/>, ...) is left empty and counted.")
+    p.add_argument("input", help="a .po, .pot, .xlf/.xliff, .tmx, .ts, strings.xml, .strings or .json file")
     p.add_argument("--model", required=True, help="run folder")
     p.add_argument("--to", required=True, help="target language(s), comma-separated, e.g. fr,de")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="retranslate every entry, also those already translated (default: fill only empty ones)")
     p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
+                   "95%% similarity is used before the model, marked for review and noted with its score")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_precision(p)

@@ -241,7 +241,7 @@ def test_po_drafts_keep_structure_and_fill_only_empty_entries(catalog, tmp_path)
     assert by_id[(None, "%s: %s")].msgstr == "%s: %s"  # nothing to translate: copied, still a draft
     assert by_id[(None, "First line\nSecond line\n")].msgstr == "«fr» First line\n«fr» Second line\n"
     assert [e.msgstr for e in fr.obsolete_entries()] == ["Vieux message"]
-    assert counts["languages"]["fr"] == {"filled": 11, "left_empty": 0, "left_empty_placeholders": 0, "kept": 2,
+    assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 2,
                                          "path": counts["files"][0]}
     # other languages: the French translations are not theirs; everything is drafted
     de = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(out / "de" / "LC_MESSAGES" / "app.po"))}
@@ -363,7 +363,7 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     rows = {row["id"]: row for row in read_corpus(out / "memory.tmx")}
     assert rows["1"]["fr-FR"] == "Ouvrir" and "fr" not in rows["1"] and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
-    assert counts["languages"]["fr"] == {"filled": 2, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
+    assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
                                          "path": str(out / "memory.tmx")}
     text = (out / "memory.tmx").read_text(encoding="utf-8")
     assert "<!-- kept -->" in text and text.count('<prop type="x-interlingua">machine draft</prop>') == 5
@@ -430,7 +430,7 @@ def test_a_failure_mid_way_writes_nothing(catalog, tmp_path):
 
 def test_other_file_kinds_are_refused(tmp_path):
     (tmp_path / "x.mo").write_bytes(b"\x00")
-    assert "use a .po, .pot or .tmx file" in error_of(tmp_path / "x.mo", Echo(), ["fr"], tmp_path / "out")
+    assert "use one of .po, .pot, .xlf" in error_of(tmp_path / "x.mo", Echo(), ["fr"], tmp_path / "out")
     assert "no such file" in error_of(tmp_path / "missing.po", Echo(), ["fr"], tmp_path / "out")
 
 

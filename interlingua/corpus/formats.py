@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
-import polib
-
 from interlingua.corpus.langcodes import to_bcp47
 from interlingua.errors import InterlinguaError, where
 
@@ -214,6 +212,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+# Streaming, as translate-toolkit's TMX reader is not (it parses the whole document into memory): a corpus
+# memory can be larger than RAM. translate-file and --tm read TMX through localize/stores.py.
 def _read_tmx(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
     _need_file(path)
     count = 0
@@ -246,28 +246,16 @@ def _read_tmx(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
 
 
 def _read_po(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
-    _need_file(path)  # polib would parse a missing file's *name* as PO text
-    try:
-        po = polib.pofile(str(path), wrapwidth=0)
-    except UnicodeDecodeError:
-        for _ in _lines(path):  # find the line of the bad byte
-            pass
-        raise InterlinguaError(f"{path}: text does not match its declared charset") from None
-    except (OSError, ValueError) as e:
-        line = re.search(r"\(line (\d+)\)", str(e))
-        reason = re.sub(r"\s*\(line \d+\)", "", str(e).replace(str(path), "")).strip()
-        raise InterlinguaError(f"{where(path, line and int(line[1]))}: not a valid PO file: {reason}") from None
-    header = to_bcp47(po.metadata.get("Language", ""))
-    target = header or (langs and langs[1]) or _ext_lang(path.stem)
-    if not target:
+    """PO/POT through the one owner of localisation files (translate-toolkit, ``localize/stores.py``)."""
+    from interlingua.localize.stores import load, translations
+    hint = (langs and langs[1]) or _ext_lang(path.stem)
+    source = langs[0] if langs else "en"
+    store = load(path)
+    if not hint and not store.store.parseheader().get("Language"):
         raise InterlinguaError(f"{path}: cannot tell the translation language: no 'Language:' header and the "
                                f"file name is not a language code; pass langs=('en', lang)")
-    source = langs[0] if langs else "en"
-    for i, entry in enumerate(po, 1):
-        if entry.obsolete or "fuzzy" in entry.flags:
-            continue  # obsolete is dead text; fuzzy is a guess nobody checked: neither is a translation
-        text = entry.msgstr_plural.get(0, "") if entry.msgid_plural else entry.msgstr
-        yield _row(str(i), [(source, entry.msgid), (target, text)])
+    for row in translations(store, target=hint, source_lang=source):
+        yield _row(row.pop("id"), row.items())
 
 
 def _read_moses(path: str | Path, langs: tuple[str, str] | None) -> Iterator[Row]:
@@ -365,17 +353,19 @@ def _write_po(rows: list[Row], path: Path, langs: list[str]) -> None:
     if len(langs) != 2:
         raise InterlinguaError(f"{path}: a PO file holds English msgids and one translation language, the rows "
                                f"have {', '.join(langs)}; pass langs=('en', lang)")
-    po = polib.POFile(wrapwidth=0)
-    po.header = "Written by interlingua."
-    po.metadata = {"Project-Id-Version": "interlingua", "Language": langs[1], "MIME-Version": "1.0",
-                   "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
+    from translate.storage import pypo  # the library that reads it back (localize/stores.py)
+    po = pypo.pofile()
+    po.updateheader(add=True, Project_Id_Version="interlingua", Language=langs[1], MIME_Version="1.0",
+                    Content_Type="text/plain; charset=UTF-8", Content_Transfer_Encoding="8bit")
+    po.header().addnote("Written by interlingua.", origin="translator")
     seen = set()
     for _, (source, target) in _texts(rows, langs):
         if source and source not in seen:  # one msgid twice (without msgctxt) is an invalid PO file
             seen.add(source)
-            po.append(polib.POEntry(msgid=source, msgstr=target))
+            unit = po.addsourceunit(source)
+            unit.target = target
     with _atomic([path]) as (f,):
-        f.write(str(po))
+        f.write(bytes(po).decode("utf-8"))
 
 
 def write_corpus(rows: list[Row], path: str | Path, fmt: str | None = None, *,

@@ -40,6 +40,12 @@ class TranslationMemory:
 
         Ties go to the first such row (as ``process.extractOne``); None for a target no training row has.
         """
+        found = self.best(src, queries, targets)
+        return {t: [text for text, _ in found[t]] if found[t] is not None else None for t in targets}
+
+    def best(self, src: str, queries: list[str], targets: list[str]) -> dict[str, list[tuple[str, str]] | None]:
+        """As :meth:`lookup`, with the matched ``src`` text beside each translation: ``(translation, matched)``,
+        so a caller can say how close the match is (``translate-file --tm`` writes the score)."""
         process = _need("rapidfuzz.process", "rapidfuzz")
         fuzz = _need("rapidfuzz.fuzz", "rapidfuzz")
         candidates = [i for i, row in enumerate(self.rows) if src in row and any(t in row for t in targets)]
@@ -54,7 +60,8 @@ class TranslationMemory:
                 cols = columns[t]
                 best[t][start:start + TM_BATCH] = cols[scores[:, cols].argmax(axis=1)] if len(cols) < len(texts) \
                     else scores.argmax(axis=1)
-        return {t: [self.rows[candidates[j]][t] for j in best[t]] if t in best else None for t in targets}
+        return {t: [(self.rows[candidates[j]][t], texts[j]) for j in best[t]] if t in best else None
+                for t in targets}
 
 
 def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:

@@ -1,9 +1,10 @@
-"""For localisers: machine drafts of PO/POT catalogs and TMX memories with placeholders kept exactly.
+"""For localisers: machine drafts of localisation files (PO/POT, XLIFF, TMX, Qt, Android, Apple, JSON)
+with placeholders kept exactly, a translation memory first and the model for the rest.
 
     from interlingua import Translator
     from interlingua.localize import translate_file, format_counts
-    counts = translate_file("po/app.pot", Translator.load("runs/base"), ["fr", "de"], "drafts")
-    print(format_counts(counts))   # fr: 120 filled (fuzzy), 4 left empty (placeholders), 0 kept -> ...
+    counts = translate_file("po/app.pot", Translator.load("runs/base"), ["fr", "de"], "drafts", memory="old.tmx")
+    print(format_counts(counts))   # fr: 120 filled (marked for review, 30 of them from the memory), ...
 
 See ``docs/localize.md``.
 """

@@ -90,3 +90,19 @@ def gettext_locale(lang: str) -> str:
         else:
             modifier = part.lower()
     return base + (f"_{region}" if region else "") + (f"@{modifier}" if modifier else "")
+
+
+def form_sources(singular: str, plural: str, forms: int) -> list[str]:
+    """The English text behind each numbered plural form (gettext ``msgstr[i]``, Qt ``numerusform``):
+    the singular for form 0, the plural for the others; a one-form language (Japanese, Chinese, ...)
+    uses its only form for every n, so it gets the plural."""
+    if forms == 1:
+        return [plural]
+    return [singular] + [plural] * (forms - 1)
+
+
+def tag_sources(by_tag: dict[str, str], tags: list[str]) -> list[str]:
+    """The English text behind each CLDR plural category of the target (Android ``<item quantity>``):
+    the source's own text for a category it has (``one``), its ``other`` text for the rest."""
+    fallback = by_tag.get("other") or next(iter(by_tag.values()), "")
+    return [by_tag.get(tag) or fallback for tag in tags]
