@@ -60,7 +60,7 @@ from interlingua.errors import InterlinguaError  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.placeholders import mask  # noqa: E402
 from interlingua.tokenizer import BOS, EOS, PAD, Tokenizer, train_tokenizer  # noqa: E402
-from interlingua.train import (budget_done, choose_precision, dev_chrf_of, learning_rate, make_optimizer,  # noqa: E402
+from interlingua.train import (append_jsonl, budget_done, choose_precision, dev_chrf_of, learning_rate, make_optimizer,  # noqa: E402
                                output_layer_loss, translation_loss)
 from train_throughput import marian  # noqa: E402
 
@@ -187,30 +187,23 @@ class PeerTranslator(Translator):
         self._check_language(to)
         limit = max_len or int(self.max_len * 1.5)  # as Translator.translate
         lang = torch.tensor([self.peer.languages.index(to)])
-        # generate puts decoder_start_token_id before decoder inputs that do not begin with it: it is the
-        # language token itself when that starts the decoder (one target language per call).
-        first = int(self.peer.inputs(torch.zeros(1, 0, dtype=torch.long), torch.full((1, 1), BOS), lang)[1][0, 0])
         result = [""] * len(sentences)
         originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             start = torch.full((len(chunk), 1), BOS)
             src, start = self.peer.inputs(src, start, lang.expand(len(chunk)))
             rules = search_rules(self._constraint(chunk, originals), limit, self.peer.vocab)
+            # generate puts decoder_start_token_id before decoder inputs that do not begin with it: here it is
+            # the first of them (BOS, or the language token when that starts the decoder; one language per call).
             out = self.model.generate(input_ids=src, attention_mask=src != PAD, decoder_input_ids=start,
-                                      max_new_tokens=limit, decoder_start_token_id=first,
+                                      max_new_tokens=limit, decoder_start_token_id=int(start[0, 0]),
                                       logits_processor=LogitsProcessorList([rules]))
             for i, text in zip(chunk, self.tokenizer.decode(out[:, 1:].tolist())):
                 result[i] = self._restore(text, sentences[i], originals[i])
         return result
 
 
-
 # ----------------------------------------------------------------------------- the loop
-
-def append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
