@@ -43,7 +43,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -53,6 +52,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.api import Translator  # noqa: E402
+from interlingua.checkpoint import absolute_corpus  # noqa: E402
 from interlingua.config import RunConfig, load_config  # noqa: E402
 from interlingua.corpus.split import load_split  # noqa: E402
 from interlingua.data import CorpusInMemory, choose_languages, iterate_batches, parse_directions  # noqa: E402
@@ -98,6 +98,9 @@ def tokenizer_and_languages(args, config: RunConfig, corpus: CorpusInMemory) -> 
             log.warning("%s: languages %s and %d directions taken from the run (this config gives %s)", run,
                         ",".join(run_languages), len(run_directions), ",".join(languages))
         languages, directions = run_languages, run_directions
+        if saved.get("data") != absolute_corpus(args.data):  # as run.json records it
+            log.warning("%s was trained on %s, this curve is on %s: the same corpus and split files?", run,
+                        saved.get("data"), args.data)
     if (run / "config.json").exists():
         saved = RunConfig.from_dict(json.loads((run / "config.json").read_text()), str(run / "config.json"))
         ours, theirs = flat(config), flat(saved)
@@ -205,6 +208,10 @@ class PeerTranslator(Translator):
 
 # ----------------------------------------------------------------------------- the loop
 
+def figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the corpus (its train and dev splits are used)")
@@ -284,9 +291,8 @@ def main() -> None:
                      "eval_seconds": time.perf_counter() - start}
             curve.append(point)
             append_jsonl(args.out / "curve.jsonl", point)
-            log.info("eval at %.2f min, step %d: dev chrF %.2f, zero-shot %s (%.0f s)", point["minutes"], step,
-                     point["dev_chrf"] or math.nan, f"{point['dev_zero_shot_chrf']:.2f}"
-                     if point["dev_zero_shot_chrf"] is not None else "-", point["eval_seconds"])
+            log.info("eval at %.2f min, step %d: dev chrF %s, zero-shot %s (%.0f s)", point["minutes"], step,
+                     figure(point["dev_chrf"]), figure(point["dev_zero_shot_chrf"]), point["eval_seconds"])
             continue
         _, _, batch = next(batches)
         src, tgt_in = peer.inputs(batch.src, batch.tgt_in, batch.lang)
@@ -322,8 +328,8 @@ def main() -> None:
     print(f"HF Marian, {parameters / 1e6:.2f}M parameters, target language as a {args.language_token} token, "
           f"{precision}: {step} steps in {elapsed / 60:.2f} training minutes")
     for p in curve:
-        zero = f"{p['dev_zero_shot_chrf']:.2f}" if p["dev_zero_shot_chrf"] is not None else "-"
-        print(f"  {p['minutes']:6.2f} min  step {p['step']:6d}  dev chrF {p['dev_chrf']:.2f}  zero-shot {zero}")
+        print(f"  {p['minutes']:6.2f} min  step {p['step']:6d}  dev chrF {figure(p['dev_chrf'])}  "
+              f"zero-shot {figure(p['dev_zero_shot_chrf'])}")
     print(f"curve: {args.out / 'curve.jsonl'}")
 
 
