@@ -100,15 +100,16 @@ def real_batches(corpus: Path | None, vocab: int, n_batches: int, max_tokens: in
     return batches, tokenizer.vocab_size, {"pieces": pieces, "src": src, "tgt": tgt, "batch_rows": batch_rows}
 
 
-def marian(config: ModelConfig):
+def marian(config: ModelConfig, **settings):
+    """An HF MarianMTModel of ``config``'s size; ``settings``: other MarianConfig values (bench/peer_curve.py)."""
     from transformers import MarianConfig, MarianMTModel
-    hf = MarianConfig(vocab_size=config.vocab_size, d_model=config.d_model, encoder_layers=config.encoder_layers,
-                      decoder_layers=config.decoder_layers, encoder_attention_heads=config.n_heads,
-                      decoder_attention_heads=config.n_heads, encoder_ffn_dim=config.d_ff,
-                      decoder_ffn_dim=config.d_ff, max_position_embeddings=256, dropout=0.0,
-                      attention_dropout=0.0, activation_dropout=0.0, activation_function="gelu",
-                      pad_token_id=PAD, decoder_start_token_id=BOS, share_encoder_decoder_embeddings=True,
-                      tie_word_embeddings=True)
+    hf = MarianConfig(**{**dict(
+        vocab_size=config.vocab_size, d_model=config.d_model, encoder_layers=config.encoder_layers,
+        decoder_layers=config.decoder_layers, encoder_attention_heads=config.n_heads,
+        decoder_attention_heads=config.n_heads, encoder_ffn_dim=config.d_ff, decoder_ffn_dim=config.d_ff,
+        max_position_embeddings=256, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        activation_function="gelu", pad_token_id=PAD, decoder_start_token_id=BOS,
+        share_encoder_decoder_embeddings=True, tie_word_embeddings=True), **settings})
     return MarianMTModel(hf)
 
 

@@ -314,19 +314,27 @@ def dev_loss(model: Interlingua, dev: DirectionDataset, config: RunConfig, lang_
 def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[dict[str, str]]) -> dict[str, float]:
     """chrF on a sample of dev rows: mean over trained directions, and over a few zero-shot ones."""
     from .api import Translator
-    from .evaluate.metrics import chrf
     translator = Translator(model, tokenizer, run.config)
-    n = run.config.train.eval_sentences
-    trained = set(run.directions)
-    zero_shot = [(s, t) for s in run.languages for t in run.languages if s != t and (s, t) not in trained][:2]
-    scores: dict[str, list[float]] = {"chrf": [], "zero_shot_chrf": []}
-    for key, directions in (("chrf", run.directions), ("zero_shot_chrf", zero_shot)):
-        for src, tgt in directions:
-            rows = [r for r in dev_rows if src in r and tgt in r][:n]
-            if rows:
-                hyps = translator.translate([r[src] for r in rows], to=tgt)
-                scores[key].append(chrf(hyps, [r[tgt] for r in rows]))
+    scores = dev_chrf_of(translator.translate, run.languages, run.directions, dev_rows, run.config.train.eval_sentences)
     model.train()
+    return scores
+
+
+def dev_chrf_of(translate, languages: list[str], directions: list[tuple[str, str]], dev_rows: list[dict[str, str]],
+                sentences: int) -> dict[str, float]:
+    """The dev chrF of any system: ``translate(texts, to=lang) -> list[str]``, on the first ``sentences`` dev
+    rows of each trained direction and of the first two zero-shot ones (bench/peer_curve.py scores HF Marian
+    on exactly the rows and directions a run is scored on)."""
+    from .evaluate.metrics import chrf
+    trained = set(directions)
+    zero_shot = [(s, t) for s in languages for t in languages if s != t and (s, t) not in trained][:2]
+    scores: dict[str, list[float]] = {"chrf": [], "zero_shot_chrf": []}
+    for key, pairs in (("chrf", directions), ("zero_shot_chrf", zero_shot)):
+        for src, tgt in pairs:
+            rows = [r for r in dev_rows if src in r and tgt in r][:sentences]
+            if rows:
+                hyps = translate([r[src] for r in rows], to=tgt)
+                scores[key].append(chrf(hyps, [r[tgt] for r in rows]))
     return {k: sum(v) / len(v) for k, v in scores.items() if v}
 
 

@@ -79,3 +79,50 @@ def test_mining_quality_runs(tiny_run, corpus_path):
                              str(corpus_path), "--lang", "fr", "--pairs", "40"], capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert "plain cosine at its best threshold" in result.stdout.decode()
+
+
+@pytest.mark.slow
+def test_peer_curve_tiny(corpus_path, tmp_path):
+    """bench/peer_curve.py: HF Marian on our batches, dev chrF at each mark, then plot_curves draws it."""
+    pytest.importorskip("transformers")
+    import json
+    out = tmp_path / "peer"
+    result = subprocess.run([sys.executable, str(BENCH / "peer_curve.py"), "--data", str(corpus_path), "--config",
+                             "tiny", "eval_sentences=4", "--minutes", "0.1", "--eval-at", "0.05",
+                             "--language-token", "decoder", "--out", str(out)], capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
+    assert len(curve) == 2, curve
+    assert curve[0]["minutes"] >= 0.05 and curve[1]["minutes"] >= 0.1 and curve[1]["step"] > curve[0]["step"] > 0
+    assert all(0 <= p["dev_chrf"] <= 100 and 0 <= p["dev_zero_shot_chrf"] <= 100 for p in curve), curve
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["language_token"] == "decoder" and summary["steps"] == curve[1]["step"]
+    assert "en>fr" in summary["directions"] and "fr>de" not in summary["directions"]
+    again = subprocess.run([sys.executable, str(BENCH / "peer_curve.py"), "--data", str(corpus_path), "--config",
+                            "tiny", "--minutes", "0.1", "--out", str(out)], capture_output=True, timeout=300)
+    assert again.returncode != 0 and "--overwrite" in again.stderr.decode()
+    plotted = subprocess.run([sys.executable, str(BENCH / "plot_curves.py"), f"peer={out}", "--out",
+                              str(tmp_path / "curves.png")], capture_output=True, timeout=120)
+    assert plotted.returncode == 0, plotted.stderr.decode()[-2000:]
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_curves_times_a_runs_evals_by_its_train_entries(tmp_path, capsys):
+    """An eval step takes the elapsed time of the nearest train entry; a paused window counts the median on request."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("plot_curves", BENCH / "plot_curves.py")
+    plot_curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_curves)
+    # 1 s per step, but steps 100-150 took 600 s (the process was stopped); evals at steps 100 and 200
+    clock = {50: 50, 100: 100, 150: 700, 200: 750}
+    log = [{"kind": "train", "step": s, "elapsed_s": e} for s, e in clock.items()]
+    log.insert(2, {"kind": "eval", "step": 100, "dev_chrf": 10.0, "dev_zero_shot_chrf": 5.0})
+    log.append({"kind": "eval", "step": 200, "dev_chrf": 20.0})
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    kept = plot_curves.curve_points(tmp_path)
+    assert [(p["step"], p["minutes"] * 60, p["dev_chrf"]) for p in kept] == [(100, 100, 10.0), (200, 750, 20.0)]
+    assert kept[1]["dev_zero_shot_chrf"] is None
+    assert "steps 100-150: 12.0 s/step" in capsys.readouterr().out
+    repaired = plot_curves.curve_points(tmp_path / "log.jsonl", pauses="median")
+    assert [p["minutes"] * 60 for p in repaired] == [100, 200]
