@@ -72,6 +72,7 @@ def test_run_folder_describes_itself(tiny_run):
     assert not list(tiny_run.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_learns_a_handful_of_pairs_by_heart(real_rows, tmp_path):
     rows = [{"id": r["id"], "en": r["en"], "fr": r["fr"]} for r in real_rows if len(r["en"]) < 20][:8]
     write_corpus(rows, tmp_path / "eight.jsonl")
@@ -93,6 +94,7 @@ def test_reloaded_model_gives_identical_outputs(tiny_run):
     assert np.array_equal(a.embed(sentences), b.embed(sentences))
 
 
+@pytest.mark.slow
 def test_resume_continues_with_the_same_losses(corpus_path, tmp_path):
     base = ["max_steps=40", "eval_every=20", "log_every=5", "model.dropout=0.1", "keep_checkpoints=5"]
     whole = train(corpus_path, tmp_path / "whole", load_config("tiny", base))
@@ -105,12 +107,14 @@ def test_resume_continues_with_the_same_losses(corpus_path, tmp_path):
         assert got[step] == pytest.approx(expect[step], rel=1e-4, abs=1e-4), step
 
 
+@pytest.mark.slow
 def test_a_run_with_the_adversary_and_alignment_saves_and_reloads(corpus_path, tmp_path):
     run = train(corpus_path, tmp_path / "adv", load_config("tiny", ["max_steps=20", "eval_every=20",
                                                                     "adversary_weight=0.3", "align_weight=0.1"]))
     assert Translator.load(run).translate(["Open file"], to="fr")  # saved, reloaded with its adversary
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_and_a_resumed_run_keeps_the_precision_it_chose(corpus_path, tmp_path, caplog):
     run = train(corpus_path, tmp_path / "bf16", load_config("tiny", ["max_steps=20", "eval_every=10",
                                                                       "log_every=5", "precision=bf16"]))
