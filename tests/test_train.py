@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from interlingua.api import Translator
 from interlingua.config import load_config
