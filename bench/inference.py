@@ -44,7 +44,7 @@ from interlingua.config import ModelConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.search import decode_thought, greedy  # noqa: E402
 from interlingua.tokenizer import PAD, Tokenizer, train_tokenizer  # noqa: E402
-from interlingua.train import choose_precision  # noqa: E402
+from interlingua.hardware import choose_precision  # noqa: E402
 
 warnings.filterwarnings("ignore")  # torch.ao quantization deprecation notices; transformers generation notes
 

@@ -46,10 +46,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interlingua.config import ModelConfig, TrainConfig, RunConfig  # noqa: E402
+from interlingua.config import ModelConfig, TrainConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
-from interlingua.train import (choose_precision, make_optimizer, measure_matmul_flops, output_layer_loss,  # noqa: E402
-                               translation_loss)  # noqa: E402
+from interlingua.hardware import choose_precision, measure_matmul_flops  # noqa: E402
+from interlingua.losses import output_layer_loss, translation_loss  # noqa: E402
 
 PAD, BOS = 0, 2
 
@@ -368,7 +368,7 @@ def main() -> None:
     def ours_step_fn(precision: str):
         torch.manual_seed(0)
         model = Interlingua(config).train()
-        optimizer = make_optimizer(model, RunConfig(model=config, train=TrainConfig()))
+        optimizer = model.configure_optimizer(TrainConfig().lr, TrainConfig().weight_decay)
 
         def loss_of(s, t_in, t_out):  # as the trainer does: output layer and loss chunk by chunk (OutputLayerLoss)
             hidden, _ = model(s, t_in, lang.expand(len(s)), logits=False)

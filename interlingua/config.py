@@ -50,7 +50,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     align_weight: float = 0.0       # weight of the contrastive thought-alignment loss (0 = off)
     align_temperature: float = 0.05
-    adversary_weight: float = 0.0   # gradient-reversal language classifier on the thought (0 = off)
+    adversary_weight: float = 0.0   # a language classifier on the thought the encoder learns to confuse (0 = off)
     max_steps: int = 0              # 0: no step limit
     max_minutes: float = 0.0        # 0: no time limit
     log_every: int = 50

@@ -265,8 +265,8 @@ class Interlingua(nn.Module):
         self.target_language = nn.Embedding(max(1, len(c.target_languages)), c.d_model)
         self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
         self.decoder_norm = nn.LayerNorm(c.d_model)
-        # Training only (train.adversary_weight > 0): a linear language classifier on the whole thought,
-        # trained through a reversed gradient so that the encoder learns to make it fail.
+        # Training only (train.adversary_weight > 0): a linear language classifier on the whole thought;
+        # the encoder learns to make its answer uniform (losses.adversary_loss, not a reversed gradient).
         self.language_adversary = (nn.Linear(c.bridge_queries * c.d_model, max(1, len(c.target_languages)))
                                    if c.language_adversary and c.bridge_queries > 0 else None)
         self.apply(self._init_weights)
@@ -338,7 +338,7 @@ class Interlingua(nn.Module):
         """Logits (B, T, V) for ``tokens``; with use_cache, tokens are the new ones after ``state.position``.
 
         ``logits=False``: the final states (B, T, d) before the output layer, for a loss that
-        applies that layer itself (train.output_layer_loss).
+        applies that layer itself (losses.output_layer_loss).
         """
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
@@ -359,6 +359,24 @@ class Interlingua(nn.Module):
         thought = self.encode(src)
         state = self.start_decoding(thought, lang)
         return self.decode(tgt_in, state, use_cache=False, logits=logits), thought
+
+    # -- training -----------------------------------------------------------------------------
+
+    def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.AdamW:
+        """AdamW with weight decay on the matrices only.
+
+        The grouping follows the parameters' roles, which only the model knows, so it lives here: decay
+        shrinks the weights of a product (Linear layers, attention projections) towards zero, but not
+        biases and LayerNorm gains (vectors: decaying them only shifts the layer's output), nor the
+        embedding table (tied to the output layer: decay would pull rare tokens' rows, seldom updated,
+        towards zero between their updates), nor the bridge's learned queries (the thought's slots).
+        """
+        def decays(name: str, param: nn.Parameter) -> bool:
+            return param.dim() >= 2 and "embed" not in name and "queries" not in name
+        named = list(self.named_parameters())
+        return torch.optim.AdamW([{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
+                                  {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
+                                 lr=lr, betas=(0.9, 0.98), eps=1e-9)
 
     # -- cost ---------------------------------------------------------------------------------
 

@@ -115,10 +115,9 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty.
 
     EOS cannot be chosen before ``min_len`` tokens were produced. ``masks``: each sentence's
-    placeholder masks, exactly once in every hypothesis.
+    placeholder masks, exactly once in every hypothesis. ``beam=1`` runs this same code (and finds
+    what greedy finds, which the tests check); ``decode_thought`` sends width 1 to ``greedy``, which is faster.
     """
-    if beam == 1:
-        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks)
     masks = masks.expand(beam) if masks is not None else None
     batch, device = thought.shape[0], thought.device
     state = model.start_decoding(thought, lang, beam)
@@ -143,9 +142,13 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         top_scores, top_index = row_scores.view(batch, 2 * beam * beam).topk(2 * beam, dim=-1)
         origin = top_index // (2 * beam)
         token = row_token.view(batch, -1).gather(1, top_index)
-        # Candidates that end (EOS, or the length limit) leave the beam as finished hypotheses; only
-        # those few are handled one by one. The live ones are chosen for the whole batch at once.
-        ends = (top_scores > float("-inf")) & ((token == EOS) | (step == max_len - 1))
+        # Candidates that end (EOS, or the length limit) among the best `beam` leave the beam as finished
+        # hypotheses; only those few are handled one by one. One that ends below the best `beam` is
+        # dropped, not finished (as fairseq and HF do): it was never in the beam, and finishing it would
+        # stop a sentence early on a hypothesis greedy search, at width 1, never considers.
+        # The live ones are chosen for the whole batch at once.
+        ending = (top_scores > float("-inf")) & ((token == EOS) | (step == max_len - 1))
+        ends = ending & (torch.arange(2 * beam, device=device) < beam)
         if ends.any():
             for b, j in ends.nonzero().tolist():
                 o, t = int(origin[b, j]), int(token[b, j])
@@ -154,7 +157,7 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
             n_finished += ends.sum(1)
         # The best `beam` live candidates, in score order; a sentence with `beam` finished
         # hypotheses stops growing (its best finished one beats every live one it could still reach).
-        new_scores, pick = top_scores.masked_fill(ends, float("-inf")).topk(beam, dim=-1)
+        new_scores, pick = top_scores.masked_fill(ending, float("-inf")).topk(beam, dim=-1)
         new_scores.masked_fill_((n_finished >= beam)[:, None], float("-inf"))
         if torch.isinf(new_scores).all():
             break

@@ -4,11 +4,13 @@
 
 Objective: label-smoothed cross-entropy of the target given the thought, plus (when
 ``align_weight > 0``) a contrastive loss that pulls together the thoughts of two translations of
-the same meaning. Every ``log_every`` steps: loss, tokens/s, MFU and each layer's gradient norm.
+the same meaning, and (``adversary_weight > 0``) a language adversary; the losses themselves are the
+library's (losses.py), as are the hardware probes (hardware.py) and the optimizer's groups (model.py). Every ``log_every`` steps: loss, tokens/s, MFU and each layer's gradient norm.
 Every ``eval_every`` steps: dev loss and chrF, a checkpoint, and best.json if chrF improved.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -21,7 +23,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
@@ -29,11 +30,13 @@ from .card import write_card
 from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
                          resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
-from .config import ModelConfig, RunConfig, TrainConfig, value_problems
+from .config import RunConfig, TrainConfig, value_problems
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
 from .errors import InterlinguaError, Interrupted
+from .hardware import choose_precision, measure_matmul_flops
+from .losses import adversary_loss, alignment_loss, output_layer_loss, translation_loss
 from .model import Interlingua
 from .tokenizer import PAD, Tokenizer, train_tokenizer
 
@@ -41,94 +44,6 @@ log = logging.getLogger("interlingua.train")
 
 
 # ----------------------------------------------------------------------------- pieces of a step
-
-def translation_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                           ignore_index=PAD, label_smoothing=smoothing)
-
-
-class OutputLayerLoss(torch.autograd.Function):
-    """The tied output layer and the label-smoothed cross-entropy in one pass over chunks of tokens.
-
-    Same value and gradients as ``translation_loss(hidden @ weight.T, target, smoothing)``, but the
-    (tokens × vocabulary) logits are never held whole: each chunk's logits, softmax and gradient
-    live in cache and are gone before the next (a step's fp32 logits are ~130 MB at 4,000 tokens
-    and an 8k vocabulary, and writing, re-reading and differentiating them took ~10% of a bf16
-    step). The gradients are computed in the forward pass and scaled in the backward one.
-    Under autocast the two matmuls run in its dtype; the softmax is always fp32.
-    """
-
-    @staticmethod
-    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, smoothing: float,
-                chunk: int) -> torch.Tensor:
-        device = hidden.device.type
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
-        with torch.autocast(device, enabled=False):
-            vocab, keep = weight.shape[0], target != PAD
-            count = keep.sum().clamp(min=1)
-            w = weight.to(dtype)
-            grad_hidden = torch.empty_like(hidden)
-            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-            for start in range(0, hidden.shape[0], chunk):
-                h, t = hidden[start:start + chunk].to(dtype), target[start:start + chunk]
-                logp = (h @ w.T).float().log_softmax(-1)
-                per_token = (1 - smoothing) * -logp.gather(1, t[:, None]).squeeze(1) - smoothing * logp.mean(-1)
-                kept = keep[start:start + chunk]
-                total += per_token[kept].sum()
-                grad = logp.exp_()  # d loss / d logits = softmax - (1 - ε)·one-hot - ε / V, per kept token
-                grad.scatter_add_(1, t[:, None], torch.full_like(grad[:, :1], -(1 - smoothing)))
-                grad.sub_(smoothing / vocab).mul_((kept / count)[:, None])
-                grad = grad.to(dtype)
-                grad_hidden[start:start + chunk] = grad @ w
-                grad_weight += (grad.T @ h).float()
-        ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
-        return total / count
-
-    @staticmethod
-    def backward(ctx, grad_loss: torch.Tensor):
-        grad_hidden, grad_weight = ctx.saved_tensors
-        return grad_hidden * grad_loss, grad_weight * grad_loss, None, None, None
-
-
-def output_layer_loss(hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, smoothing: float,
-                      chunk: int = 1024) -> torch.Tensor:
-    """``translation_loss`` of the logits ``hidden @ weight.T``, chunk by chunk (OutputLayerLoss)."""
-    return OutputLayerLoss.apply(hidden.reshape(-1, hidden.shape[-1]), weight, target.reshape(-1), smoothing, chunk)
-
-
-def alignment_loss(source_thought: torch.Tensor, target_thought: torch.Tensor, meaning: torch.Tensor,
-                   temperature: float) -> torch.Tensor:
-    """InfoNCE between the pooled thought of each source and of its own target sentence.
-
-    The target sentence goes through the same encoder: two languages, one meaning, one thought.
-    Other meanings in the batch are the negatives; other directions of the same meaning are not.
-    """
-    a, b = Interlingua.pool(source_thought), Interlingua.pool(target_thought)
-    sim = a @ b.T / temperature                                   # (B, B)
-    same_meaning = meaning[:, None] == meaning[None, :]
-    sim = sim.masked_fill(same_meaning & ~torch.eye(len(a), dtype=torch.bool, device=a.device), float("-inf"))
-    labels = torch.arange(len(a), device=a.device)
-    return (F.cross_entropy(sim, labels) + F.cross_entropy(sim.T, labels)) / 2
-
-
-def adversary_loss(model: Interlingua, thought: torch.Tensor, language: torch.Tensor, weight: float) -> torch.Tensor:
-    """A language classifier on the whole thought, and the encoder trained to leave it guessing.
-
-    The classifier learns to tell the language of the thought (its loss reaches the classifier
-    only); the encoder learns to make the classifier's answer uniform over the languages (that
-    loss, scaled by ``weight``, reaches the encoder only). Aiming at the uniform answer, as in
-    Tzeng et al. (2015), rather than at the classifier's error through a reversed gradient, keeps
-    the encoder's loss bounded: a reversed gradient on this task drove the classifier's loss to
-    ~19 nats within 50 steps (a confidently wrong classifier, not a language-free thought).
-    """
-    flat = thought.flatten(1)
-    classifier = model.language_adversary
-    learn = F.cross_entropy(classifier(flat.detach()), language)
-    logits = F.linear(flat, classifier.weight.detach(), classifier.bias.detach())
-    confuse = -F.log_softmax(logits, dim=-1).mean()
-    return learn + weight * confuse
-
 
 class Objective(nn.Module):
     """The training loss as one module, so DDP sees every parameter use inside a single forward."""
@@ -179,57 +94,6 @@ def budget_done(step: int, elapsed_seconds: float, config: TrainConfig) -> float
     shares = ([step / config.max_steps] if config.max_steps else []) + \
              ([elapsed_seconds / (60 * config.max_minutes)] if config.max_minutes else [])
     return max(shares, default=0.0)
-
-
-def measure_matmul_flops(n: int = 1024, repeats: int = 7, dtype: torch.dtype = torch.float32,
-                         shape: tuple[int, int, int] | None = None) -> float:
-    """The machine's practical matmul peak (FLOP/s) in ``dtype``, measured now with the same threads.
-
-    The denominator of MFU (an n × n × n product), or, with ``shape=(m, k, n)``, the speed of one
-    product of a model's own size. The fastest of several: a busy neighbour slows some, never speeds one up.
-    """
-    m, k, n = shape or (n, n, n)
-    generator = torch.Generator().manual_seed(0)  # its own generator: the training RNG stays untouched
-    a, b = torch.randn(m, k, generator=generator).to(dtype), torch.randn(k, n, generator=generator).to(dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * m * k * n / best
-
-
-def choose_precision(requested: str, device: torch.device, model: ModelConfig, max_tokens: int) -> str:
-    """'bf16' (autocast: bf16 matmuls, fp32 weights, optimizer and loss) or 'fp32' for this run.
-
-    ``auto`` measures rather than guesses: a CPU with native bf16 (AVX-512 BF16, AMX) multiplies
-    the model's matrices 2-3x faster in bf16, one without it ~100x slower, so auto takes bf16 only
-    when a product of the model's own size (a batch of tokens × d_model × d_ff) is ≥ 1.3x faster.
-    A small model stays in fp32: its steps are per-operator overhead, which the casts only add to.
-    """
-    if requested != "auto":
-        return requested
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    shape = (min(max_tokens, 4096), model.d_model, model.d_ff)
-    if math.prod(shape) < 2 ** 26:  # the tiny preset: 600 × 32 × 64; base and small: 2000 × 256 × 1024
-        return "fp32"
-    bf16 = fp32 = 0.0
-    for _ in range(4):  # interleaved, best of each: a busy neighbour process slows both alike, and not always
-        bf16 = max(bf16, measure_matmul_flops(shape=shape, dtype=torch.bfloat16, repeats=5))
-        fp32 = max(fp32, measure_matmul_flops(shape=shape, repeats=5))
-    log.info("precision: bf16 matmuls %.1fx fp32 at %s on this CPU: %s", bf16 / fp32, "x".join(map(str, shape)),
-             "bf16 autocast" if bf16 >= 1.3 * fp32 else "fp32")
-    return "bf16" if bf16 >= 1.3 * fp32 else "fp32"
-
-
-def make_optimizer(model: Interlingua, config: RunConfig) -> torch.optim.Optimizer:
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n and "queries" not in n]
-    other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n and "queries" not in n)]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": config.train.weight_decay},
-                              {"params": other, "weight_decay": 0.0}],
-                             lr=config.train.lr, betas=(0.9, 0.98), eps=1e-9)
 
 
 # ----------------------------------------------------------------------------- set-up of a run
@@ -370,6 +234,9 @@ class StopOnSignal:
 
 def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool = False,
           overwrite: bool = False) -> Path:
+    # The run settles some settings (vocabulary size, languages, precision, a resumed run's architecture)
+    # in its own copy: the caller's config stays as it was given, ready for another run.
+    config = copy.deepcopy(config)
     data, out, t = Path(data), Path(out), config.train
     problems = value_problems(config)  # the Python API's configs too, not only the CLI's
     if problems:
@@ -407,7 +274,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         raise InterlinguaError(f"{out}: adversary_weight needs a run started with it (this one has no language "
                                f"adversary)")
     model = Interlingua(config.model).to(ctx.device)
-    optimizer = make_optimizer(model, config)
+    optimizer = model.configure_optimizer(t.lr, t.weight_decay)
     lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
     step, epoch, position, elapsed, best_chrf = 0, 0, 0, 0.0, -1.0
     if resume and not (out / "latest.json").exists():  # stopped before its first checkpoint: same on every rank

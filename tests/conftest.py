@@ -29,6 +29,17 @@ def assert_clean_error(result: subprocess.CompletedProcess, *needles: str) -> No
         assert needle in lines[0], lines[0]
 
 
+def tiny_model(**kw):
+    """A small untrained model on a fixed seed, in eval mode (dropout off): model and search tests."""
+    import torch
+    from interlingua.config import ModelConfig
+    from interlingua.model import Interlingua
+    torch.manual_seed(0)
+    settings = dict(vocab_size=50, d_model=32, n_heads=2, d_ff=64, encoder_layers=2, decoder_layers=2,
+                    bridge_queries=4, dropout=0.0, target_languages=["en", "fr", "de"])
+    return Interlingua(ModelConfig(**{**settings, **kw})).eval()
+
+
 @contextmanager
 def one_thread():
     """The tiny model's matrices are too small to share between threads; on a busy CPU that costs 5-10x."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+pytestmark = pytest.mark.slow  # each one a whole benchmark in a fresh process
 
 
 def test_train_throughput_tiny():

@@ -438,8 +438,7 @@ def test_other_file_kinds_are_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def cli_has_translate_file() -> None:
-    if "translate-file" not in run_cli("--help").stdout.decode():
-        pytest.skip("the CLI has no translate-file command yet (cli.py wiring pending)")
+    assert "translate-file" in run_cli("--help").stdout.decode()  # wired: a failure, not a skip, if it goes
 
 
 def test_cli_translate_file(cli_has_translate_file, catalog, tiny_run, tmp_path):

@@ -13,8 +13,7 @@ from interlingua.data import tokenise_rows
 from interlingua.placeholders import MASKS, drop_invented, mask, target_order, tokens, unmask
 from interlingua.search import MaskConstraint, beam_search, greedy
 
-from conftest import one_thread
-from test_model import tiny_model
+from conftest import one_thread, tiny_model
 
 MESSAGES = [
     "Delete %(name)s from {count} folders?",

@@ -39,6 +39,7 @@ def _images(html: str) -> list[bytes]:
 
 # ----------------------------------------------------------------------------- the page
 
+@pytest.mark.slow
 def test_report_on_the_tiny_run_has_every_section_and_valid_pngs(report):
     import matplotlib.image
     from interlingua.insight.report import SECTION_TITLES
@@ -61,6 +62,7 @@ def test_report_on_the_tiny_run_has_every_section_and_valid_pngs(report):
     assert "http://" not in html and "https://" not in html  # nothing to fetch: opens offline
 
 
+@pytest.mark.slow
 def test_a_run_without_gradient_log_still_gets_a_report_and_a_warning(tiny_run, corpus_path, tmp_path, caplog):
     from interlingua.insight.report import write_report
     run = tmp_path / "run"
@@ -166,7 +168,10 @@ def test_ablation_also_scores_translation_quality_and_undoes_every_trial(tiny_ru
     assert result["base_quality"] == pytest.approx(before)
     assert len(result["top_quality"]) == 2 and all(len(q) == 2 for q in result["random_quality"])
     assert all(0 <= q <= 100 for q in result["top_quality"])
-    assert result["top_quality"][-1] <= before  # a fifth of the most important weights gone cannot help
+    # No claim on the direction of chrF: after 60 steps the tiny model's held-out chrF can be 0.0, and a
+    # loaded machine once saw ablation "raise" it to 0.3. The damage is asserted on the loss, which any
+    # model this far along has: here, and against random weights in the test above.
+    assert result["top"][-1] > 0.05
     assert quality() == pytest.approx(before)  # and the model is back as it was
 
 
@@ -174,13 +179,13 @@ def test_the_command_line_fails_in_one_line_on_a_missing_run(tmp_path, capsys):
     import argparse
     from interlingua.cli import build_parser, main
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    if "report" not in commands.choices:
-        pytest.skip("cli.py has no 'report' command yet")
+    assert "report" in commands.choices
     assert main(["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"interlingua: error: {tmp_path / 'nowhere'}: no such run folder"]
 
 
+@pytest.mark.slow
 def test_a_model_without_a_bridge_gets_the_whole_report(corpus_path, tmp_path):
     """bridge_queries=0 (the thought is every source token's state): evaluation's probes and every section
     of the report run on it, with the pooled thought standing in for the fixed-size one."""

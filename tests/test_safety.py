@@ -36,6 +36,7 @@ def copy_corpus(corpus_path: Path, folder: Path) -> Path:
 
 # ----------------------------------------------------------------------------- --overwrite
 
+@pytest.mark.slow
 def test_overwrite_replaces_only_the_runs_own_files(corpus_path, tmp_path):
     copy_corpus(corpus_path, tmp_path / "data")
     train = ["train", "--data", "data/corpus.jsonl", "--out", "run", "--config", "tiny", "threads=1"]
@@ -148,6 +149,7 @@ def test_a_run_with_an_old_relative_corpus_path_evaluates_from_another_directory
 
 # ----------------------------------------------------------------------------- never lose a run
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_saves_the_current_step_and_resume_goes_on_from_it(corpus_path, tmp_path, sig):
     run = tmp_path / "run"
@@ -193,6 +195,7 @@ def test_time_based_checkpoints_whatever_eval_every_is(corpus_path, tmp_path, mo
     assert "dev_loss" in json.loads((tmp_path / "run" / "latest.json").read_text())["metrics"]  # the final one is
 
 
+@pytest.mark.slow
 def test_resume_before_the_first_checkpoint_starts_from_step_0(corpus_path, tmp_path):
     run = tmp_path / "run"
     first = cli("train", "--data", str(corpus_path), "--out", str(run), "--config", "tiny", "max_steps=2", "threads=1")

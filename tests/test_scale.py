@@ -28,6 +28,7 @@ def losses(run):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_torchrun_two_processes_then_resume_on_one(corpus_path, tmp_path):
     run = tmp_path / "ddp"
@@ -44,6 +45,7 @@ def test_torchrun_two_processes_then_resume_on_one(corpus_path, tmp_path):
     assert max(losses(run)) == 30
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_matches_an_uninterrupted_run(corpus_path, tmp_path):
     whole = train(corpus_path, tmp_path / "whole", load_config("tiny", TINY))
     killed = tmp_path / "killed"
@@ -56,9 +58,9 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(corpus_path, tmp_path):
     time.sleep(random.uniform(0.0, 0.5))  # a random moment after the first checkpoint
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not list(killed.rglob("*.tmp")) or True  # a .tmp may remain from the killed write; never a pointer to it
+    # A .tmp may remain from the killed write; a pointer never names one, only a whole file.
     latest = json.loads((killed / "latest.json").read_text())
-    assert (killed / latest["weights"]).exists()
+    assert not latest["weights"].endswith(".tmp") and (killed / latest["weights"]).exists()
     resumed = subprocess.run(command + ["--resume"], capture_output=True, env=ONE_THREAD, timeout=300)
     assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
     expected, got = losses(whole), losses(killed)
@@ -68,6 +70,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(corpus_path, tmp_path):
         assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-4), step
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", ["disk full", "unwritable"])
 def test_a_failed_checkpoint_write_is_a_clear_error_and_the_previous_one_stays_whole(corpus_path, tmp_path,
                                                                                     monkeypatch, failure):
@@ -147,6 +150,7 @@ def test_a_streamed_epoch_has_every_example_once_and_a_fixed_order(real_rows, tm
                for b in stream.epoch_batches(0, 7, 300))
 
 
+@pytest.mark.slow
 def test_streamed_training_resumes_exactly(real_rows, tmp_path):
     corpus, _ = _stream_corpus(real_rows, tmp_path / "c")
     settings = ["stream=true", "stream_buffer=200", "eval_every=20", "log_every=10", "threads=1"]
@@ -161,6 +165,7 @@ def test_streamed_training_resumes_exactly(real_rows, tmp_path):
     assert meanings == 260  # counted while streaming
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_torchrun_streamed_ranks_save_their_own_positions_and_resume_exactly(real_rows, tmp_path):
     # 2,010 training rows: rank 0 reads a chunk of 2,000 rows, rank 1 the other 10 (an epoch of a batch or two)

@@ -29,7 +29,7 @@ import torch
 from ..data import Batch, DirectionDataset
 from ..errors import InterlinguaError
 from ..model import Interlingua
-from ..train import translation_loss
+from ..losses import translation_loss
 
 LossFn = Callable[[Interlingua, Batch], torch.Tensor]
 
