@@ -14,7 +14,7 @@ curves differ only by the model:
   printed); without it a tokenizer is trained here exactly as ``interlingua train`` trains one;
 - the same examples in the same token-bucketed batches, in the same order (interlingua.data with the
   config's seed, max_tokens, max_len and placeholder masks);
-- the same optimizer and schedule (train.make_optimizer: AdamW, betas 0.9/0.98, weight decay on the
+- the same optimizer and schedule (Interlingua.configure_optimizer's grouping: AdamW, betas 0.9/0.98, weight decay on the
   matrices but not the embedding table; train.learning_rate: warm-up then inverse square root),
   label smoothing, gradient clipping, and the precision ``precision: auto`` chooses (bf16 autocast
   where this CPU multiplies faster in bf16, as our runs do). Not our contrastive alignment loss
@@ -60,8 +60,9 @@ from interlingua.errors import InterlinguaError  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.placeholders import mask  # noqa: E402
 from interlingua.tokenizer import BOS, EOS, PAD, Tokenizer, train_tokenizer  # noqa: E402
-from interlingua.train import (append_jsonl, budget_done, choose_precision, dev_chrf_of, learning_rate, make_optimizer,  # noqa: E402
-                               output_layer_loss, translation_loss)
+from interlingua.hardware import choose_precision  # noqa: E402
+from interlingua.losses import output_layer_loss, translation_loss  # noqa: E402
+from interlingua.train import append_jsonl, budget_done, dev_chrf_of, learning_rate  # noqa: E402
 from train_throughput import marian  # noqa: E402
 
 log = logging.getLogger("peer_curve")
@@ -260,12 +261,13 @@ def main() -> None:
     torch.manual_seed(t.seed)
     peer = Peer(config, tokenizer.vocab_size, languages, args.language_token, args.fused_loss)
     model = peer.model.train()
-    optimizer = make_optimizer(model, config)
-    # make_optimizer leaves tables named "embed" undecayed; Marian's shared table is model.shared: move it.
-    decay, other = optimizer.param_groups
-    shared = model.model.shared.weight
-    decay["params"] = [p for p in decay["params"] if p is not shared]
-    other["params"] = other["params"] + [shared]
+    # Our grouping (Interlingua.configure_optimizer, reason there): decay the matrices, not vectors or the
+    # embedding table, which Marian calls `shared`; the same AdamW settings.
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decays = [p for n, p in named if p.dim() >= 2 and "embed" not in n and "shared" not in n]
+    others = [p for n, p in named if not (p.dim() >= 2 and "embed" not in n and "shared" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decays, "weight_decay": t.weight_decay},
+                                   {"params": others, "weight_decay": 0.0}], lr=t.lr, betas=(0.9, 0.98), eps=1e-9)
     precision = choose_precision(t.precision, torch.device("cpu"), config.model, t.max_tokens)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     translator = PeerTranslator(peer, tokenizer, config)
