@@ -218,8 +218,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the corpus (its train and dev splits are used)")
     parser.add_argument("--config", default="small", help="preset or YAML file, as for `interlingua train`")
     parser.add_argument("settings", nargs="*", help="key=value overrides, as for `interlingua train`")
-    parser.add_argument("--minutes", type=float, required=True, help="training minutes (evaluation not counted)")
-    parser.add_argument("--eval-at", default="", help="minute marks to evaluate at, e.g. 10,20,30 (the end always)")
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float, help="training minutes (evaluation not counted)")
+    budget.add_argument("--steps", type=int, help="training steps instead: equal work whatever else the machine "
+                        "runs (compare with one of our runs at its eval steps)")
+    parser.add_argument("--eval-at", default="", help="marks to evaluate at, in minutes (or steps with --steps), "
+                        "e.g. 10,20,30 (the end always)")
     parser.add_argument("--out", type=Path, required=True, help="folder for curve.jsonl, log.jsonl, summary.json")
     parser.add_argument("--tokenizer", type=Path, help="a run's tokenizer.model: the same pieces as that run")
     parser.add_argument("--language-token", choices=["source", "decoder"], default="source",
@@ -236,15 +240,16 @@ def main() -> None:
     t = config.train
     if t.stream:
         raise InterlinguaError("stream=true: the peer curve reads the training split into memory")
-    marks = sorted({float(m) for m in args.eval_at.split(",") if m.strip()} | {args.minutes})
-    marks = [m for m in marks if 0 < m <= args.minutes]
+    end = float(args.steps) if args.steps is not None else args.minutes
+    marks = sorted({float(m) for m in args.eval_at.split(",") if m.strip()} | {end})
+    marks = [m for m in marks if 0 < m <= end]
     args.out.mkdir(parents=True, exist_ok=True)
     if (args.out / "curve.jsonl").exists() and not args.overwrite:
         raise InterlinguaError(f"{args.out}: has a curve.jsonl already; use --overwrite to replace it")
     for name in ("curve.jsonl", "log.jsonl", "summary.json"):
         (args.out / name).unlink(missing_ok=True)
-    # Budget in minutes: the schedule (cosine included) spends it as a run with max_minutes would.
-    t.max_steps, t.max_minutes = 0, args.minutes
+    # The schedule (cosine included) spends the budget as a run with max_minutes or max_steps would.
+    t.max_steps, t.max_minutes = (args.steps, 0.0) if args.steps is not None else (0, args.minutes)
     if t.threads:
         torch.set_num_threads(t.threads)
 
@@ -274,15 +279,18 @@ def main() -> None:
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)  # not the fixed position tables
     ours = Interlingua(config.model).num_parameters()
     log.info("HF Marian (transformers %s): %.2fM parameters (interlingua at this config: %.2fM); %s; "
-             "language token: %s; %d examples over %d directions; evaluating at %s min of training",
+             "language token: %s; %d examples over %d directions; evaluating at %s of training",
              transformers.__version__, parameters / 1e6, ours / 1e6, precision, args.language_token, len(dataset),
-             len(directions), ", ".join(f"{m:g}" for m in marks))
+             len(directions), ", ".join(f"{m:g}" for m in marks) + (" steps" if args.steps is not None else " min"))
 
     step, elapsed, window = 0, 0.0, [0.0, 0, 0, 0.0]  # loss sum, steps, target tokens, seconds
     curve = []
+    def spent() -> float:  # in the budget's unit
+        return float(step) if args.steps is not None else elapsed / 60
+
     while marks:
-        if elapsed >= marks[0] * 60:
-            while marks and elapsed >= marks[0] * 60:
+        if spent() >= marks[0]:
+            while marks and spent() >= marks[0]:
                 marks.pop(0)
             model.eval()
             start = time.perf_counter()
