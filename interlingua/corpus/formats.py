@@ -353,9 +353,18 @@ def _texts(rows: list[Row], langs: list[str]) -> Iterator[tuple[str, list[str]]]
 
 def _write_jsonl(rows: list[Row], path: Path, langs: list[str]) -> None:
     with _atomic([path]) as (f,):
-        for row_id, texts in _texts(rows, langs):
-            row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.write(jsonl_text(rows, langs))
+
+
+def jsonl_text(rows: list[Row], langs: list[str] | None = None) -> str:
+    """Rows as JSONL, as write_corpus writes them (``langs``: the languages written, default all): for
+    writers of several files at once (a corpus's splits); no rows, no text."""
+    langs = langs if langs is not None else _order(k for row in rows for k in row)
+    lines = []
+    for row_id, texts in _texts(rows, langs):
+        row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(lines)
 
 
 def _write_tsv(rows: list[Row], path: Path, langs: list[str]) -> None:
