@@ -28,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
 from .card import write_card
-from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
+from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, read_json, restore_optimizer,
                          resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
 from .config import ModelConfig, RunConfig, TrainConfig, value_problems
@@ -263,6 +263,8 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
                    [tuple(d.split(">")) for d in saved["trained_directions"]])
     if out.is_dir() and any(out.iterdir()):
+        if not is_run(out):  # --resume and --overwrite are for runs: the message must not offer them here
+            raise InterlinguaError(f"{out}: not a run folder and not empty; choose a new or empty folder for --out")
         if not overwrite:
             raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
         clear_run(out)  # only the run's own files: anything else beside them is the user's

@@ -153,6 +153,10 @@ def _moses_files(path: str | Path, langs: tuple[str, str] | None,
             chosen = [first, others[0]]
         elif not first and len(pool) == 2:
             chosen = pool
+        elif first and first not in pool and row_langs is not None:  # o.xyz: no format, no language of the rows
+            raise InterlinguaError(f"{path}: '{given.suffix}' is neither a corpus format (.jsonl, .tsv, .tmx, .po) "
+                                   f"nor a language of the rows ({', '.join(pool)}); name the file by its format, or "
+                                   f"by one of those languages for Moses files")
         else:
             raise InterlinguaError(f"{path}: cannot tell which two languages to use (found: "
                                    f"{', '.join(pool) or 'none'}); pass langs=(src, tgt)")
@@ -415,6 +419,8 @@ def write_corpus(rows: list[Row], path: str | Path, fmt: str | None = None, *,
 
     Texts are cleaned to single lines so what is written reads back the same.
     """
+    if Path(str(path)).is_dir():  # a Moses prefix would write beside it: not what a folder's name asks for
+        raise InterlinguaError(f"{path}: is a folder; give a file name, e.g. {Path(path) / 'corpus.jsonl'}")
     fmt = fmt or detect_format(path)
     if fmt not in _READERS:
         raise InterlinguaError(f"{path}: unknown corpus format {fmt!r}; use one of {', '.join(_READERS)}")
