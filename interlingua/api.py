@@ -75,6 +75,11 @@ class Translator:
         return list(self.config.model.target_languages)
 
     @property
+    def max_beam(self) -> int:
+        """The widest beam this model can search: each step ranks 2·beam candidates out of its vocabulary."""
+        return self.tokenizer.vocab_size // 2
+
+    @property
     def device(self) -> torch.device:
         return self.model.embed.weight.device
 
@@ -138,11 +143,23 @@ class Translator:
         self._check_sentences(sentences)
         if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
             raise ValueError(f"beam must be a whole number of at least 1, got {beam!r}")
+        if beam > self.max_beam:  # a limit of this model, not of the caller's code: the user's to fix
+            raise InterlinguaError(f"beam {beam} is more than this model's {self.tokenizer.vocab_size}-piece "
+                                   f"vocabulary can search: at most {self.max_beam}")
         targets = [to] if isinstance(to, str) else list(to)
         if not targets:
             raise InterlinguaError("no target language given")
         for lang in targets + ([pivot] if pivot else []):
             self._check_language(lang)
+        words = [i for i, s in enumerate(sentences) if s.strip()]
+        if len(words) < len(sentences):  # a blank line stays blank: from nothing the model would invent a text
+            found = self.translate([sentences[i] for i in words], to=targets, beam=beam, pivot=pivot,
+                                   max_len=max_len) if words else {lang: [] for lang in targets}
+            result = {lang: [""] * len(sentences) for lang in targets}
+            for lang in targets:
+                for i, text in zip(words, found[lang]):
+                    result[lang][i] = text
+            return result[to] if isinstance(to, str) else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut = self.cut_short[pivot]

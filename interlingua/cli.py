@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .corpus.langcodes import split_languages
@@ -82,7 +85,7 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .checkpoint import read_json
-    from .config import RunConfig, apply_settings, load_config
+    from .config import RunConfig, apply_overrides, load_config
     from .train import train
     overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
     if args.resume:  # the run's own config, with any overrides (e.g. a longer max_minutes) on top
@@ -90,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if not config_path.exists():
             raise InterlinguaError(f"{args.out}: nothing to resume (no config.json)")
         config = RunConfig.from_dict(read_json(config_path), str(config_path))
-        errors = apply_settings(config, dict(o.split("=", 1) for o in overrides if "=" in o), "command line")
+        errors = apply_overrides(config, overrides)  # a malformed one is an error here too, never dropped
         if errors:
             raise InterlinguaError("; ".join(errors))
     else:
@@ -101,8 +104,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- use a model
 
 def _read_lines(path: str | None, texts: list[str]) -> list[str]:
-    """Sentences from arguments, a file, or stdin; invalid UTF-8 is reported with its line."""
+    """Sentences from arguments, a file, or stdin, one per line, blank lines kept (their output line stays blank);
+    invalid UTF-8 is reported with its line, and input with nothing to translate is an error."""
+    if texts and path:
+        raise InterlinguaError(f"give the sentences as arguments or in a file (--in {path}), not both")
     if texts:
+        if not any(text.strip() for text in texts):
+            raise InterlinguaError("nothing to translate: the sentence given is empty" if len(texts) == 1
+                                   else "nothing to translate: every sentence given is empty")
         return texts
     name = path or "<stdin>"
     try:
@@ -120,7 +129,9 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
-        raise InterlinguaError(f"{name}: no input sentences")
+        raise InterlinguaError(f"{name}: empty, no input sentences")
+    if not any(line.strip() for line in lines):
+        raise InterlinguaError(f"{name}: only blank lines, no input sentences")
     return lines
 
 
@@ -197,19 +208,22 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         if not data.exists():
             from .corpus.formats import write_corpus
             write_corpus(load_split(corpus, "test"), data, "jsonl")
-    if args.plot:  # fail on an unusable plot directory now, not after minutes of evaluation
+    to_stdout = args.json == "-"
+    out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
+    if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
+        from .checkpoint import check_output
+        check_output(out)
+    if args.plot:
         from .insight.report import prepare_plot_dir
         prepare_plot_dir(args.plot)
     result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
                             max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
-    to_stdout = args.json == "-"
     # With --json - the JSON owns stdout, so the table goes to stderr.
     print(format_summary(result), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        out = Path(args.json) if args.json else Path(args.model) / "eval.json"
         write_result(result, out)
         print(f"wrote {out}")
         if out == Path(args.model) / "eval.json":  # the run's own figures: its card shows them
@@ -251,15 +265,50 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------- parser
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (argparse prints the message as a one-line usage error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line like every other error (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"interlingua: error: {message} (see: {self.prog} --help)\n")
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high]; out of range is a one-line usage error naming the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+    parse.__name__ = "whole number"  # what argparse calls the type in its own messages
+    return parse
+
+
+def real(low: float, high: float | None = None) -> Callable[[str], float]:
+    """argparse type: a finite number in [low, high] (nan and inf are never a setting)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text!r}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = whole(1)
+count = whole(0)  # a number of meanings or sentences, where 0 means none
+# Beam search keeps 2·beam candidates per hypothesis; past a few dozen it costs time and buys nothing
+# (and the model's vocabulary bounds it anyway: api.Translator.translate names that limit).
+MAX_BEAM = 64
+beam_size = whole(1, MAX_BEAM)
+BEAM_HELP = f"beam size, 1 to {MAX_BEAM} (default 1: greedy)"
 
 
 def add_precision(p: argparse.ArgumentParser) -> None:
@@ -269,7 +318,7 @@ def add_precision(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="interlingua", description="Learn a language-agnostic thought from parallel text; "
         "translate any of its languages into any other, including pairs never seen together.")
     parser.add_argument("--version", action="version", version=f"interlingua {__version__}")
@@ -283,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=positive_int, default=None,
                    help="training steps (default: the preset's max_steps; small: about 12 minutes on 2 idle cores). "
                    "A fixed amount of work, so a busy machine takes longer rather than learning less")
-    p.add_argument("--max-minutes", type=float, default=0.0,
+    p.add_argument("--max-minutes", type=real(0), default=0.0,
                    help="stop training after this many minutes even if the steps are not done (default: no limit)")
     p.add_argument("--workdir", default="runs/quickstart", help="where the corpus and run go")
     p.add_argument("--config", default="small", help="preset or YAML file (default small)")
@@ -309,10 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also harvest every .deb and .whl directly inside DIR (repeatable)")
     p.add_argument("--no-system", action="store_true",
                    help="leave out the machine's installed catalogs: only the --deb/--wheel/--from-dir ones")
-    p.add_argument("--min-translations", type=int, default=1000,
+    p.add_argument("--min-translations", type=count, default=1000,
                    help="leave out languages with fewer translations (default 1000)")
-    p.add_argument("--dev", type=int, default=500, help="dev meanings (default 500)")
-    p.add_argument("--test", type=int, default=1000, help="test meanings (default 1000)")
+    p.add_argument("--dev", type=count, default=500, help="dev meanings (default 500)")
+    p.add_argument("--test", type=count, default=1000, help="test meanings (default 1000)")
     p.add_argument("--seed", type=int, default=1, help="split seed (default 1)")
     p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
     p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
@@ -331,8 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = corpus.add_parser("split", help="write train/dev/test splits (by meaning) beside a corpus",
                           description="Split by meaning, never by pair: a held-out meaning is unseen in every language.")
     p.add_argument("corpus")
-    p.add_argument("--dev", type=int, default=500)
-    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--dev", type=count, default=500, help="dev meanings (default 500)")
+    p.add_argument("--test", type=count, default=1000, help="test meanings (default 1000)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
     p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
@@ -345,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="corpus (JSONL with .train/.dev siblings, or any readable format)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", default="base", help="preset (tiny, small, base) or YAML file (default base)")
-    p.add_argument("--max-minutes", type=float, help="stop after this many minutes of training")
+    p.add_argument("--max-minutes", type=real(0), help="stop after this many minutes of training")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
@@ -360,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", help="source language (not needed by the model; for reports only)")
     p.add_argument("--in", dest="input", help="input file, one sentence per line")
     p.add_argument("--out", help="output file (written atomically; default stdout)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
@@ -374,10 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "survival, and with --baselines the traditional approach on the same rows.")
     p.add_argument("--model", required=True, help="run folder")
     p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--baselines", action="store_true", help="add translation-memory and char n-gram baselines")
     p.add_argument("--train-data", help="training corpus for the baselines (default: the run's training split)")
-    p.add_argument("--max-sentences", type=int, help="first N test rows per source language")
+    p.add_argument("--max-sentences", type=positive_int, help="first N test rows per source language")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the "
                    "tables go to stderr)")
@@ -395,9 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--src", required=True, help="text file, one sentence per line, any language of the model")
     p.add_argument("--tgt", required=True, help="text file, one sentence per line, any language of the model")
     p.add_argument("--out", required=True, help="output TSV (written atomically)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", type=real(0), default=DEFAULT_THRESHOLD,
                    help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)")
-    p.add_argument("--k", type=int, default=4, help="neighbours in the margin's denominator (default 4)")
+    p.add_argument("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_mine)
@@ -409,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
-    p.add_argument("--max-sentences", type=int, default=200,
+    p.add_argument("--max-sentences", type=count, default=200,
                    help="test rows per source language for the evaluation (default 200; 0: all)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress")
@@ -446,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="retranslate every entry, also those already translated (default: fill only empty ones)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
                    "95%% similarity is used before the model, marked for review and noted with its score")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
@@ -460,15 +509,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "(for Weblate). Requests that arrive together are batched.")
     p.add_argument("--model", required=True, help="run folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--port", type=whole(0, 65535), default=8000, help="port (default 8000; 0: any free port)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--max-batch", type=int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
-    p.add_argument("--max-wait-ms", type=float, default=10, help="how long a request waits for others to batch with (default 10)")
-    p.add_argument("--max-chars", type=int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
-    p.add_argument("--max-sentences", type=int, default=64, help="sentences per request at most (default 64; more: 413)")
-    p.add_argument("--max-queue", type=int, default=256,
+    p.add_argument("--max-batch", type=positive_int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
+    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=10, help="how long a request waits for others to batch with (default 10)")
+    p.add_argument("--max-chars", type=positive_int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
+    p.add_argument("--max-sentences", type=positive_int, default=64, help="sentences per request at most (default 64; more: 413)")
+    p.add_argument("--max-queue", type=positive_int, default=256,
                    help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
-    p.add_argument("--max-cost", type=int, default=200_000,
+    p.add_argument("--max-cost", type=positive_int, default=200_000,
                    help="characters x target languages x beam per request at most (default 200000; more: 413)")
     p.add_argument("--api-key", default=None,
                    help="a key every model endpoint wants (Authorization: Bearer KEY, or LibreTranslate's api_key); "

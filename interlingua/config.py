@@ -201,6 +201,18 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
     return problems
 
 
+def apply_overrides(config: RunConfig, overrides: list[str]) -> list[str]:
+    """Set the command line's ``key=value`` items on config; return every problem found."""
+    errors: list[str] = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            errors.append(f"override '{item}': expected key=value")
+            continue
+        errors += apply_settings(config, {key.strip(): value.strip()}, "command line")
+    return errors
+
+
 def presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -219,15 +231,12 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | None =
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise InterlinguaError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        except OSError as exc:  # a folder, no permission
+            raise InterlinguaError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
         if not isinstance(data, dict):
             raise InterlinguaError(f"{path}: expected a mapping of keys to values")
         errors += apply_settings(config, data, str(path))
-    for item in overrides or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            errors.append(f"override '{item}': expected key=value")
-            continue
-        errors += apply_settings(config, {key.strip(): value.strip()}, "command line")
+    errors += apply_overrides(config, overrides or [])
     if not errors:
         errors += value_problems(config, str(preset_or_path or "config") + (" with the command line" * bool(overrides)))
     if errors:

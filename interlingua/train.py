@@ -18,6 +18,8 @@ import shlex
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
 from .card import write_card
-from .checkpoint import (absolute_corpus, clear_run, load_checkpoint, read_json, restore_optimizer,
+from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, read_json, restore_optimizer,
                          resolve_checkpoint, save_checkpoint, write_json)
 from . import distributed
 from .config import RunConfig, TrainConfig, value_problems
@@ -125,6 +127,8 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
                    [tuple(d.split(">")) for d in saved["trained_directions"]])
     if out.is_dir() and any(out.iterdir()):
+        if not is_run(out):  # --resume and --overwrite are for runs: the message must not offer them here
+            raise InterlinguaError(f"{out}: not a run folder and not empty; choose a new or empty folder for --out")
         if not overwrite:
             raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
         clear_run(out)  # only the run's own files: anything else beside them is the user's
@@ -211,9 +215,25 @@ class StopOnSignal:
     Handlers can only be set from the main thread; elsewhere (a notebook's worker thread) this is a no-op.
     """
 
+    class StopNow(Exception):
+        """Raised out of a ``promptly`` block by the first signal."""
+
     def __init__(self):
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
+        self._promptly = False
+
+    @contextmanager
+    def promptly(self) -> Iterator[None]:
+        """Within this block the first signal stops the work at once (StopNow): for work that can be done
+        again later, such as an evaluation, never for a checkpoint being written."""
+        if self.signal is not None:  # it came during the step before: nothing to start
+            raise self.StopNow
+        self._promptly = True
+        try:
+            yield
+        finally:
+            self._promptly = False
 
     def __enter__(self) -> "StopOnSignal":
         if threading.current_thread() is threading.main_thread():
@@ -226,6 +246,9 @@ class StopOnSignal:
         signal.signal(number, self._previous[number])
         log.warning("%s: finishing this step, then saving a checkpoint (send it again to stop without saving)",
                     signal.Signals(number).name)
+        if self._promptly:
+            self._promptly = False
+            raise self.StopNow
 
     def __exit__(self, *exc) -> None:
         for number, handler in self._previous.items():
@@ -276,7 +299,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     model = Interlingua(config.model).to(ctx.device)
     optimizer = model.configure_optimizer(t.lr, t.weight_decay)
     lang_ids = {lang: i for i, lang in enumerate(config.model.target_languages)}
-    step, epoch, position, elapsed, best_chrf = 0, 0, 0, 0.0, -1.0
+    step, epoch, position, elapsed, best_chrf, evaluated = 0, 0, 0, 0.0, -1.0, True
     if resume and not (out / "latest.json").exists():  # stopped before its first checkpoint: same on every rank
         log.info("%s has no checkpoint yet: starting from step 0 with its tokenizer and config", out)
     elif resume:
@@ -289,6 +312,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         if t.stream:  # a streamed rank's place is in its own share of the data
             epoch, position = stream_resume_position(state, ctx.rank, ctx.world)
         best_chrf = state.get("best_chrf", -1.0)
+        evaluated = not state.get("metrics", {}).get("partial")  # a saved-on-signal step is evaluated when training ends
         log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
     log.info("model: %.2fM parameters (%.2fM without embeddings) on %s, %s%s", model.num_parameters() / 1e6,
              model.num_parameters(True) / 1e6, ctx.device, t.precision,
@@ -325,16 +349,23 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             checkpoint({"step": step, "partial": True}, positions)
         elif ctx.is_main:
             metrics = {"step": step}
-            if dev is not None:
-                metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
-                metrics.update({f"dev_{k}": v for k, v in dev_chrf(model, run.tokenizer, run, dev_rows).items()})
-            log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
-            append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
-            checkpoint(metrics, positions)
+            try:  # a signal stops the evaluation at once (minutes, on a big dev set) and keeps the step unevaluated
+                with signalled.promptly():
+                    if dev is not None:
+                        metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
+                        metrics.update({f"dev_{k}": v for k, v in dev_chrf(model, run.tokenizer, run, dev_rows).items()})
+            except StopOnSignal.StopNow:
+                model.train()
+                log.info("evaluation stopped; saving a checkpoint at step %d (resume evaluates it)", step)
+                checkpoint({"step": step, "partial": True}, positions)
+            else:
+                log.info("eval step %d: %s", step, " | ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
+                append_jsonl(out / "log.jsonl", {"kind": "eval", **metrics})
+                checkpoint(metrics, positions)
         distributed.barrier(ctx)
 
     window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
-    last_saved, last_save_time, interrupted = step, time.monotonic(), False
+    last_saved, last_save_time, interrupted = step if evaluated else -1, time.monotonic(), False
     batches = iterate_batches(dataset, t.seed, t.max_tokens, lang_ids, epoch, position, shard=(ctx.rank, ctx.world))
     with StopOnSignal() as signalled:
         while True:
@@ -391,6 +422,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
                 window_start = time.perf_counter()  # evaluation time is not training throughput
         if step != last_saved:  # the same decision on every rank: no file-system check
             evaluate_and_save(evaluate=not interrupted)  # interrupted: save now, evaluate later
+            interrupted = distributed.agree(ctx, [], [interrupted or signalled.signal is not None])[0]  # or during it
     del objective, batches  # the DDP wrapper holds the process group: release it before the group goes
     distributed.teardown(ctx)
     if interrupted:

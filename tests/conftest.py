@@ -86,3 +86,35 @@ def tiny_run(corpus_path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(corpus_path, out, load_config("tiny", ["max_steps=60", "eval_every=30"]))
     return out
+
+
+@pytest.fixture(scope="session")
+def made_up_corpus(tmp_path_factory) -> Path:
+    """300 made-up en/fr/de meanings with train/dev/test splits: for tests of what goes wrong, which need *a*
+    corpus and a model in seconds, not the real catalogs' minutes of harvesting."""
+    import random
+    from interlingua.corpus.formats import write_corpus
+    from interlingua.corpus.split import split_rows, write_splits
+    words = {"en": "open save close file folder the new old copy delete print".split(),
+             "fr": "ouvrir enregistrer fermer fichier dossier le nouveau vieux copier supprimer imprimer".split(),
+             "de": "öffnen speichern schließen Datei Ordner die neue alte kopieren löschen drucken".split()}
+    pick = random.Random(0)
+    rows = []
+    for n in range(300):
+        chosen = [pick.randrange(len(words["en"])) for _ in range(pick.randint(2, 5))]
+        rows.append({"id": str(n), **{lang: " ".join(words[lang][i] for i in chosen) + f" {n}" for lang in words}})
+    path = tmp_path_factory.mktemp("made_up") / "corpus.jsonl"
+    write_corpus(rows, path, "jsonl")
+    write_splits(path, split_rows(rows, dev=20, test=20, seed=1, method="random"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def made_up_run(made_up_corpus, tmp_path_factory) -> Path:
+    """A tiny model trained for two steps on the made-up corpus: it translates badly, but it loads and runs."""
+    from interlingua.config import load_config
+    from interlingua.train import train
+    out = tmp_path_factory.mktemp("runs") / "made_up"
+    with one_thread():
+        train(made_up_corpus, out, load_config("tiny", ["max_steps=2", "eval_every=1000", "eval_sentences=2"]))
+    return out

@@ -111,7 +111,9 @@ def test_tmx_reads_1_1_lang_inline_tags_and_tuid(tmp_path: Path) -> None:
 <tu><tuv xml:lang="en"><seg>Solo</seg></tuv></tu>
 <tu><tuv xml:lang="en"><seg>A &amp; B</seg></tuv><tuv xml:lang="de"><seg>A &amp; B</seg></tuv></tu>
 </body></tmx>""")
-    assert read_corpus(path) == [{"id": "greet", "en-US": "Click <b>here</b>", "fr-FR": "Cliquez %s ici"},
+    # a region that only says where the language is at home goes, as for the harvested catalogs: en-US and
+    # fr_FR fill the corpus's en and fr columns, not columns of their own
+    assert read_corpus(path) == [{"id": "greet", "en": "Click <b>here</b>", "fr": "Cliquez %s ici"},
                                  {"id": "3", "en": "A & B", "de": "A & B"}]
 
 
@@ -156,9 +158,9 @@ msgstr "Quitter \"maintenant\""
 
 def test_po_skips_fuzzy_obsolete_empty_and_uses_singular(tmp_path: Path) -> None:
     assert read_corpus(write_text(tmp_path / "x.po", PO)) == [
-        {"id": "1", "en": "Open", "fr-FR": "Ouvrir"},
-        {"id": "4", "en": "One file", "fr-FR": "Un fichier"},
-        {"id": "5", "en": 'Quit "now"', "fr-FR": 'Quitter "maintenant"'},
+        {"id": "1", "en": "Open", "fr": "Ouvrir"},
+        {"id": "4", "en": "One file", "fr": "Un fichier"},
+        {"id": "5", "en": 'Quit "now"', "fr": 'Quitter "maintenant"'},
     ]
 
 
@@ -213,3 +215,64 @@ def test_failed_write_leaves_old_file_and_no_tmp(tmp_path: Path) -> None:
         write_corpus([{"id": "1", "en": "a", "fr": None}], path)  # type: ignore[dict-item]
     assert path.read_text(encoding="utf-8") == '{"en": "a", "fr": "b"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
+
+
+# ----------------------------------------------------------------------------- language codes (issue 11)
+
+def test_language_keys_meet_the_harvested_columns_whatever_their_case_or_home_region(tmp_path: Path) -> None:
+    tmx = write_text(tmp_path / "trados.tmx", """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header srclang="EN-US"/><body>
+<tu><tuv xml:lang="EN-US"><seg>Open</seg></tuv><tuv xml:lang="PT-BR"><seg>Abrir</seg></tuv>
+<tuv xml:lang="en-GB"><seg>Open</seg></tuv><tuv xml:lang="ca-valencia"><seg>Obri</seg></tuv></tu>
+</body></tmx>""")
+    # en-US is the corpus's English; pt-BR and en-GB are real variants and keep their region
+    assert read_corpus(tmx) == [{"id": "1", "en": "Open", "pt-BR": "Abrir", "en-GB": "Open", "ca-valencia": "Obri"}]
+    assert read_corpus(write_text(tmp_path / "up.tsv", "EN\tFR\nOpen\tOuvrir\n")) == [
+        {"id": "2", "en": "Open", "fr": "Ouvrir"}]
+    assert texts(read_corpus(write_text(tmp_path / "br.tsv", "EN-US\tPT_BR\nOpen\tAbrir\n"))) == [
+        {"en": "Open", "pt-BR": "Abrir"}]
+    # what the readers write reads back with the same keys (ca-valencia once read back as not a language)
+    rows = read_corpus(tmx)
+    write_corpus(rows, tmp_path / "back.jsonl")
+    assert read_corpus(tmp_path / "back.jsonl") == rows
+
+
+@pytest.mark.parametrize("line, key", [('{"english": "a", "francais": "b"}', "english"),
+                                        ('{"en": "a", "fr": "b", "note": "c"}', "note"),
+                                        ('{"src": "a", "tgt": "b", "src_lang": "en", "tgt_lang": "French"}',
+                                         "French")])
+def test_a_jsonl_key_that_is_not_a_language_is_named_with_its_line(tmp_path: Path, line: str, key: str) -> None:
+    path = write_text(tmp_path / "k.jsonl", '{"en": "x", "fr": "y"}\n' + line + "\n")
+    message = error(path)
+    assert message.startswith(f"{path}:2: ") and repr(key) in message and "not a language code" in message
+
+
+def test_a_tmx_lang_that_is_not_a_language_is_an_error(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "x.tmx", '<tmx version="1.4"><body><tu><tuv xml:lang="en"><seg>a</seg></tuv>'
+                                          '<tuv xml:lang="x-default"><seg>b</seg></tuv></tu></body></tmx>')
+    message = error(path)
+    assert "<tu> number 1" in message and "'x-default'" in message
+
+
+@pytest.mark.parametrize("names", ["a.po,a.tmx", "a.tmx,a.po", "a.tsv,a.jsonl"])
+def test_a_comma_pair_of_other_formats_is_not_read_as_moses_languages(tmp_path: Path, names: str) -> None:
+    for name in names.split(","):
+        write_text(tmp_path / name, "x\n")
+    joined = ",".join(str(tmp_path / name) for name in names.split(","))
+    message = error(joined)
+    assert "not one side of a Moses pair" in message and "separate inputs" in message
+
+
+def test_a_file_extension_is_never_a_language(tmp_path: Path) -> None:
+    write_text(tmp_path / "a.txt", "x\n")
+    write_text(tmp_path / "b.txt", "y\n")
+    message = error(f"{tmp_path / 'a.txt'},{tmp_path / 'b.txt'}")
+    assert "not a language code" in message and "--langs" in message
+    assert texts(read_corpus(f"{tmp_path / 'a.txt'},{tmp_path / 'b.txt'}", langs=("en", "fr"))) == [
+        {"en": "x", "fr": "y"}]
+    # a prefix whose siblings include a .po and a .tmx: those are not languages 'po' and 'tmx'
+    write_text(tmp_path / "m.en", "Open\n")
+    write_text(tmp_path / "m.fr", "Ouvrir\n")
+    write_text(tmp_path / "m.po", "")
+    write_text(tmp_path / "m.tmx", "")
+    assert texts(read_corpus(tmp_path / "m")) == [{"en": "Open", "fr": "Ouvrir"}]

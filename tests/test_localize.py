@@ -361,12 +361,14 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     out = tmp_path / "out"
     counts = translate_file(tmx, Echo(), ["fr", "de"], out, progress=False)
     rows = {row["id"]: row for row in read_corpus(out / "memory.tmx")}
-    assert rows["1"]["fr-FR"] == "Ouvrir" and "fr" not in rows["1"] and rows["1"]["de"] == "«de» Open the file"
+    # fr-FR is read back as the corpus's fr (issue 11): the human one, kept (the count below: none added beside it)
+    assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
     assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
                                          "path": str(out / "memory.tmx")}
     text = (out / "memory.tmx").read_text(encoding="utf-8")
     assert "<!-- kept -->" in text and text.count('<prop type="x-interlingua">machine draft</prop>') == 5
+    assert text.count('xml:lang="fr') == 3  # fr-FR in the first unit, a fr draft in each of the others
     again = translate_file(tmx, Echo(), ["fr", "de", "es"], out, progress=False)  # earlier drafts are kept
     assert (again["kept"], again["filled"]) == (6, 3)
     counts = translate_file(tmx, Translator.load(tiny_run), ["fr", "de", "es"], tmp_path / "tiny", progress=False)

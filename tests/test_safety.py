@@ -224,3 +224,33 @@ def test_corrupt_tensor_bytes_under_a_whole_header_are_caught_and_translation_sk
     data[-64:] = b"\xff" * 64  # the header parses; the last tensor's bytes are overwritten
     weights.write_bytes(bytes(data))
     assert_clean_error(run_cli("translate", "--model", str(broken), "--to", "fr", "Open"), weights.name, "corrupt")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_final_evaluation_stops_it_keeps_the_step_and_resume_evaluates_it(made_up_corpus, tmp_path,
+                                                                                             monkeypatch, capsys, sig):
+    from interlingua import train as training
+    from interlingua.cli import main
+
+    def evaluation_signalled(*args, **kwargs):
+        os.kill(os.getpid(), sig)
+        time.sleep(5)  # minutes of translation, on a real dev set: the signal must end them at once
+        raise AssertionError("the evaluation went on after the signal")
+
+    real = training.dev_chrf
+    monkeypatch.setattr(training, "dev_chrf", evaluation_signalled)
+    run = tmp_path / "run"
+    code = main(["train", "--data", str(made_up_corpus), "--out", str(run), "--config", "tiny", "max_steps=2",
+                 "eval_every=1000", "threads=1"])
+    err = capsys.readouterr().err
+    assert code == 128 + sig, err  # it exited 0 as if the run were finished and evaluated
+    message = [line for line in err.splitlines() if line.startswith("interlingua:")]
+    assert len(message) == 1 and "at step 2" in message[0] and "--resume" in message[0], err
+    latest = json.loads((run / "latest.json").read_text())
+    assert latest["step"] == 2 and latest["metrics"].get("partial") is True
+    assert (run / latest["weights"]).exists()
+    # resuming a run whose last step was saved unevaluated evaluates it, though no step is left to train
+    monkeypatch.setattr(training, "dev_chrf", real)
+    assert main(["train", "--data", str(made_up_corpus), "--out", str(run), "--resume"]) == 0
+    latest = json.loads((run / "latest.json").read_text())
+    assert latest["step"] == 2 and "dev_loss" in latest["metrics"] and "partial" not in latest["metrics"]

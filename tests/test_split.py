@@ -175,3 +175,48 @@ def test_an_indonesian_catalog_cannot_overwrite_the_meaning_ids(tmp_path):
     assert sorted(r["en"] for r in rows) == sorted(texts)
     assert all(not r["id"].startswith("id ") for r in rows) and len({r["id"] for r in rows}) == 3
     assert all(r["fr"] == f"fr {r['en']}" for r in rows)
+
+
+# ----------------------------------------------------------------------------- bad requests (issue 11)
+
+def test_a_negative_size_is_an_error_not_a_silent_empty_split():
+    with pytest.raises(InterlinguaError, match="dev must be a whole number of meanings, 0 or more .got -5"):
+        held_out([(str(n), f"text {n}") for n in range(50)], dev=-5)
+
+
+@pytest.mark.parametrize("lines", [0, 1, 9])
+def test_splitting_too_few_meanings_is_an_error_that_writes_nothing(tmp_path, lines):
+    from interlingua.corpus.split import split_file
+    corpus = tmp_path / "small.jsonl"
+    corpus.write_text("".join(f'{{"en": "word {n}", "fr": "mot {n}"}}\n' for n in range(lines)))
+    with pytest.raises(InterlinguaError, match="nothing to split" if lines == 0 else f"{lines} meaning.s. are too few"):
+        split_file(corpus, dev=5, test=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.jsonl"]
+    if lines:  # asked for no held-out meanings, any corpus splits, and training reads the empty dev split
+        from interlingua.corpus.split import load_split
+        counts = {name: n for name, (_, n) in split_file(corpus, dev=0, test=0).items()}
+        assert counts == {"train": lines, "dev": 0, "test": 0}
+        assert load_split(corpus, "dev") == [] and len(load_split(corpus, "train")) == lines
+
+
+def test_write_splits_writes_every_split_or_none(tmp_path, monkeypatch):
+    from interlingua.corpus import formats
+    from interlingua.corpus.split import write_splits
+    corpus = tmp_path / "c.jsonl"
+    rows = [{"id": str(n), "en": f"word {n}", "fr": f"mot {n}"} for n in range(12)]
+    paths = write_splits(corpus, {"train": rows[:10], "dev": rows[10:], "test": []})  # an empty split: an empty file
+    assert [p.read_text().count("\n") for p in paths.values()] == [10, 2, 0]
+    before = {p: p.read_bytes() for p in paths.values()}
+    real = formats.jsonl_text
+    calls = []
+
+    def fail_on_the_second(rows, langs=None):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(rows, langs)
+    monkeypatch.setattr(formats, "jsonl_text", fail_on_the_second)
+    with pytest.raises(InterlinguaError, match="No space left"):
+        write_splits(corpus, {"train": rows[:6], "dev": rows[6:], "test": rows[:1]})
+    assert {p: p.read_bytes() for p in paths.values()} == before  # the old train split was not replaced alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())  # no temp files

@@ -17,13 +17,15 @@ from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
-from interlingua.corpus.langcodes import to_bcp47
+from interlingua.corpus.langcodes import catalog_language
 from interlingua.errors import InterlinguaError, where
 
 Row = dict[str, str]
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
-# File extensions that to_bcp47 would accept as 2-3 letter codes but that name file types.
-_NOT_LANGS = {"txt", "csv", "xml", "gz", "bz2", "xz", "zip", "tar", "py", "md", "log", "yml", "yaml", "tmp", "bak"}
+# File extensions that would pass as 2-3 letter codes but name file types: the corpus formats' own first
+# (a.po,a.tmx is two files of other formats, never a Moses pair in languages 'po' and 'tmx').
+_NOT_LANGS = {"po", "pot", "mo", "tmx", "tsv", "txt", "csv", "xml", "gz", "bz2", "xz", "zip", "tar", "py", "md",
+              "log", "yml", "yaml", "tmp", "bak", "doc", "pdf", "htm", "ini", "cfg", "dat", "out", "bin", "srt"}
 # Everything str.splitlines() breaks on, plus spaces and tabs: a text must stay on one line.
 _SPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1f\x85\u2028\u2029]+")
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0 at all
@@ -35,16 +37,22 @@ def _clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip(" ")
 
 
-def _lang(code: str) -> str:
-    """BCP-47 form of a language key; an unknown key is kept as written rather than lost."""
-    return to_bcp47(code) or code
+def _lang(code: str, place: str) -> str:
+    """The corpus's language code for a language key (``EN-US`` -> ``en``, ``pt_BR`` -> ``pt-BR``, as the
+    harvested catalogs name theirs, so an imported file meets them); a key that is not a language code is
+    an error at ``place`` (a column named 'english' would otherwise train as a language of its own)."""
+    lang = catalog_language(code) if isinstance(code, str) else None
+    if lang is None:
+        raise InterlinguaError(f"{place}: {code!r} is not a language code (expected codes such as en, fr, pt-BR, "
+                               f"zh-Hans)")
+    return lang
 
 
 def _ext_lang(ext: str) -> str | None:
     """The language named by a file extension (``train.pt_BR`` -> ``pt-BR``), or None for ``txt`` and friends."""
     if not ext or "." in ext or len(ext) > 12 or ext.lower() in _NOT_LANGS:
         return None
-    return to_bcp47(ext)
+    return catalog_language(ext)
 
 
 def _row(row_id: str, texts: Iterable[tuple[str, str]]) -> Row:
@@ -100,6 +108,8 @@ def detect_format(path: str | Path) -> str:
     """
     text = str(path)
     suffix = Path(text).suffix
+    if "," in text and not Path(text).exists():  # two files joined by a comma: a Moses pair, whatever the last one's suffix
+        return "moses"
     if suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[suffix.lower()]
     if "," in text or not suffix or _ext_lang(suffix[1:]) or _siblings(Path(text)):
@@ -114,11 +124,20 @@ def _moses_files(path: str | Path, langs: tuple[str, str] | None,
     text = str(path)
     if "," in text:
         parts = [Path(p.strip()) for p in text.split(",")]
+        for part in parts:  # a.po,a.tmx: each is a corpus of its own, not one side of a pair
+            if part.suffix.lower() in _EXTENSIONS:
+                raise InterlinguaError(f"{path}: {part} is a {_EXTENSIONS[part.suffix.lower()]} file, not one side "
+                                       f"of a Moses pair: a comma joins two plain-text files named by language "
+                                       f"(train.en,train.fr); give other formats as separate inputs")
         found = [_ext_lang(p.suffix[1:]) for p in parts]
         codes = [c for c in found if c] if all(found) else list(langs or ())
         if len(parts) == 2 and len(codes) == 2:
             return list(zip(parts, codes))
-        raise InterlinguaError(f"{path}: expected two files named by language (train.en,train.fr), or pass langs")
+        unnamed = [str(p) for p, code in zip(parts, found) if not code]
+        why = (f"{', '.join(unnamed)}: the file extension is not a language code; " if unnamed and len(parts) == 2
+               else "")
+        raise InterlinguaError(f"{path}: {why}expected two files named by language (train.en,train.fr), or pass "
+                               f"the languages (--langs en,fr)")
     given = Path(text)
     first = _ext_lang(given.suffix[1:])
     prefix = given.with_suffix("") if first else given
@@ -132,6 +151,10 @@ def _moses_files(path: str | Path, langs: tuple[str, str] | None,
             chosen = [first, others[0]]
         elif not first and len(pool) == 2:
             chosen = pool
+        elif first and first not in pool and row_langs is not None:  # o.xyz: no format, no language of the rows
+            raise InterlinguaError(f"{path}: '{given.suffix}' is neither a corpus format (.jsonl, .tsv, .tmx, .po) "
+                                   f"nor a language of the rows ({', '.join(pool)}); name the file by its format, or "
+                                   f"by one of those languages for Moses files")
         else:
             raise InterlinguaError(f"{path}: cannot tell which two languages to use (found: "
                                    f"{', '.join(pool) or 'none'}); pass langs=(src, tgt)")
@@ -166,22 +189,24 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
         keys = ("src", "tgt", "src_lang", "tgt_lang")
         if not all(isinstance(obj.get(k), str) for k in keys):
             raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")
-        texts = [(_lang(obj["src_lang"]), obj["src"]), (_lang(obj["tgt_lang"]), obj["tgt"])]
+        texts = [(_lang(obj["src_lang"], where(path, n)), obj["src"]),
+                 (_lang(obj["tgt_lang"], where(path, n)), obj["tgt"])]
     else:
         texts = [(key, value) for key, value in obj.items() if key != "id"]
         for key, value in texts:
             if not isinstance(value, str):
                 raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
                                        f"found {type(value).__name__}")
-        texts = [(_lang(key), value) for key, value in texts]
+        texts = [(_lang(key, where(path, n)), value) for key, value in texts]
     if len({lang for lang, _ in texts}) < len(texts):
         raise InterlinguaError(f"{where(path, n)}: the same language appears twice")
     return _row(str(row_id), texts)
 
 
 def _looks_like_lang(cell: str) -> bool:
-    """A header cell: a short code that to_bcp47 knows, written lower-case ('No' and 'Yes' are words)."""
-    return len(cell) <= 12 and cell[:2].islower() and to_bcp47(cell) is not None
+    """A header cell: a short language code, written lower- or upper-case ('en', 'EN', 'pt-BR'; 'No' and 'Yes'
+    are words)."""
+    return len(cell) <= 12 and (cell[:2].islower() or cell[:2].isupper()) and catalog_language(cell) is not None
 
 
 def _read_tsv(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
@@ -192,10 +217,10 @@ def _read_tsv(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
         cells = line.split("\t")
         if columns is None:
             header = [c.strip() for c in cells]
-            named = [_lang(c) for c in header if c != "id"]
+            named = [catalog_language(c) for c in header if c != "id"]
             is_header = all(c == "id" or _looks_like_lang(c) for c in header) and len(set(named)) == len(named)
             if is_header and (langs is None or set(langs) <= set(named)):
-                columns = ["id" if c == "id" else _lang(c) for c in header]
+                columns = ["id" if c == "id" else _lang(c, where(path, n)) for c in header]
                 continue
             if langs is None:
                 raise InterlinguaError(f"{where(path, n)}: no header line naming the languages (e.g. 'en<TAB>fr'); "
@@ -231,7 +256,8 @@ def _read_tmx(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
                 if not code:
                     raise InterlinguaError(f"{path}: <tu> number {count} has a <tuv> without xml:lang")
                 seg = next((e for e in tuv if _local(e.tag) == "seg"), None)
-                texts.append((_lang(code), "" if seg is None else "".join(seg.itertext())))
+                texts.append((_lang(code, f"{path}: <tu> number {count}"),
+                              "" if seg is None else "".join(seg.itertext())))
             yield _row(elem.get("tuid") or str(count), texts)
             elem.clear()  # streaming: keep memory flat on large memories
     except ET.ParseError as e:
@@ -255,7 +281,7 @@ def _read_po(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
         raise InterlinguaError(f"{path}: cannot tell the translation language: no 'Language:' header and the "
                                f"file name is not a language code; pass langs=('en', lang)")
     for row in translations(store, target=hint, source_lang=source):
-        yield _row(row.pop("id"), row.items())
+        yield _row(row.pop("id"), ((catalog_language(lang) or lang, text) for lang, text in row.items()))
 
 
 def _read_moses(path: str | Path, langs: tuple[str, str] | None) -> Iterator[Row]:
@@ -289,7 +315,7 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
     Moses prefix); for multi-way formats it also selects those two languages.
     """
     fmt = detect_format(path)
-    langs = (_lang(langs[0]), _lang(langs[1])) if langs else None
+    langs = (_lang(langs[0], f"{path}: langs"), _lang(langs[1], f"{path}: langs")) if langs else None
     rows, total = [], 0
     for row in _READERS[fmt](path if fmt == "moses" else Path(path), langs):
         total += 1
@@ -319,9 +345,18 @@ def _texts(rows: list[Row], langs: list[str]) -> Iterator[tuple[str, list[str]]]
 
 def _write_jsonl(rows: list[Row], path: Path, langs: list[str]) -> None:
     with _atomic([path]) as (f,):
-        for row_id, texts in _texts(rows, langs):
-            row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.write(jsonl_text(rows, langs))
+
+
+def jsonl_text(rows: list[Row], langs: list[str] | None = None) -> str:
+    """Rows as JSONL, as write_corpus writes them (``langs``: the languages written, default all): for
+    writers of several files at once (a corpus's splits); no rows, no text."""
+    langs = langs if langs is not None else _order(k for row in rows for k in row)
+    lines = []
+    for row_id, texts in _texts(rows, langs):
+        row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(lines)
 
 
 def _write_tsv(rows: list[Row], path: Path, langs: list[str]) -> None:
@@ -374,10 +409,12 @@ def write_corpus(rows: list[Row], path: str | Path, fmt: str | None = None, *,
 
     Texts are cleaned to single lines so what is written reads back the same.
     """
+    if Path(str(path)).is_dir():  # a Moses prefix would write beside it: not what a folder's name asks for
+        raise InterlinguaError(f"{path}: is a folder; give a file name, e.g. {Path(path) / 'corpus.jsonl'}")
     fmt = fmt or detect_format(path)
     if fmt not in _READERS:
         raise InterlinguaError(f"{path}: unknown corpus format {fmt!r}; use one of {', '.join(_READERS)}")
-    chosen = [_lang(lang) for lang in langs] if langs else _order(k for row in rows for k in row)
+    chosen = [_lang(lang, f"{path}: langs") for lang in langs] if langs else _order(k for row in rows for k in row)
     if fmt == "moses":
         pairs = _moses_files(path, (chosen[0], chosen[1]) if langs else None, chosen)
         with _atomic([p for p, _ in pairs]) as files:

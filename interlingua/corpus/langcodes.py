@@ -19,7 +19,9 @@ _SCRIPT_MODIFIERS = {"latin": "Latn", "cyrillic": "Cyrl", "Latn": "Latn", "Cyrl"
                      "devanagari": "Deva", "ijekavian": None, "ijekavianlatin": "Latn"}
 # gettext modifiers that are BCP-47 variants rather than scripts.
 _VARIANT_MODIFIERS = {"valencia": "valencia"}
-_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[_-]([A-Za-z]{4}))?(?:[_-]([A-Za-z]{2}|\d{3}))?(?:\.[\w-]+)?(?:@(\w+))?$")
+# language, script, region, encoding, then a gettext @modifier or (the same, as to_bcp47 writes it) a BCP-47 variant
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[_-]([A-Za-z]{4}))?(?:[_-]([A-Za-z]{2}|\d{3}))?(?:\.[\w-]+)?"
+                     r"(?:@(\w+)|-([a-z\d]{5,8}))?$")
 
 
 def to_bcp47(locale: str) -> str | None:
@@ -36,7 +38,8 @@ def to_bcp47(locale: str) -> str | None:
     m = _LOCALE.match(name)
     if not m:
         return None
-    lang, script, region, modifier = m.groups()
+    lang, script, region, modifier, variant_tag = m.groups()
+    modifier = modifier or variant_tag  # ca-valencia reads back as ca@valencia wrote it
     lang = lang.lower()
     if lang == "zh" and not script and region:
         return _CHINESE.get(f"zh_{region.upper()}", f"zh-{region.upper()}")
@@ -58,9 +61,10 @@ def to_bcp47(locale: str) -> str | None:
 
 # The region where a language is at home, from CLDR's likely subtags (de -> de_Latn_DE), for languages
 # whose code is not the region's own (de_DE and pt_PT need no entry). Left out: pt (CLDR says Brazil,
-# but gettext's bare "pt" is Portugal), zh (its script matters, not its region) and ar, en, es, fr
-# (their other regions are real variants).
-_HOME_REGION = {"sv": "SE", "cs": "CZ", "sl": "SI", "da": "DK", "et": "EE", "el": "GR", "ko": "KR", "ja": "JP",
+# but gettext's bare "pt" is Portugal), zh (its script matters, not its region) and ar, es
+# (their other regions are real variants). en is in: gettext's msgids, the corpus's "en", are US English,
+# so a memory's en-US (as Trados writes EN-US) is that column; en-GB stays a variant of its own.
+_HOME_REGION = {"en": "US", "sv": "SE", "cs": "CZ", "sl": "SI", "da": "DK", "et": "EE", "el": "GR", "ko": "KR", "ja": "JP",
                 "he": "IL", "fa": "IR", "nb": "NO", "nn": "NO", "sr": "RS", "uk": "UA", "vi": "VN", "ka": "GE",
                 "ms": "MY", "my": "MM", "bs": "BA", "gl": "ES", "bn": "BD", "si": "LK", "jv": "ID", "su": "ID",
                 "ug": "CN", "ca": "ES", "eu": "ES", "sq": "AL", "hi": "IN", "ta": "IN", "ur": "PK", "hy": "AM",

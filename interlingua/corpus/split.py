@@ -100,6 +100,9 @@ def held_out(meanings: Iterable[tuple[str, str | None]], dev: int = 500, test: i
     """
     if method not in METHODS:
         raise InterlinguaError(f"unknown split method {method!r} (choose from {', '.join(METHODS)})")
+    for name, size in (("dev", dev), ("test", test)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InterlinguaError(f"{name} must be a whole number of meanings, 0 or more (got {size!r})")
     english: dict[str, str | None] = {}
     for meaning_id, text in meanings:
         english.setdefault(meaning_id, text)
@@ -168,7 +171,9 @@ def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, me
     import json
     from .formats import _atomic, iter_corpus
     corpus = Path(corpus)
-    held = held_out(((row["id"], row.get("en")) for row in iter_corpus(corpus)), dev, test, seed, method, outside)
+    meanings = [(row["id"], row.get("en")) for row in iter_corpus(corpus)]
+    _check_splittable(corpus, len(meanings), dev, test)
+    held = held_out(meanings, dev, test, seed, method, outside)
     names = SPLITS + (("outside",) if outside else ())
     paths = {name: split_path(corpus, name) for name in names}
     counts = {name: 0 for name in names}
@@ -179,6 +184,16 @@ def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, me
             outputs[name].write(json.dumps(row, ensure_ascii=False) + "\n")
             counts[name] += 1
     return {name: (paths[name], counts[name]) for name in names}
+
+
+def _check_splittable(corpus: Path, meanings: int, dev: int, test: int) -> None:
+    """An error before anything is written when asked to hold out meanings a corpus this small cannot give."""
+    if meanings == 0:
+        raise InterlinguaError(f"{corpus}: no rows with text in two languages, nothing to split")
+    if (dev or test) and meanings < 10:
+        raise InterlinguaError(f"{corpus}: {meanings} meaning(s) are too few to hold out dev and test meanings "
+                               f"(each takes at most a tenth, so at least 10 are needed); add rows, or keep them "
+                               f"all for training with --dev 0 --test 0")
 
 
 def products_path(corpus: Path) -> Path:
@@ -218,11 +233,13 @@ def outside_ids(corpus: Path, products: Collection[str]) -> set[str]:
 
 
 def write_splits(corpus: Path, splits: dict[str, list[dict[str, str]]]) -> dict[str, Path]:
-    from .formats import write_corpus
-    paths = {}
-    for name, rows in splits.items():
-        paths[name] = split_path(corpus, name)
-        write_corpus(rows, paths[name], "jsonl")
+    """Each split beside ``corpus``, all or none: an empty split is an empty file, and an error in one
+    leaves every split file as it was (it once left a new train file beside old dev and test ones)."""
+    from .formats import _atomic, jsonl_text
+    paths = {name: split_path(corpus, name) for name in splits}
+    with _atomic(list(paths.values())) as files:
+        for f, rows in zip(files, splits.values()):
+            f.write(jsonl_text(rows))
     return paths
 
 
@@ -237,8 +254,8 @@ def load_split(corpus: Path, split: str, seed: int = 1) -> list[dict[str, str]]:
     if not corpus.exists() and not str(corpus).count(","):
         raise InterlinguaError(f"{corpus}: no such corpus file (build one with: interlingua corpus build --out {corpus})")
     sibling = split_path(corpus, split)
-    if sibling.exists():
-        return read_corpus(sibling)
+    if sibling.exists():  # an empty one is a split asked to be empty (--dev 0), not a broken file
+        return read_corpus(sibling) if sibling.stat().st_size else []
     if any(corpus.name.endswith(f".{s}.jsonl") for s in SPLITS):
         if split == "train":
             return read_corpus(corpus)
