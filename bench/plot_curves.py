@@ -68,19 +68,19 @@ def without_pauses(elapsed: dict[int, float], path: Path, pauses: str, factor: f
     return repaired
 
 
-def plot(curves: dict[str, list[dict]], out: Path, title: str) -> None:
+def plot(curves: dict[str, list[dict]], out: Path, title: str, x: str = "minutes") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (label, points) in enumerate(curves.items()):
         colour = f"C{i}"
-        minutes = [p["minutes"] for p in points]
-        ax.plot(minutes, [p["dev_chrf"] for p in points], "o-", color=colour, label=f"{label}: supervised")
-        zero = [(p["minutes"], p["dev_zero_shot_chrf"]) for p in points if p.get("dev_zero_shot_chrf") is not None]
+        along = [p[x] for p in points]
+        ax.plot(along, [p["dev_chrf"] for p in points], "o-", color=colour, label=f"{label}: supervised")
+        zero = [(p[x], p["dev_zero_shot_chrf"]) for p in points if p.get("dev_zero_shot_chrf") is not None]
         if zero:
             ax.plot(*zip(*zero), "s--", color=colour, label=f"{label}: zero-shot")
-    ax.set_xlabel("training minutes (evaluation not counted)")
+    ax.set_xlabel("training minutes (evaluation not counted)" if x == "minutes" else "training steps (same batches)")
     ax.set_ylabel("dev chrF")
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--pauses", choices=["keep", "median"], default="keep",
                         help="a run's log windows over 3x its median time per step: kept as logged, or counted at "
                              "the median (a run paused or sharing its cores for a while); the legend says which")
+    parser.add_argument("--x", choices=["minutes", "steps"], default="minutes",
+                        help="steps: equal work, for runs of equal-size models on the same batches whose machine was "
+                             "not equally loaded")
     args = parser.parse_args()
     curves = {}
     for item in args.runs:
@@ -113,7 +116,7 @@ def main() -> None:
         curves[label] = points
         print(f"{label}: " + ", ".join(f"{p['minutes']:.1f} min (step {p['step']}) {p['dev_chrf']:.1f}"
                                        for p in curves[label]))
-    plot(curves, args.out, args.title)
+    plot(curves, args.out, args.title, "step" if args.x == "steps" else "minutes")
     print(f"wrote {args.out}")
 
 
