@@ -188,6 +188,9 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
           max_queue=args.max_queue, precision=args.precision, max_cost=args.max_cost, api_key=args.api_key,
@@ -525,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origins", default=None,
                    help="web origins whose pages may call the API, comma-separated ('*': any; default: none)")
     p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+    p.add_argument("--threads", type=whole(0, 1024), default=0,
+                   help="CPU threads for the model (default 0: torch's choice, one per core); fewer leave cores to "
+                   "other work, e.g. a second server process")
     add_precision(p)
     p.set_defaults(func=cmd_serve)
     return parser

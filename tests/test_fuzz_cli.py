@@ -98,6 +98,7 @@ WITHOUT_A_MODEL = {
     "report max-sentences": (["report", "{T}", "--out", "{T}/r.html", "--max-sentences", "-3"], ["--max-sentences"]),
     "serve port": (["serve", "--model", "{T}", "--port", "70000"], ["--port", "65535"]),
     "serve max-batch": (["serve", "--model", "{T}", "--max-batch", "0"], ["--max-batch"]),
+    "serve threads": (["serve", "--model", "{T}", "--threads", "-2"], ["--threads"]),
     "serve max-wait-ms inf": (["serve", "--model", "{T}", "--max-wait-ms", "inf"], ["--max-wait-ms"]),
     "split dev -5": (["corpus", "split", "{T}/good.jsonl", "--dev", "-5"], ["--dev", "-5"]),
     "build test -1": (["corpus", "build", "--out", "{T}/c.jsonl", "--test", "-1"], ["--test"]),
