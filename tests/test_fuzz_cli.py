@@ -185,6 +185,23 @@ def test_bad_input_without_a_model(case, tmp_path, capsys, monkeypatch):
     check(argv, needles, tmp_path, capsys, monkeypatch)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(WITHOUT_A_MODEL)[::6])
+def test_bad_input_through_a_real_process(case, tmp_path):
+    # A sample of the table as a user meets it: the installed entry point in its own process, so what
+    # only a process shows (the exit status the shell sees, an import-time failure, a stray warning on
+    # stderr) shows here too.
+    import subprocess
+    argv, needles = WITHOUT_A_MODEL[case]
+    workspace(tmp_path)
+    before = snapshot(tmp_path)
+    fill = {"T": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "interlingua", *(a.format(**fill) for a in argv)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert_one_clean_line(done.returncode, done.stdout, done.stderr, [n.format(**fill) for n in needles])
+    assert snapshot(tmp_path) == before
+
+
 def test_an_override_without_equals_is_an_error_on_resume_too(tmp_path, capsys, monkeypatch):
     # it was dropped without a word: 'lr' alone, meant as lr=0.001, trained on with the old rate
     from interlingua.config import RunConfig, save_json
