@@ -155,10 +155,13 @@ class Translator:
         if len(words) < len(sentences):  # a blank line stays blank: from nothing the model would invent a text
             found = self.translate([sentences[i] for i in words], to=targets, beam=beam, pivot=pivot,
                                    max_len=max_len) if words else {lang: [] for lang in targets}
+            found_cut = self.cut_short if words else {lang: [] for lang in targets}
             result = {lang: [""] * len(sentences) for lang in targets}
+            cut = {lang: [False] * len(sentences) for lang in targets}  # a blank line is never cut short
             for lang in targets:
-                for i, text in zip(words, found[lang]):
-                    result[lang][i] = text
+                for i, text, short in zip(words, found[lang], found_cut[lang]):
+                    result[lang][i], cut[lang][i] = text, short
+            self.cut_short = cut
             return result[to] if isinstance(to, str) else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)

@@ -109,12 +109,25 @@ class Run:
     directions: list[tuple[str, str]]
 
 
-def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
-                corpus: CorpusInMemory | CorpusStream) -> Run:
-    """Create (or reopen, for --resume) the run folder: config, tokenizer, languages, directions."""
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse an --out this run must not write into, before any work (reading the corpus, splitting it) is done."""
     if resume:
         if not (out / "config.json").exists():
             raise InterlinguaError(f"{out}: nothing to resume (no config.json)")
+    elif out.is_dir() and any(out.iterdir()):
+        if not is_run(out):  # --resume and --overwrite are for runs: the message must not offer them here
+            raise InterlinguaError(f"{out}: not a run folder and not empty; choose a new or empty folder for --out")
+        if not overwrite:
+            raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
+    elif out.exists() and not out.is_dir():
+        raise InterlinguaError(f"{out}: is a file, not a run folder")
+
+
+def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
+                corpus: CorpusInMemory | CorpusStream) -> Run:
+    """Create (or reopen, for --resume) the run folder: config, tokenizer, languages, directions."""
+    check_run_folder(out, resume, overwrite)
+    if resume:
         # The architecture is the run's own; only training settings may change on resume.
         saved_config = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json"))
         config.model = saved_config.model
@@ -126,14 +139,8 @@ def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrit
         saved = read_json(out / "run.json")
         return Run(out, config, Tokenizer(out / "tokenizer.model"), saved["languages"],
                    [tuple(d.split(">")) for d in saved["trained_directions"]])
-    if out.is_dir() and any(out.iterdir()):
-        if not is_run(out):  # --resume and --overwrite are for runs: the message must not offer them here
-            raise InterlinguaError(f"{out}: not a run folder and not empty; choose a new or empty folder for --out")
-        if not overwrite:
-            raise InterlinguaError(f"{out}: run folder exists; use --resume to continue it or --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()):  # a run, and --overwrite (check_run_folder refused the rest)
         clear_run(out)  # only the run's own files: anything else beside them is the user's
-    elif out.exists() and not out.is_dir():
-        raise InterlinguaError(f"{out}: is a file, not a run folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -264,6 +271,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     problems = value_problems(config)  # the Python API's configs too, not only the CLI's
     if problems:
         raise InterlinguaError("; ".join(problems))
+    check_run_folder(out, resume, overwrite)
     ctx = distributed.setup()  # one process, or one rank of a torchrun job
     if not ctx.is_main:
         logging.getLogger("interlingua").setLevel(logging.WARNING)  # one log, from rank 0

@@ -296,3 +296,8 @@ def test_blank_lines_stay_blank_lines(made_up_run, tmp_path, capsys, monkeypatch
     translator = Translator.load(made_up_run)
     assert translator.translate(["", " "], to=["fr", "de"]) == {"fr": ["", ""], "de": ["", ""]}
     assert translator.translate(["\t"], to="fr", beam=2) == [""]
+    # which outputs were cut short is said per input line, blank ones included (the server reads it by index;
+    # a pivot whose English came out empty once left it describing the wrong lines, and then failed)
+    translator.translate(["open the file", "", "save"], to=["fr", "de"], pivot="en")
+    assert set(translator.cut_short) == {"fr", "de"} and all(len(v) == 3 for v in translator.cut_short.values())
+    assert translator.cut_short["fr"][1] is False

@@ -143,12 +143,12 @@ def test_xliff_12_drafts_keep_inline_codes_and_need_review(files, tmp_path):
     assert counts["languages"]["fr"]["filled"] == 2
     ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
     tree = parse(out)
-    assert tree.find("//x:file", ns).get("target-language") == "fr"
-    first = tree.find("//x:trans-unit[@id='1']/x:target", ns)
+    assert tree.find(".//x:file", ns).get("target-language") == "fr"
+    first = tree.find(".//x:trans-unit[@id='1']/x:target", ns)
     assert etree.tostring(first, encoding="unicode").split(">", 1)[1].rsplit("<", 1)[0] == \
         '«fr» Delete <x id="1"/> from <g id="2">the list</g>?'
     assert (first.get("state"), first.get("state-qualifier")) == ("needs-review-translation", "mt-suggestion")
-    assert tree.find("//x:trans-unit[@id='3']/x:target", ns) is None  # translate="no"
+    assert tree.find(".//x:trans-unit[@id='3']/x:target", ns) is None  # translate="no"
     assert "<!-- a comment -->" in out.read_text(encoding="utf-8")
 
 
@@ -157,7 +157,7 @@ def test_xliff_2_drafts_are_translated_not_reviewed(files, tmp_path):
     tree = parse(tmp_path / "out" / "de" / "app2.xlf")
     ns = {"x": "urn:oasis:names:tc:xliff:document:2.0"}
     assert tree.getroot().get("trgLang") == "de"
-    segment = tree.find("//x:unit[@id='u1']/x:segment", ns)
+    segment = tree.find(".//x:unit[@id='u1']/x:segment", ns)
     assert (segment.get("state"), segment.get("subState")) == ("translated", "interlingua:mt")
     target = segment.find("x:target", ns)
     assert target.find("x:ph", ns).get("id") == "1" and target.find("x:pc", ns).text == "the list"
@@ -173,7 +173,7 @@ def test_broken_inline_codes_leave_the_entry_empty(files, tmp_path):
 def test_qt_drafts_are_unfinished_with_every_numerus_form(files, tmp_path):
     translate_file(files["app.ts"], Echo(), ["ru"], tmp_path / "out", progress=False)
     tree = parse(tmp_path / "out" / "ru" / "app.ts")
-    translations = tree.findall("//translation")
+    translations = tree.findall(".//translation")
     assert all(t.get("type") == "unfinished" for t in translations)
     assert translations[0].text == "«ru» Open %1"
     assert [f.text for f in translations[1].findall("numerusform")] == ["«ru» %n file(s)"] * 3
@@ -226,9 +226,9 @@ def test_memory_first_then_the_model(files, tmp_path):
     translate_file(files["app.xlf"], Echo(), ["fr"], tmp_path / "out", memory=memory, progress=False)
     ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
     tree = parse(tmp_path / "out" / "fr" / "app.xlf")
-    target = tree.find("//x:trans-unit[@id='2']/x:target", ns)
+    target = tree.find(".//x:trans-unit[@id='2']/x:target", ns)
     assert target.text == "Ouvrir le fichier" and target.get("state-qualifier") == "leveraged-tm"
-    assert "exact match" in tree.find("//x:trans-unit[@id='2']/x:note[@from='translator']", ns).text
+    assert "exact match" in tree.find(".//x:trans-unit[@id='2']/x:note[@from='translator']", ns).text
 
 
 def msgfmt_check(path: Path) -> None:
