@@ -276,3 +276,15 @@ def test_a_file_extension_is_never_a_language(tmp_path: Path) -> None:
     write_text(tmp_path / "m.po", "")
     write_text(tmp_path / "m.tmx", "")
     assert texts(read_corpus(tmp_path / "m")) == [{"en": "Open", "fr": "Ouvrir"}]
+
+
+def test_a_corpus_built_before_home_regions_were_dropped_still_reads(tmp_path):
+    # older harvests wrote pt and pt-PT as two columns; both now read as pt: the exact code's text is kept,
+    # two other spellings of one language stay an error that names both
+    from interlingua.corpus.formats import jsonl_row
+    from interlingua.errors import InterlinguaError
+    assert jsonl_row(tmp_path / "c.jsonl", 1, '{"id": "7", "en": "a", "pt-PT": "b", "pt": "c"}') == \
+        {"id": "7", "en": "a", "pt": "c"}
+    assert jsonl_row(tmp_path / "c.jsonl", 1, '{"id": "7", "en": "a", "pt": "c", "pt-PT": "b"}')["pt"] == "c"
+    with pytest.raises(InterlinguaError, match=r"c.jsonl:3: the same language appears twice \('pt-PT' and 'pt_PT'"):
+        jsonl_row(tmp_path / "c.jsonl", 3, '{"en": "a", "pt-PT": "b", "pt_PT": "c"}')

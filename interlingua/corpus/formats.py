@@ -197,7 +197,17 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
             if not isinstance(value, str):
                 raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
                                        f"found {type(value).__name__}")
-        texts = [(_lang(key, where(path, n)), value) for key, value in texts]
+        spelled: dict[str, str] = {}  # language -> the key it came from
+        resolved: dict[str, str] = {}
+        for key, value in texts:
+            lang = _lang(key, where(path, n))
+            if lang in resolved and key != lang:
+                if spelled[lang] == lang:  # the exact code wins over a home-region spelling: corpora built
+                    continue               # before home regions were dropped hold both pt and pt-PT
+                raise InterlinguaError(f"{where(path, n)}: the same language appears twice ({spelled[lang]!r} "
+                                       f"and {key!r} are both {lang})")
+            spelled[lang], resolved[lang] = key, value
+        texts = list(resolved.items())
     if len({lang for lang, _ in texts}) < len(texts):
         raise InterlinguaError(f"{where(path, n)}: the same language appears twice")
     return _row(str(row_id), texts)
