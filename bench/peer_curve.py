@@ -57,7 +57,7 @@ from interlingua.config import RunConfig, load_config  # noqa: E402
 from interlingua.corpus.split import load_split  # noqa: E402
 from interlingua.data import CorpusInMemory, choose_languages, iterate_batches, parse_directions  # noqa: E402
 from interlingua.errors import InterlinguaError  # noqa: E402
-from interlingua.model import Interlingua  # noqa: E402
+from interlingua.model import Interlingua, adamw_decaying_matrices  # noqa: E402
 from interlingua.placeholders import mask  # noqa: E402
 from interlingua.tokenizer import BOS, EOS, PAD, Tokenizer, train_tokenizer  # noqa: E402
 from interlingua.hardware import choose_precision  # noqa: E402
@@ -266,13 +266,8 @@ def main() -> None:
     torch.manual_seed(t.seed)
     peer = Peer(config, tokenizer.vocab_size, languages, args.language_token, args.fused_loss)
     model = peer.model.train()
-    # Our grouping (Interlingua.configure_optimizer, reason there): decay the matrices, not vectors or the
-    # embedding table, which Marian calls `shared`; the same AdamW settings.
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decays = [p for n, p in named if p.dim() >= 2 and "embed" not in n and "shared" not in n]
-    others = [p for n, p in named if not (p.dim() >= 2 and "embed" not in n and "shared" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decays, "weight_decay": t.weight_decay},
-                                   {"params": others, "weight_decay": 0.0}], lr=t.lr, betas=(0.9, 0.98), eps=1e-9)
+    # Our grouping (reason: Interlingua.configure_optimizer); Marian calls its embedding table `shared`.
+    optimizer = adamw_decaying_matrices(model, t.lr, t.weight_decay, undecayed=("embed", "shared"))
     precision = choose_precision(t.precision, torch.device("cpu"), config.model, t.max_tokens)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     translator = PeerTranslator(peer, tokenizer, config)

@@ -249,6 +249,20 @@ class DecoderState:
 
 # ----------------------------------------------------------------------------- the model
 
+def adamw_decaying_matrices(model: nn.Module, lr: float, weight_decay: float,
+                            undecayed: tuple[str, ...]) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices whose names contain none of ``undecayed`` (the
+    tables and learned slots a model names; why: Interlingua.configure_optimizer). bench/ gives its peers
+    the same grouping through this, with their own table names."""
+    named = list(model.named_parameters())  # frozen ones (Marian's fixed position table) get no gradient: skipped
+
+    def decays(name: str, param: nn.Parameter) -> bool:
+        return param.dim() >= 2 and not any(part in name for part in undecayed)
+    return torch.optim.AdamW([{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
+                              {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.98), eps=1e-9)
+
+
 class Interlingua(nn.Module):
     PAD, UNK, BOS, EOS = 0, 1, 2, 3  # fixed SentencePiece ids (see tokenizer.py)
 
@@ -371,12 +385,7 @@ class Interlingua(nn.Module):
         embedding table (tied to the output layer: decay would pull rare tokens' rows, seldom updated,
         towards zero between their updates), nor the bridge's learned queries (the thought's slots).
         """
-        def decays(name: str, param: nn.Parameter) -> bool:
-            return param.dim() >= 2 and "embed" not in name and "queries" not in name
-        named = list(self.named_parameters())
-        return torch.optim.AdamW([{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
-                                  {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}],
-                                 lr=lr, betas=(0.9, 0.98), eps=1e-9)
+        return adamw_decaying_matrices(self, lr, weight_decay, undecayed=("embed", "queries"))
 
     # -- cost ---------------------------------------------------------------------------------
 
