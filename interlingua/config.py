@@ -30,6 +30,7 @@ class ModelConfig:
     bridge_layers: int = 1
     dropout: float = 0.1
     max_positions: int = 256
+    norm: str = "pre"          # pre: x + f(norm(x)) (stable at any depth) | post: norm(x + f(x)) (Vaswani, Marian)
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
     language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
 
@@ -195,6 +196,8 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
     if t.adversary_weight > 0 and m.bridge_queries == 0:
         problems.append(f"{source}: train.adversary_weight needs a bridge (model.bridge_queries > 0): its "
                         f"classifier reads the fixed-size thought")
+    if m.norm not in ("pre", "post"):
+        problems.append(f"{source}: model.norm must be 'pre' or 'post', not '{m.norm}'")
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
         problems.append(f"{source}: train.lr_schedule=cosine decays over the run's budget: set train.max_steps "
                         f"or train.max_minutes")

@@ -153,19 +153,31 @@ class FeedForward(nn.Module):
 
 # ----------------------------------------------------------------------------- encoder
 
-class EncoderLayer(nn.Module):
-    """Pre-norm transformer layer: self-attention then feed-forward, each with a residual."""
+class Residual(nn.Module):
+    """Base of the encoder and decoder layers: each sub-layer f is wrapped as pre-norm x + f(norm(x))
+    (model.norm=pre) or post-norm norm(x + f(x)) (model.norm=post: the original Transformer's and Marian's)."""
 
     def __init__(self, c: ModelConfig):
         super().__init__()
+        self.post_norm = c.norm == "post"
+        self.drop = nn.Dropout(c.dropout)
+
+    def residual(self, x: torch.Tensor, norm: nn.LayerNorm, f) -> torch.Tensor:
+        return norm(x + self.drop(f(x))) if self.post_norm else x + self.drop(f(norm(x)))
+
+
+class EncoderLayer(Residual):
+    """Transformer layer: self-attention then feed-forward, each with a residual."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__(c)
         self.norm1, self.norm2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
         self.attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
         self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
-        self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), mask=mask))
-        return x + self.drop(self.ff(self.norm2(x)))
+        x = self.residual(x, self.norm1, lambda h: self.attn(h, mask=mask))
+        return self.residual(x, self.norm2, self.ff)
 
 
 # ----------------------------------------------------------------------------- bridge: the thought
@@ -205,20 +217,19 @@ class Bridge(nn.Module):
 
 # ----------------------------------------------------------------------------- decoder
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(Residual):
     def __init__(self, c: ModelConfig):
-        super().__init__()
+        super().__init__(c)
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(c.d_model) for _ in range(3))
         self.self_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
         self.cross_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=False)
         self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
-        self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, thought_kv: tuple[torch.Tensor, torch.Tensor],
                 cache: KVCache | None = None, thought_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop(self.self_attn(self.norm1(x), causal=True, cache=cache))
-        x = x + self.drop(self.cross_attn(self.norm2(x), memory_kv=thought_kv, mask=thought_mask))
-        return x + self.drop(self.ff(self.norm3(x)))
+        x = self.residual(x, self.norm1, lambda h: self.self_attn(h, causal=True, cache=cache))
+        x = self.residual(x, self.norm2, lambda h: self.cross_attn(h, memory_kv=thought_kv, mask=thought_mask))
+        return self.residual(x, self.norm3, self.ff)
 
 
 @dataclass
@@ -273,7 +284,7 @@ class Interlingua(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(c.max_positions, c.d_model), persistent=False)
         self.embed_drop = nn.Dropout(c.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
-        self.encoder_norm = nn.LayerNorm(c.d_model)
+        self.encoder_norm = nn.LayerNorm(c.d_model)  # post-norm layers end normalised already: kept, one affine more
         self.bridge = Bridge(c) if c.bridge_queries > 0 else None
         # The target language is told to the decoder only, added at every position so it cannot be forgotten.
         self.target_language = nn.Embedding(max(1, len(c.target_languages)), c.d_model)

@@ -102,3 +102,24 @@ def test_without_a_bridge_the_decoder_reads_every_source_token_and_never_padding
     assert greedy(model, thought, lang, 12) == beam_search(model, thought, lang, 12, beam=1)
     beams = beam_search(model, thought, lang, 12, beam=3)
     assert beams[0] == beam_search(model, alone, lang[:1], 12, beam=3)[0]
+
+
+def test_post_norm_layers_end_normalised_and_decode_incrementally_as_in_one_pass():
+    """model.norm=post (Vaswani's and Marian's layout): each layer's output is layer-normalised (mean 0,
+    unit variance per position, before the norm's learned affine moves), and the cached step-by-step
+    decoder gives the teacher-forced pass's logits, as pre-norm's does."""
+    model = tiny_model(norm="post")
+    src, tgt = torch.randint(4, 50, (2, 9)), torch.randint(4, 50, (2, 6))
+    _, layers, _ = model.encode(src, return_layers=True)
+    for states in layers[1:]:
+        assert torch.allclose(states.mean(-1), torch.zeros(2, 9), atol=1e-4)
+        assert torch.allclose(states.std(-1, unbiased=False), torch.ones(2, 9), atol=1e-2)
+    pre = tiny_model()
+    pre.load_state_dict(model.state_dict())  # the same parameters: only where the norms sit differs
+    assert not torch.allclose(pre.encode(src), model.encode(src), atol=1e-3)
+    lang = model.language_ids(["fr", "de"])
+    thought = model.encode(src)
+    whole = model.decode(tgt, model.start_decoding(thought, lang), use_cache=False)
+    state = model.start_decoding(thought, lang)
+    steps = torch.cat([model.decode(tgt[:, i:i + 1], state) for i in range(tgt.shape[1])], dim=1)
+    assert torch.allclose(whole, steps, atol=1e-4)
