@@ -3,6 +3,10 @@
 The thought is computed once per source sentence (see api.Translator); each target language
 only starts a new decoder state from it. A :class:`MaskConstraint` makes the placeholder masks of
 a source (``placeholders.MASKS``) come out exactly once each, by construction.
+
+``with_scores=True`` also returns, per output, the model's mean log-probability per token of what it
+wrote (EOS included when it ended), from its own distribution before any constraint: the
+length-normalised score a draft's confidence is made of (``api.Translator.drafts``).
 """
 from __future__ import annotations
 
@@ -60,33 +64,45 @@ class MaskConstraint:
         self.emitted |= chosen[:, None] == self.ids[None, :]
 
 
+Decoded = list[list[int]] | tuple[list[list[int]], list[float]]
+
+
 @torch.inference_mode()
 def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-           use_cache: bool = True, min_len: int = 0, masks: MaskConstraint | None = None) -> list[list[int]]:
+           use_cache: bool = True, min_len: int = 0, masks: MaskConstraint | None = None,
+           with_scores: bool = False) -> Decoded:
     """The most probable token at every step. ``use_cache=False`` recomputes the whole prefix (for tests).
 
     EOS cannot be chosen before ``min_len`` tokens were produced (``min_len == max_len`` forces that
     exact length, as the inference benchmark does). ``masks``: each row's placeholder masks, exactly once.
+    ``with_scores``: (outputs, mean log-probability per token of each), see the module docstring.
     """
     batch = thought.shape[0]
     state = model.start_decoding(thought, lang)
     tokens = torch.full((batch, 1), BOS, dtype=torch.long, device=thought.device)
     done = torch.zeros(batch, dtype=torch.bool, device=thought.device)
+    total = torch.zeros(batch, device=thought.device)   # log-probability of what each row wrote so far
+    length = torch.zeros(batch, device=thought.device)
     for step in range(max_len):
         step_input = tokens[:, -1:] if use_cache else tokens
         logits = model.decode(step_input, state, use_cache=use_cache)[:, -1].float()
+        log_norm = logits.logsumexp(-1) if with_scores else None  # before any constraint: the model's own
         if step < min_len:
             logits[:, EOS] = float("-inf")
         if masks is not None:
             masks.apply(logits, max_len - step)
         next_token = logits.argmax(-1).masked_fill(done, PAD)
+        if with_scores:  # constraints only set -inf, so a chosen token's logit is the model's own
+            total += (logits.gather(1, next_token[:, None]).squeeze(1) - log_norm).masked_fill(done, 0.0)
+            length += (~done).float()
         if masks is not None:
             masks.update(next_token)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         done |= next_token == EOS
         if done.all():
             break
-    return [_strip(row[1:]) for row in tokens.tolist()]
+    outputs = [_strip(row[1:]) for row in tokens.tolist()]
+    return (outputs, (total / length.clamp(min=1)).tolist()) if with_scores else outputs
 
 
 def parents_in_place(origin: torch.Tensor) -> torch.Tensor:
@@ -111,12 +127,13 @@ def parents_in_place(origin: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
                 beam: int = 4, length_penalty: float = 1.0, min_len: int = 0,
-                masks: MaskConstraint | None = None) -> list[list[int]]:
+                masks: MaskConstraint | None = None, with_scores: bool = False) -> Decoded:
     """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty.
 
     EOS cannot be chosen before ``min_len`` tokens were produced. ``masks``: each sentence's
     placeholder masks, exactly once in every hypothesis. ``beam=1`` runs this same code (and finds
     what greedy finds, which the tests check); ``decode_thought`` sends width 1 to ``greedy``, which is faster.
+    ``with_scores``: (outputs, mean log-probability per token of each), see the module docstring.
     """
     masks = masks.expand(beam) if masks is not None else None
     batch, device = thought.shape[0], thought.device
@@ -125,7 +142,7 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     # Only the first beam is live at the start, so the k beams do not all pick the same token.
     scores = torch.full((batch, beam), float("-inf"), device=device)
     scores[:, 0] = 0.0
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    finished: list[list[tuple[float, list[int], float]]] = [[] for _ in range(batch)]  # (rank, hyp, mean log-prob)
     n_finished = torch.zeros(batch, dtype=torch.long, device=device)
     for step in range(max_len):
         logits = model.decode(tokens[:, -1:], state)[:, -1].float()  # (B*beam, V); fp32 scores for bf16 weights too
@@ -153,7 +170,9 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
             for b, j in ends.nonzero().tolist():
                 o, t = int(origin[b, j]), int(token[b, j])
                 hyp = tokens[b * beam + o, 1:].tolist() + ([] if t == EOS else [t])
-                finished[b].append((float(top_scores[b, j]) / max(1, len(hyp) + 1) ** length_penalty, hyp))
+                score = float(top_scores[b, j])
+                finished[b].append((score / max(1, len(hyp) + 1) ** length_penalty, hyp,
+                                    score / max(1, len(hyp) + (t == EOS))))
             n_finished += ends.sum(1)
         # The best `beam` live candidates, in score order; a sentence with `beam` finished
         # hypotheses stops growing (its best finished one beats every live one it could still reach).
@@ -171,11 +190,14 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
         if masks is not None:
             masks.update(new_token.view(-1), rows)
         scores = new_scores
-    return [max(hyps, key=lambda h: h[0])[1] if hyps else [] for hyps in finished]
+    best = [max(hyps, key=lambda h: h[0]) if hyps else (0.0, [], float("-inf")) for hyps in finished]
+    outputs = [hyp for _, hyp, _ in best]
+    return (outputs, [mean for _, _, mean in best]) if with_scores else outputs
 
 
 def decode_thought(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
-                   beam: int = 1, min_len: int = 0, masks: MaskConstraint | None = None) -> list[list[int]]:
+                   beam: int = 1, min_len: int = 0, masks: MaskConstraint | None = None,
+                   with_scores: bool = False) -> Decoded:
     if beam <= 1:
-        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks)
-    return beam_search(model, thought, lang, max_len, beam, min_len=min_len, masks=masks)
+        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks, with_scores=with_scores)
+    return beam_search(model, thought, lang, max_len, beam, min_len=min_len, masks=masks, with_scores=with_scores)

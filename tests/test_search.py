@@ -122,3 +122,33 @@ def test_min_len_forbids_eos_until_that_many_tokens():
     assert [len(s) for s in greedy(model, thought, lang, 12, min_len=5)] == [5, 5, 5]
     assert [len(s) for s in beam_search(model, thought, lang, 12, beam=4, min_len=5)] == [5, 5, 5]
     assert all(EOS not in s for s in beam_search(model, thought, lang, 12, beam=4, min_len=5))
+
+
+@torch.no_grad()
+def forced_mean_logprob(model, thought, lang, seqs, max_len: int) -> list[float]:
+    """The model's mean log-probability per token of each output, by one teacher-forced pass (no search code)."""
+    from interlingua.tokenizer import BOS, EOS
+    out = []
+    for i, seq in enumerate(seqs):
+        ended = len(seq) < max_len  # search strips EOS; an output of max_len tokens was cut there
+        ids = torch.tensor([[BOS] + seq + ([EOS] if ended else [])])
+        state = model.start_decoding(thought[i:i + 1], lang[i:i + 1])
+        lp = model.decode(ids[:, :-1], state, use_cache=False).float().log_softmax(-1)
+        out.append(float(lp[0].gather(1, ids[0, 1:, None]).mean()))
+    return out
+
+
+@pytest.mark.parametrize("min_len", [0, 6])
+def test_scores_are_the_models_own_mean_log_probability_of_its_output(min_len):
+    """The confidence's raw number, greedy and beam: what a forced pass gives the output, EOS included, before
+    min_len's ban (a constraint must not make the model look surer than it is)."""
+    model = tiny_model()
+    torch.manual_seed(1)
+    thought = model.encode(torch.randint(4, 50, (4, 8)))
+    lang = model.language_ids(["fr", "de", "en", "fr"])
+    for search in (lambda **kw: greedy(model, thought, lang, 8, **kw),
+                   lambda **kw: beam_search(model, thought, lang, 8, beam=3, **kw)):
+        seqs, scores = search(min_len=min_len, with_scores=True)
+        assert seqs == search(min_len=min_len)  # the flag changes nothing else
+        assert scores == pytest.approx(forced_mean_logprob(model, thought, lang, seqs, 8), abs=1e-4)
+        assert all(score < 0 for score in scores)
