@@ -4,11 +4,13 @@
     translator.languages                       # ['en', 'fr', 'de', ...]
     translator.translate(["Open the file"], to="de", beam=4)
     translator.translate(["Ouvrir le fichier"], to="de", pivot="en")   # through English, to compare
+    translator.drafts(["Open the file"], to="de")      # [Draft(text='Datei öffnen', confidence=0.71)]
     translator.embed(["Datei öffnen", "Open file"])                    # (2, d) L2-normalised float32
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import torch
 
 from .checkpoint import load_weights, read_json, resolve_checkpoint
 from .config import RunConfig
+from .confidence import Calibration, confidence
 from .errors import InterlinguaError
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
@@ -23,6 +26,14 @@ from .search import MaskConstraint, decode_thought
 from .tokenizer import BOS, PAD, PLACEHOLDER_PIECES, Tokenizer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A translation and the model's confidence in it (``confidence.py``): None for a blank input,
+    which stays blank without the model."""
+    text: str
+    confidence: float | None
 
 
 class Translator:
@@ -35,6 +46,9 @@ class Translator:
         # Per target language, which outputs of the last translate call were cut: the input was cut, or
         # search stopped at the length limit before the sentence ended (the server reports them).
         self.cut_short: dict[str, list[bool]] = {}
+        # ... and the confidence of each (what drafts() returns with the texts)
+        self.confidence: dict[str, list[float | None]] = {}
+        self.calibration: Calibration | None = None  # the run's calibration.json, set by load()
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
         self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
         # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
@@ -68,7 +82,9 @@ class Translator:
         model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
         if precision == "bf16":
             model.to(torch.bfloat16)
-        return cls(model, tokenizer, config)
+        translator = cls(model, tokenizer, config)
+        translator.calibration = Calibration.of_run(run)
+        return translator
 
     @property
     def languages(self) -> list[str]:
@@ -156,40 +172,60 @@ class Translator:
             found = self.translate([sentences[i] for i in words], to=targets, beam=beam, pivot=pivot,
                                    max_len=max_len) if words else {lang: [] for lang in targets}
             found_cut = self.cut_short if words else {lang: [] for lang in targets}
+            found_sure = self.confidence if words else {lang: [] for lang in targets}
             result = {lang: [""] * len(sentences) for lang in targets}
             cut = {lang: [False] * len(sentences) for lang in targets}  # a blank line is never cut short
+            sure: dict[str, list[float | None]] = {lang: [None] * len(sentences) for lang in targets}
             for lang in targets:
-                for i, text, short in zip(words, found[lang], found_cut[lang]):
-                    result[lang][i], cut[lang][i] = text, short
-            self.cut_short = cut
+                for i, text, short, value in zip(words, found[lang], found_cut[lang], found_sure[lang]):
+                    result[lang][i], cut[lang][i], sure[lang][i] = text, short, value
+            self.cut_short, self.confidence = cut, sure
             return result[to] if isinstance(to, str) else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
-            through_cut = self.cut_short[pivot]
-            result, cut = {}, {}
+            through_cut, through_sure = self.cut_short[pivot], self.confidence[pivot]
+            result, cut, sure = {}, {}, {}
             for lang in targets:
                 if lang == pivot:
-                    result[lang], cut[lang] = list(through), through_cut
+                    result[lang], cut[lang], sure[lang] = list(through), through_cut, through_sure
                     continue
                 result[lang] = self.translate(through, to=lang, beam=beam, max_len=max_len)
                 cut[lang] = [a or b for a, b in zip(through_cut, self.cut_short[lang])]
-            self.cut_short = cut
+                # a chain is as sure as its weaker leg (the second leg alone would trust a bad pivot text)
+                sure[lang] = [a if b is None else min(a, b) for a, b in zip(through_sure, self.confidence[lang])]
+            self.cut_short, self.confidence = cut, sure
             return result[to] if isinstance(to, str) else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
         cut = {lang: [False] * len(sentences) for lang in targets}
+        sure = {lang: [0.0] * len(sentences) for lang in targets}
         originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             thought = self.model.encode(src)
             for lang in targets:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
-                ids = decode_thought(self.model, thought, lang_ids, limit, beam, masks=self._constraint(chunk, originals))
-                for i, seq, text in zip(chunk, ids, self.tokenizer.decode(ids)):
+                ids, scores = decode_thought(self.model, thought, lang_ids, limit, beam,
+                                             masks=self._constraint(chunk, originals), with_scores=True)
+                for i, seq, text, score in zip(chunk, ids, self.tokenizer.decode(ids), scores):
                     result[lang][i] = self._restore(text, sentences[i], originals[i])
                     # search strips EOS, so an output as long as the limit never ended by itself
                     cut[lang][i] = self.input_cut[i] or len(seq) >= limit
-        self.cut_short = cut
+                    sure[lang][i] = confidence(score)
+        self.cut_short, self.confidence = cut, sure
         return result[to] if isinstance(to, str) else result
+
+    def drafts(self, sentences: list[str], to: str | list[str], beam: int = 1, pivot: str | None = None,
+               max_len: int | None = None) -> list[Draft] | dict[str, list[Draft]]:
+        """:meth:`translate`, each output with the model's confidence in it (a :class:`Draft`).
+
+        The confidence is the model's geometric-mean probability per token of what it wrote (in (0, 1],
+        ``confidence.py``); through a pivot, the lower of the two legs'. ``self.calibration``, where the
+        run has one (``interlingua calibrate``), turns it into a chance that the draft is good.
+        """
+        result = self.translate(sentences, to=to, beam=beam, pivot=pivot, max_len=max_len)
+        drafted = {lang: [Draft(text, value) for text, value in zip(texts, self.confidence[lang])]
+                   for lang, texts in ({to: result} if isinstance(to, str) else result).items()}
+        return drafted[to] if isinstance(to, str) else drafted
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
         """Which masks each sentence of the batch must write: the first len(its placeholders)."""
