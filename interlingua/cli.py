@@ -182,7 +182,7 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
-                            progress=not args.quiet, memory=args.tm)
+                            progress=not args.quiet, memory=args.tm, min_confidence=args.min_confidence)
     print(format_counts(counts))
 
 
@@ -199,18 +199,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import run_corpus
-    from .corpus.split import load_split, split_path
     from .evaluate.run import format_summary, run_evaluation, write_result
-    data = args.data
-    if data is None:  # the test split of the corpus the run was trained on
-        corpus = run_corpus(Path(args.model))
-        if corpus is None:
-            raise InterlinguaError(f"{Path(args.model) / 'run.json'}: no corpus recorded; pass the test data (--data)")
-        data = split_path(corpus, "test")
-        if not data.exists():
-            from .corpus.formats import write_corpus
-            write_corpus(load_split(corpus, "test"), data, "jsonl")
+    from .evaluate.testset import run_test_data
+    data = args.data or run_test_data(args.model)  # default: the test split of the corpus the run was trained on
     to_stdout = args.json == "-"
     out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
     if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
@@ -236,6 +227,29 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         from .insight.report import write_evaluation_plots
         for path in write_evaluation_plots(result, args.plot):
             print(f"wrote {path}", file=sys.stderr if to_stdout else sys.stdout)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    from .checkpoint import check_output
+    from .confidence import FILE
+    from .evaluate.calibration import calibrate, format_summary, plot
+    from .evaluate.testset import run_test_data
+    out = Path(args.out) if args.out else Path(args.model) / FILE
+    for path in [out] + [Path(p) for p in (args.plot, args.points) if p]:
+        check_output(path)  # before minutes of drafting
+    calibration, points = calibrate(args.model, args.data or run_test_data(args.model), min_chrf=args.min_chrf,
+                                    max_sentences=args.max_sentences, source=args.source, beam=args.beam,
+                                    checkpoint=args.checkpoint, progress=not args.quiet)
+    print(format_summary(calibration))
+    calibration.save(out)
+    print(f"wrote {out}")
+    if args.plot:
+        plot(calibration, points, args.plot)
+        print(f"wrote {args.plot}")
+    if args.points:
+        from .checkpoint import atomic_write_text
+        atomic_write_text(args.points, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in points))
+        print(f"wrote {args.points}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -501,10 +515,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
                    "95%% similarity is used before the model, marked for review and noted with its score")
+    p.add_argument("--min-confidence", type=real(0, 1), metavar="X",
+                   help="leave a model draft empty when the model's confidence in it (0 to 1, written beside each "
+                   "draft; docs/localize.md) is below X, and count it")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_precision(p)
     p.set_defaults(func=cmd_translate_file)
+
+    p = commands.add_parser("calibrate", help="what a draft's confidence is worth: fit it to held-out chrF",
+                            description="Draft the first --max-sentences held-out rows of every direction "
+                            "--from -> X, score each draft by its sentence chrF, and fit the chance that a draft "
+                            "of a given confidence reaches --min-chrf (isotonic). Writes RUN/calibration.json "
+                            "(plain JSON), which translate-file and Translator.load read; prints how well it held "
+                            "up under two-fold cross-validation.")
+    p.add_argument("--model", required=True, help="run folder")
+    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
+    p.add_argument("--max-sentences", type=positive_int, default=100, help="rows per direction (default 100)")
+    p.add_argument("--min-chrf", type=real(0, 100), default=50.0,
+                   help="a draft is good from this sentence chrF on (default 50)")
+    p.add_argument("--from", dest="source", default="en", help="source language (default en)")
+    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
+    p.add_argument("--out", help="where to write the calibration (default RUN/calibration.json)")
+    p.add_argument("--plot", metavar="PNG", help="also draw the calibration (confidence vs chrF, the fit, held out)")
+    p.add_argument("--points", metavar="JSONL", help="also write every draft's confidence, chrF and held-out chance")
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_calibrate)
 
     p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
                             description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the "

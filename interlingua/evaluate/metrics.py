@@ -8,6 +8,11 @@ def chrf(hypotheses: list[str], references: list[str]) -> float:
     return CHRF().corpus_score(hypotheses, [references]).score
 
 
+def sentence_chrf(hypothesis: str, reference: str) -> float:
+    """One sentence's chrF (what a draft's calibration is fitted to; noisier than the corpus figure)."""
+    return CHRF().sentence_score(hypothesis, [reference]).score
+
+
 def bleu(hypotheses: list[str], references: list[str], target_lang: str = "") -> float:
     return BLEU(tokenize=bleu_tokenizer(target_lang)).corpus_score(hypotheses, [references]).score
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..corpus.formats import read_corpus
+from ..checkpoint import run_corpus
+from ..corpus.formats import read_corpus, write_corpus
+from ..corpus.split import load_split, split_path
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.evaluate")
@@ -21,6 +23,17 @@ def sort_by_id(rows: list[Row]) -> list[Row]:
     if all(str(row["id"]).isdigit() for row in rows):
         return sorted(rows, key=lambda row: int(row["id"]))
     return sorted(rows, key=lambda row: str(row["id"]))
+
+
+def run_test_data(run: str | Path) -> Path:
+    """The test split of the corpus the run was trained on (written beside it from the corpus if missing)."""
+    corpus = run_corpus(Path(run))
+    if corpus is None:
+        raise InterlinguaError(f"{Path(run) / 'run.json'}: no corpus recorded; pass the test data (--data)")
+    data = split_path(corpus, "test")
+    if not data.exists():
+        write_corpus(load_split(corpus, "test"), data, "jsonl")
+    return data
 
 
 def load_test_rows(data: str | Path, known: list[str]) -> tuple[list[Row], list[str]]:
