@@ -10,6 +10,8 @@ import polib
 import pytest
 
 from conftest import assert_clean_error, run_cli
+from interlingua.api import Draft
+from interlingua.confidence import Calibration
 from interlingua.corpus.formats import read_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.localize import format_counts, protect, restore, same_placeholders, translate_file
@@ -111,6 +113,18 @@ class Echo:
         targets = [to] if isinstance(to, str) else to
         out = {lang: [self.mangle(s, lang) if self.mangle else f"«{lang}» {s}" for s in sentences] for lang in targets}
         return out[to] if isinstance(to, str) else out
+
+
+class Sure(Echo):
+    """Echo with a confidence, as Translator.drafts gives one: 0.9 for a text with 'file' (not 'files'), else 0.3."""
+    calibration = Calibration(50.0, [0.2, 0.8], [0.1, 0.7])
+
+    def drafts(self, sentences, to, beam=1):
+        out = self.translate(sentences, to, beam)
+        texts = {to: out} if isinstance(to, str) else out
+        made = {lang: [Draft(text, 0.9 if "file" in source.lower() and "files" not in source.lower() else 0.3) for text, source in zip(found, sentences)]
+                for lang, found in texts.items()}
+        return made[to] if isinstance(to, str) else made
 
 
 @pytest.fixture
@@ -241,7 +255,8 @@ def test_po_drafts_keep_structure_and_fill_only_empty_entries(catalog, tmp_path)
     assert by_id[(None, "%s: %s")].msgstr == "%s: %s"  # nothing to translate: copied, still a draft
     assert by_id[(None, "First line\nSecond line\n")].msgstr == "«fr» First line\n«fr» Second line\n"
     assert [e.msgstr for e in fr.obsolete_entries()] == ["Vieux message"]
-    assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 2,
+    assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
+                                         "left_empty_confidence": 0, "kept": 2,
                                          "path": counts["files"][0]}
     # other languages: the French translations are not theirs; everything is drafted
     de = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(out / "de" / "LC_MESSAGES" / "app.po"))}
@@ -268,6 +283,29 @@ def test_broken_drafts_are_left_empty_and_counted(catalog, tmp_path):
         if any(text_of(entry)):
             assert entry.fuzzy
     msgfmt_check(tmp_path / "out" / "de" / "LC_MESSAGES" / "app.po")
+
+
+def test_each_model_draft_states_its_confidence_and_unsure_ones_can_be_left_empty(catalog, tmp_path):
+    counts = translate_file(catalog, Sure(), ["de"], tmp_path / "out", progress=False)
+    path = tmp_path / "out" / "de" / "LC_MESSAGES" / "app.po"
+    by_id = {(e.msgctxt, e.msgid): e for e in entries(polib.pofile(str(path)))}
+    by_id.update({msgid: e for (ctxt, msgid), e in by_id.items() if ctxt is None})
+    # the curve (0.2, 10%) -> (0.8, 70%): 0.9 is past its end (70%), 0.3 a sixth of the way (20%)
+    assert by_id["Open the file"].tcomment.endswith("interlingua confidence 0.90 (chance of chrF >= 50: 70%)")
+    assert by_id["Open the file"].tcomment.startswith("Translators: keep it short.")  # the source's own comment kept
+    assert by_id["Close"].tcomment == "interlingua confidence 0.30 (chance of chrF >= 50: 20%)"
+    assert "confidence 0.30" in by_id["%d file"].tcomment  # a plural is as sure as its least sure form (0.9, 0.3)
+    assert by_id["%s: %s"].tcomment == "" and by_id["%s: %s"].msgstr == "%s: %s"  # copied, not a model draft
+    assert counts["left_empty_confidence"] == 0
+    counts = translate_file(catalog, Sure(), ["de"], tmp_path / "unsure", progress=False, min_confidence=0.5)
+    by_id = {(e.msgctxt, e.msgid): e for e in entries(polib.pofile(str(tmp_path / "unsure" / "de" / "LC_MESSAGES" / "app.po")))}
+    sure = {(None, "Open the file"), ("menu", "_File"), ("verb", "_File"), (None, "%s: %s")}  # 0.9, or no model draft
+    assert {key for key, e in by_id.items() if any(text_of(e))} == sure
+    assert all(not e.fuzzy and not e.tcomment.startswith("interlingua") for m, e in by_id.items() if m not in sure)
+    assert counts["left_empty_confidence"] == counts["left_empty"] == len(by_id) - 4 == 9
+    assert counts["left_empty_placeholders"] == 0 and counts["filled"] == 4
+    assert "9 left empty (0 for placeholders, 9 below --min-confidence" in format_counts(counts)
+    msgfmt_check(tmp_path / "unsure" / "de" / "LC_MESSAGES" / "app.po")
 
 
 def test_drafts_with_no_words_are_left_empty_but_not_for_placeholders(catalog, tmp_path):
@@ -364,8 +402,12 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     # fr-FR is read back as the corpus's fr (issue 11): the human one, kept (the count below: none added beside it)
     assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
-    assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
+    assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
+                                         "left_empty_confidence": 0, "kept": 1,
                                          "path": str(out / "memory.tmx")}
+    sure = translate_file(tmx, Sure(), ["de"], tmp_path / "sure", progress=False)
+    assert sure["filled"] == 3 and (tmp_path / "sure" / "memory.tmx").read_text(encoding="utf-8").count(
+        "<prop type=\"x-interlingua\">machine draft (interlingua confidence 0.") == 3  # the mark stays, the value beside it
     text = (out / "memory.tmx").read_text(encoding="utf-8")
     assert "<!-- kept -->" in text and text.count('<prop type="x-interlingua">machine draft</prop>') == 5
     assert text.count('xml:lang="fr') == 3  # fr-FR in the first unit, a fr draft in each of the others

@@ -13,7 +13,7 @@ from interlingua.errors import InterlinguaError
 from interlingua.localize import translate_file
 from interlingua.localize.kinds import output_path
 from interlingua.localize.stores import load, save
-from test_localize import CATALOG, Echo
+from test_localize import CATALOG, Echo, Sure
 
 # Each fixture is written as the library writes it (see stores.py for what it normalises), so a file
 # read and written again with nothing translated must come back byte for byte.
@@ -190,6 +190,24 @@ def test_android_drafts_plurals_and_marks(files, tmp_path):
     assert text.count("<!-- interlingua machine draft: needs review -->") == 3
     assert [output_path(load(files["strings.xml"]), lang, tmp_path).parent.name for lang in ("pt-BR", "sr-Latn")] == \
         ["values-pt-rBR", "values-b+sr+Latn"]
+
+
+def test_each_format_states_the_confidence_where_it_has_a_place(files, tmp_path):
+    """XLIFF a translator note, Qt a translator comment, TMX beside the draft mark, Android and Apple in the
+    review comment; JSON has no place (the count still says how many were left empty)."""
+    out = tmp_path / "out"
+    stated = "interlingua confidence 0.90 (chance of chrF &gt;= 50: 70%)"  # as XML escapes it
+    translate_file(files["app.xlf"], Sure(), ["fr"], out, progress=False)
+    assert f'<note from="translator">{stated}</note>' in (out / "fr" / "app.xlf").read_text(encoding="utf-8")
+    translate_file(files["app2.xlf"], Sure(), ["fr"], out, progress=False)
+    assert "interlingua confidence" in (out / "fr" / "app2.xlf").read_text(encoding="utf-8")
+    translate_file(files["app.ts"], Sure(), ["fr"], out, progress=False)
+    assert "<translatorcomment>interlingua confidence" in (out / "fr" / "app.ts").read_text(encoding="utf-8")
+    translate_file(files["strings.xml"], Sure(), ["fr"], out, progress=False)
+    assert "needs review (interlingua confidence" in (out / "values-fr" / "strings.xml").read_text(encoding="utf-8")
+    counts = translate_file(files["en.json"], Sure(), ["fr"], out, progress=False, min_confidence=0.5)
+    assert "confidence" not in (out / "fr" / "en.json").read_text(encoding="utf-8")
+    assert counts["filled"] == 1 and counts["left_empty_confidence"] == 1  # "Open the file" 0.9, "Delete {name}?" 0.3
 
 
 def test_apple_and_json(files, tmp_path):

@@ -11,6 +11,11 @@ then every remaining text goes through the model once for all the languages that
 whose placeholders differ from the source's (``protect.py``) is not written: the entry stays empty
 and is counted.
 
+Each model draft carries the model's confidence (``Translator.drafts``, ``confidence.py``): the lowest
+of its lines' and forms', written beside it as a translator comment or note where the format has one
+(``# interlingua confidence 0.73``), with the calibrated chance where the run has a calibration; a
+draft below ``min_confidence`` is left empty and counted like a broken one.
+
 What counts as "already translated" for language L (without ``overwrite``): the input's own
 translations when the input is a file for L or names no language, and the translations of an
 existing output file for L, so a second run keeps what a reviewer has already edited and only
@@ -29,6 +34,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..confidence import Calibration
 from ..corpus.langcodes import resolve_languages
 from ..errors import InterlinguaError
 from .kinds import Slot, output_path, plan
@@ -59,8 +65,10 @@ def _prepare_dir(folder: Path) -> None:
         raise InterlinguaError(f"{folder}: output directory is not writable")
 
 
-def _run_model(translator: Any, needs: dict[str, set[str]], beam: int, progress: bool) -> dict[str, dict[str, str]]:
-    """Translate each language's texts; every text goes through the model once for all languages that need it."""
+def _run_model(translator: Any, needs: dict[str, set[str]], beam: int,
+               progress: bool) -> dict[str, dict[str, tuple[str, float | None]]]:
+    """(draft, confidence) of each language's texts; every text goes through the model once for all languages
+    that need it. A translator without ``drafts`` (a stand-in with ``translate`` alone) says no confidence."""
     by_text: dict[str, set[str]] = {}
     for lang, texts in needs.items():
         for text in texts:
@@ -68,14 +76,20 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int, progress:
     groups: dict[tuple[str, ...], list[str]] = {}
     for text, langs in by_text.items():
         groups.setdefault(tuple(sorted(langs)), []).append(text)
-    out: dict[str, dict[str, str]] = {lang: {} for lang in needs}
+    out: dict[str, dict[str, tuple[str, float | None]]] = {lang: {} for lang in needs}
+    drafts = getattr(translator, "drafts", None)
     with tqdm(total=len(by_text), unit="msg", desc="translating", file=sys.stderr, disable=not progress,
               dynamic_ncols=True) as bar:
         for langs, texts in groups.items():
             texts.sort(key=len)  # similar lengths in one call pad less
             for start in range(0, len(texts), CHUNK):
                 chunk = texts[start:start + CHUNK]
-                result = translator.translate(chunk, to=list(langs), beam=beam)
+                if drafts is not None:
+                    result = {lang: [(d.text, d.confidence) for d in found]
+                              for lang, found in drafts(chunk, to=list(langs), beam=beam).items()}
+                else:
+                    result = {lang: [(text, None) for text in found]
+                              for lang, found in translator.translate(chunk, to=list(langs), beam=beam).items()}
                 for lang in langs:
                     out[lang].update(zip(chunk, result[lang]))
                 bar.update(len(chunk))
@@ -83,10 +97,10 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int, progress:
 
 
 def _new_counts(targets: list[str]) -> dict[str, Any]:
-    return {"filled": 0, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 0, "files": [],
-            "plural_fallback": [],
+    return {"filled": 0, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "left_empty_confidence": 0,
+            "kept": 0, "files": [], "plural_fallback": [],
             "languages": {lang: {"filled": 0, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
-                                "kept": 0, "path": None}
+                                "left_empty_confidence": 0, "kept": 0, "path": None}
                           for lang in targets}}
 
 
@@ -100,8 +114,9 @@ def format_counts(counts: dict[str, Any]) -> str:
     lines = []
     for lang, c in counts["languages"].items():
         memory = f", {c['from_memory']} of them from the memory" if c["from_memory"] else ""
+        unsure = f", {c['left_empty_confidence']} below --min-confidence" if c["left_empty_confidence"] else ""
         lines.append(f"{lang}: {c['filled']} filled (marked for review{memory}), {c['left_empty']} left empty "
-                     f"({c['left_empty_placeholders']} for placeholders, the others with no words), "
+                     f"({c['left_empty_placeholders']} for placeholders{unsure}, the others with no words), "
                      f"{c['kept']} kept from before -> {c['path']}")
     lines.append(f"total: {counts['filled']} filled, {counts['left_empty']} left empty, {counts['kept']} kept")
     if counts["plural_fallback"]:
@@ -110,16 +125,27 @@ def format_counts(counts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def confidence_note(value: float, calibration: Calibration | None) -> str:
+    """The translator comment of a model draft: its confidence, and the calibrated chance where there is one."""
+    note = f"interlingua confidence {value:.2f}"
+    if calibration is not None:
+        note += f" (chance of chrF >= {calibration.min_chrf:g}: {100 * calibration.chance_of(value):.0f}%)"
+    return note
+
+
 def translate_file(input: str | Path, translator: Any, targets: list[str] | str, out_dir: str | Path,
                    overwrite: bool = False, beam: int = 1, progress: bool = True,
-                   memory: str | Path | None = None) -> dict[str, Any]:
+                   memory: str | Path | None = None, min_confidence: float | None = None) -> dict[str, Any]:
     """Write machine drafts of a localisation file for every target language.
 
-    ``memory``: a file of earlier translations (``--tm``); a match of at least 95% is used before the model.
+    ``translator``: a :class:`~interlingua.api.Translator` (or anything with ``languages`` and ``translate``,
+    which then gives no confidence). ``memory``: a file of earlier translations (``--tm``); a match of at least
+    95% is used before the model. ``min_confidence``: a model draft less sure than this is left empty
+    (``left_empty_confidence``); memory matches and messages with no words to translate are not model drafts.
     Returns the counts: ``filled`` (drafts written, marked for review), ``from_memory`` (those of them taken
     from the memory), ``left_empty`` (entries whose draft lost or invented a placeholder, or came back
     empty: left untranslated), ``left_empty_placeholders`` (those of them left empty for their placeholders
-    alone), ``kept`` (translations that were already there), the same per language under ``languages``
+    alone), ``left_empty_confidence`` (those of them below ``min_confidence``), ``kept`` (translations that were already there), the same per language under ``languages``
     (with each output ``path``), ``files`` written, and ``plural_fallback`` (languages whose PO
     Plural-Forms header is a guess).
     """
@@ -151,15 +177,23 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
                 protected[(text, slot.strict)] = protect(text, slot.strict)
             needs.setdefault(slot.lang, set()).update(protected[(text, slot.strict)].texts)
     drafts = _run_model(translator, needs, beam, progress) if needs else {}
+    calibration = getattr(translator, "calibration", None)
     for slot in rest:
-        done = drafts.get(slot.lang, {})
+        found = drafts.get(slot.lang, {})
+        done = {text: draft for text, (draft, _) in found.items()}
         keys = [(text, slot.strict) for text in slot.sources]
         made = [restore(protected[key], done, slot.lang) for key in keys]
-        if any(m is None for m in made):
+        # an entry is as sure as its least sure line or form
+        sure = [found[text][1] for key in keys for text in protected[key].texts if found[text][1] is not None]
+        value = min(sure) if sure else None
+        unsure = min_confidence is not None and value is not None and value < min_confidence
+        if any(m is None for m in made) or unsure:  # one reason counted: placeholders, else confidence, else no words
             _count(counts, slot.lang, "left_empty")
             if any(broke_placeholders(protected[key], done, slot.lang) for key in keys):
                 _count(counts, slot.lang, "left_empty_placeholders")
-        elif slot.write(made, ""):
+            elif unsure:
+                _count(counts, slot.lang, "left_empty_confidence")
+        elif slot.write(made, confidence_note(value, calibration) if value is not None else ""):
             _count(counts, slot.lang, "filled")
         else:  # the format refused it: inline codes missing or badly nested
             _count(counts, slot.lang, "left_empty")

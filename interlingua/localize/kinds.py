@@ -357,7 +357,9 @@ def _tmx_writer(tu: etree._Element, lang: str, codes: list[etree._Element]) -> C
         if built is None:
             return False
         tuv = etree.Element("tuv", {_XML_LANG: lang, "creationtool": "interlingua", "creationdate": _stamp()})
-        etree.SubElement(tuv, "prop", type=DRAFT_PROP).text = note or "machine draft"
+        memory = note.startswith("translation memory")  # else the model's confidence, beside the mark
+        etree.SubElement(tuv, "prop", type=DRAFT_PROP).text = note if memory else \
+            f"machine draft ({note})" if note else "machine draft"
         seg = etree.SubElement(tuv, "seg")
         inline.put(seg, built)
         _add_tuv(tu, tuv)
