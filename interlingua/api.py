@@ -16,6 +16,7 @@ import torch
 
 from .checkpoint import load_weights, read_json, resolve_checkpoint
 from .config import RunConfig
+from .corpus.langcodes import resolve_language
 from .errors import InterlinguaError
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
@@ -83,9 +84,12 @@ class Translator:
     def device(self) -> torch.device:
         return self.model.embed.weight.device
 
-    def _check_language(self, lang: str) -> None:
-        if lang not in self.config.model.target_languages:
+    def _language(self, lang: str) -> str:
+        """The model's code for a spelling of one of its languages (``pt_BR``, ``PT-br`` -> ``pt-BR``)."""
+        code = resolve_language(lang, self.languages) if isinstance(lang, str) else None
+        if code is None:
             raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(self.languages)})")
+        return code
 
     @staticmethod
     def _check_sentences(sentences: object, name: str = "sentences") -> list[str]:
@@ -133,7 +137,8 @@ class Translator:
     @torch.inference_mode()
     def translate(self, sentences: list[str], to: str | list[str], beam: int = 1,
                   pivot: str | None = None, max_len: int | None = None) -> list[str] | dict[str, list[str]]:
-        """Translate into one language (a list back) or several (a dict language -> list).
+        """Translate into one language (a list back) or several (a dict language -> list, keyed by the model's
+        codes: ``to=["pt_BR"]`` gives the key ``pt-BR``, see ``corpus.langcodes.resolve_language``).
 
         The thought of each sentence is computed once and decoded into every target language.
         With ``pivot="en"`` each sentence goes source -> English -> target instead. A model trained
@@ -146,11 +151,12 @@ class Translator:
         if beam > self.max_beam:  # a limit of this model, not of the caller's code: the user's to fix
             raise InterlinguaError(f"beam {beam} is more than this model's {self.tokenizer.vocab_size}-piece "
                                    f"vocabulary can search: at most {self.max_beam}")
-        targets = [to] if isinstance(to, str) else list(to)
+        one = isinstance(to, str)
+        targets = [self._language(lang) for lang in ([to] if one else to)]
         if not targets:
             raise InterlinguaError("no target language given")
-        for lang in targets + ([pivot] if pivot else []):
-            self._check_language(lang)
+        targets = list(dict.fromkeys(targets))  # fr and FR are one language: translated once
+        pivot = self._language(pivot) if pivot else None
         words = [i for i, s in enumerate(sentences) if s.strip()]
         if len(words) < len(sentences):  # a blank line stays blank: from nothing the model would invent a text
             found = self.translate([sentences[i] for i in words], to=targets, beam=beam, pivot=pivot,
@@ -162,7 +168,7 @@ class Translator:
                 for i, text, short in zip(words, found[lang], found_cut[lang]):
                     result[lang][i], cut[lang][i] = text, short
             self.cut_short = cut
-            return result[to] if isinstance(to, str) else result
+            return result[targets[0]] if one else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut = self.cut_short[pivot]
@@ -174,7 +180,7 @@ class Translator:
                 result[lang] = self.translate(through, to=lang, beam=beam, max_len=max_len)
                 cut[lang] = [a or b for a, b in zip(through_cut, self.cut_short[lang])]
             self.cut_short = cut
-            return result[to] if isinstance(to, str) else result
+            return result[targets[0]] if one else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
         cut = {lang: [False] * len(sentences) for lang in targets}
@@ -189,7 +195,7 @@ class Translator:
                     # search strips EOS, so an output as long as the limit never ended by itself
                     cut[lang][i] = self.input_cut[i] or len(seq) >= limit
         self.cut_short = cut
-        return result[to] if isinstance(to, str) else result
+        return result[targets[0]] if one else result
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
         """Which masks each sentence of the batch must write: the first len(its placeholders)."""

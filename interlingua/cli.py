@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .corpus.langcodes import split_languages
+from .corpus.langcodes import resolve_languages, split_languages
 from .corpus.split import METHODS
 from .errors import InterlinguaError, Interrupted
 
@@ -149,6 +149,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     sentences = _read_lines(args.input, args.text)
     check_output(args.out or "-")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
     result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
         log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
