@@ -200,18 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import run_corpus
-    from .corpus.split import load_split, split_path
     from .evaluate.run import format_summary, run_evaluation, write_result
-    data = args.data
-    if data is None:  # the test split of the corpus the run was trained on
-        corpus = run_corpus(Path(args.model))
-        if corpus is None:
-            raise InterlinguaError(f"{Path(args.model) / 'run.json'}: no corpus recorded; pass the test data (--data)")
-        data = split_path(corpus, "test")
-        if not data.exists():
-            from .corpus.formats import write_corpus
-            write_corpus(load_split(corpus, "test"), data, "jsonl")
     to_stdout = args.json == "-"
     out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
     if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
@@ -220,7 +209,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.plot:
         from .insight.report import prepare_plot_dir
         prepare_plot_dir(args.plot)
-    result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
+    result = run_evaluation(args.model, args.data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
                             max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
     # With --json - the JSON owns stdout, so the table goes to stderr.
     print(format_summary(result), file=sys.stderr if to_stdout else sys.stdout)

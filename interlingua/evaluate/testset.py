@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from ..corpus.formats import read_corpus
+from ..corpus.split import run_split
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.evaluate")
@@ -23,13 +24,24 @@ def sort_by_id(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: str(row["id"]))
 
 
-def load_test_rows(data: str | Path, known: list[str]) -> tuple[list[Row], list[str]]:
-    """(rows sorted by id, the languages evaluated in the model's order).
+def load_test_rows(data: str | Path | None, known: list[str], run: str | Path | None = None
+                   ) -> tuple[list[Row], list[str], str]:
+    """(rows sorted by id, the languages evaluated in the model's order, the name of the data).
 
+    ``data`` is a test file in any corpus format; None: the test split of the corpus ``run`` was trained on.
     Languages of the file that the model does not know are dropped with one warning; a row
     keeps whatever known languages it has (one is enough for the language-ID probe).
     """
-    rows = read_corpus(data)
+    if data is None:
+        found = run_split(Path(run), "test") if run is not None else None
+        if found is None:
+            raise InterlinguaError(f"{Path(run or '.') / 'run.json'}: no corpus recorded; pass the test data "
+                                   f"(--data TEST.jsonl)")
+        rows, data = found
+        if not rows:
+            raise InterlinguaError(f"{data}: no test split; pass the test data (--data TEST.jsonl)")
+    else:
+        rows = read_corpus(data)
     present = {lang for row in rows for lang in row if lang != "id"}
     unknown = sorted(present - set(known))
     if unknown:
@@ -44,7 +56,7 @@ def load_test_rows(data: str | Path, known: list[str]) -> tuple[list[Row], list[
     if len(usable) < 2:
         raise InterlinguaError(f"{data}: no row has two languages this model knows "
                                f"(file: {', '.join(sorted(present)) or 'none'}; model: {', '.join(known)})")
-    return sort_by_id(kept), languages
+    return sort_by_id(kept), languages, str(data)
 
 
 def first_rows(rows: list[Row], having: list[str], limit: int | None = None) -> list[int]:
