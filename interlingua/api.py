@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_weights, read_json, resolve_checkpoint
+from .checkpoint import load_weights, resolve_checkpoint
+from .files import read_json
 from .config import RunConfig
 from .corpus.langcodes import resolve_language
 from .errors import InterlinguaError

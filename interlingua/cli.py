@@ -6,6 +6,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -84,7 +85,7 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .checkpoint import read_json
+    from .files import read_json
     from .config import RunConfig, apply_overrides, load_config
     from .train import train
     overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
@@ -113,6 +114,7 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
             raise InterlinguaError("nothing to translate: the sentence given is empty" if len(texts) == 1
                                    else "nothing to translate: every sentence given is empty")
         return texts
+    from .files import text_lines
     name = path or "<stdin>"
     try:
         data = Path(path).read_bytes() if path else sys.stdin.buffer.read()
@@ -120,14 +122,7 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
         raise InterlinguaError(f"{path}: no such input file") from None
     except OSError as exc:
         raise InterlinguaError(f"{path}: cannot read ({exc.strerror})") from None
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as exc:
-            raise InterlinguaError(f"{name}:{number}: not valid UTF-8 (byte {exc.start + 1})") from None
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = [line for _, line in text_lines(io.BytesIO(data), name)]
     if not lines:
         raise InterlinguaError(f"{name}: empty, no input sentences")
     if not any(line.strip() for line in lines):
@@ -145,7 +140,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
-    from .checkpoint import atomic_write_text, check_output
+    from .files import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
     check_output(args.out or "-")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
@@ -162,10 +157,9 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
-    import io
     import numpy as np
     from .api import Translator
-    from .checkpoint import atomic_write_bytes, check_output
+    from .files import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
     check_output(args.out)
     vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
@@ -204,7 +198,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     to_stdout = args.json == "-"
     out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
     if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
-        from .checkpoint import check_output
+        from .files import check_output
         check_output(out)
     if args.plot:
         from .insight.report import prepare_plot_dir
@@ -235,7 +229,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
-    from .checkpoint import check_output
+    from .files import check_output
     from .mine import mine_files
     check_output(args.out)
     count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,

@@ -94,15 +94,12 @@ def mine_sentences(translator, src: list[str], tgt: list[str], *, k: int = 4, th
 
 def read_sentences(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file, one sentence each."""
+    from .files import text_lines
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: no such file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise InterlinguaError(f"{path}:{line}: not UTF-8 text") from None
-    sentences = [line.strip() for line in lines if line.strip()]
+    with open(path, "rb") as f:
+        sentences = [line.strip() for _, line in text_lines(f, path) if line.strip()]
     if not sentences:
         raise InterlinguaError(f"{path}: no sentences (the file is empty)")
     return sentences
@@ -112,7 +109,7 @@ def mine_files(run: str | Path, src: str | Path, tgt: str | Path, out: str | Pat
                threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True) -> int:
     """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count."""
     from .api import Translator
-    from .checkpoint import atomic_write_text
+    from .files import atomic_write_text
     if k < 1:
         raise InterlinguaError(f"k must be at least 1 (got {k})")
     sources, targets = read_sentences(src), read_sentences(tgt)

@@ -300,7 +300,7 @@ def test_evaluate_without_data_reads_the_run_test_split_and_writes_nothing_besid
     """The test split of the run's corpus is found by corpus.split.run_split; where the corpus has no saved
     split it is made again in memory (evaluate once wrote corpus.test.jsonl into the user's folder)."""
     import shutil
-    from interlingua.checkpoint import read_json, write_json
+    from interlingua.files import read_json, write_json
     from interlingua.cli import main
     from interlingua.corpus.split import load_split
     run, data = tmp_path / "run", tmp_path / "data"

@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 from ..api import Translator
-from ..checkpoint import read_json, resolve_checkpoint, write_json
+from ..checkpoint import resolve_checkpoint
+from ..files import read_json, write_json
 from ..corpus.formats import read_corpus
 from ..corpus.split import run_split
 from ..errors import InterlinguaError

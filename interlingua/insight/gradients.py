@@ -104,7 +104,7 @@ def make_batches(rows: list[dict[str, str]], translator, directions: list[tuple[
 def _split_rows(translator, run: str | Path, rows: list[dict[str, str]] | None
                 ) -> tuple[list[list[dict[str, str]]], list[tuple[str, str]], str]:
     """(the two halves of the dev rows, or of ``rows``; the trained directions the model can do; their source)."""
-    from ..checkpoint import read_json
+    from ..files import read_json
     from ..corpus.split import run_split
     record = read_json(Path(run) / "run.json")
     source = "dev split"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_bytes, atomic_write_text, check_output, read_json, run_corpus
+from ..files import atomic_write_bytes, atomic_write_text, check_output, read_json
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.insight")
