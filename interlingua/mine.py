@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InterlinguaError
+from .evaluate.retrieval import margin
 
 if TYPE_CHECKING:
     import torch
@@ -55,8 +56,8 @@ def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: flo
     y2x_cos, y2x_index = nearest(y, x, k)
     x_neighbourhood, y_neighbourhood = x2y_cos.mean(1), y2x_cos.mean(1)
     # The margin of each sentence's k nearest candidates, from the cosines the search already found.
-    forward = x2y_cos / ((x_neighbourhood[:, None] + y_neighbourhood[x2y_index]) / 2).clamp_min(1e-9)
-    backward = y2x_cos / ((x_neighbourhood[y2x_index] + y_neighbourhood[:, None]) / 2).clamp_min(1e-9)
+    forward = margin(x2y_cos, x_neighbourhood[:, None], y_neighbourhood[x2y_index])
+    backward = margin(y2x_cos, x_neighbourhood[y2x_index], y_neighbourhood[:, None])
     # Each sentence's best candidate by margin, in both directions.
     forward_best, forward_at = forward.max(1)
     backward_best, backward_at = backward.max(1)
