@@ -490,22 +490,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_precision(p)
     p.set_defaults(func=cmd_translate_file)
 
+    from .serve import settings as serving
     p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
                             description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the "
                             "page at /, the API docs at /docs and the LibreTranslate API under /libretranslate/ "
                             "(for Weblate). Requests that arrive together are batched.")
     p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=whole(0, 65535), default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)")
+    p.add_argument("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--max-batch", type=positive_int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
-    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=10, help="how long a request waits for others to batch with (default 10)")
-    p.add_argument("--max-chars", type=positive_int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
-    p.add_argument("--max-sentences", type=positive_int, default=64, help="sentences per request at most (default 64; more: 413)")
-    p.add_argument("--max-queue", type=positive_int, default=256,
-                   help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
-    p.add_argument("--max-cost", type=positive_int, default=200_000,
-                   help="characters x target languages x beam per request at most (default 200000; more: 413)")
+    p.add_argument("--max-batch", type=positive_int, default=serving.MAX_BATCH,
+                   help=f"sentences per model call at most (default {serving.MAX_BATCH}; 1: no batching)")
+    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=serving.MAX_WAIT_MS,
+                   help=f"how long a request waits for others to batch with (default {serving.MAX_WAIT_MS:g})")
+    p.add_argument("--max-chars", type=positive_int, default=serving.MAX_CHARS,
+                   help=f"characters per sentence at most (default {serving.MAX_CHARS}; more: 413)")
+    p.add_argument("--max-sentences", type=positive_int, default=serving.MAX_SENTENCES,
+                   help=f"sentences per request at most (default {serving.MAX_SENTENCES}; more: 413)")
+    p.add_argument("--max-queue", type=positive_int, default=serving.MAX_QUEUE,
+                   help=f"requests waiting for the model at most (default {serving.MAX_QUEUE}; more: 503 with Retry-After)")
+    p.add_argument("--max-cost", type=positive_int, default=serving.MAX_COST,
+                   help=f"characters x target languages x beam per request at most (default {serving.MAX_COST}; more: 413)")
     p.add_argument("--api-key", default=None,
                    help="a key every model endpoint wants (Authorization: Bearer KEY, or LibreTranslate's api_key); "
                    "default: the environment's INTERLINGUA_API_KEY, else none. The environment keeps it out of ps")
