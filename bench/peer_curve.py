@@ -188,7 +188,7 @@ class PeerTranslator(Translator):
         if beam != 1 or pivot or not isinstance(to, str):
             raise ValueError("the peer translates greedily into one language")
         self._check_sentences(sentences)
-        self._check_language(to)
+        to = self._language(to)
         limit = max_len or int(self.max_len * 1.5)  # as Translator.translate
         lang = torch.tensor([self.peer.languages.index(to)])
         result = [""] * len(sentences)

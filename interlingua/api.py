@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_weights, read_json, resolve_checkpoint
+from .checkpoint import load_weights, resolve_checkpoint
+from .files import read_json
 from .config import RunConfig
 from .confidence import Calibration, confidence
+from .corpus.langcodes import resolve_language
 from .errors import InterlinguaError
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
@@ -99,9 +101,12 @@ class Translator:
     def device(self) -> torch.device:
         return self.model.embed.weight.device
 
-    def _check_language(self, lang: str) -> None:
-        if lang not in self.config.model.target_languages:
+    def _language(self, lang: str) -> str:
+        """The model's code for a spelling of one of its languages (``pt_BR``, ``PT-br`` -> ``pt-BR``)."""
+        code = resolve_language(lang, self.languages) if isinstance(lang, str) else None
+        if code is None:
             raise InterlinguaError(f"unknown target language '{lang}' (this model has: {', '.join(self.languages)})")
+        return code
 
     @staticmethod
     def _check_sentences(sentences: object, name: str = "sentences") -> list[str]:
@@ -149,7 +154,8 @@ class Translator:
     @torch.inference_mode()
     def translate(self, sentences: list[str], to: str | list[str], beam: int = 1,
                   pivot: str | None = None, max_len: int | None = None) -> list[str] | dict[str, list[str]]:
-        """Translate into one language (a list back) or several (a dict language -> list).
+        """Translate into one language (a list back) or several (a dict language -> list, keyed by the model's
+        codes: ``to=["pt_BR"]`` gives the key ``pt-BR``, see ``corpus.langcodes.resolve_language``).
 
         The thought of each sentence is computed once and decoded into every target language.
         With ``pivot="en"`` each sentence goes source -> English -> target instead. A model trained
@@ -162,11 +168,12 @@ class Translator:
         if beam > self.max_beam:  # a limit of this model, not of the caller's code: the user's to fix
             raise InterlinguaError(f"beam {beam} is more than this model's {self.tokenizer.vocab_size}-piece "
                                    f"vocabulary can search: at most {self.max_beam}")
-        targets = [to] if isinstance(to, str) else list(to)
+        one = isinstance(to, str)
+        targets = [self._language(lang) for lang in ([to] if one else to)]
         if not targets:
             raise InterlinguaError("no target language given")
-        for lang in targets + ([pivot] if pivot else []):
-            self._check_language(lang)
+        targets = list(dict.fromkeys(targets))  # fr and FR are one language: translated once
+        pivot = self._language(pivot) if pivot else None
         words = [i for i, s in enumerate(sentences) if s.strip()]
         if len(words) < len(sentences):  # a blank line stays blank: from nothing the model would invent a text
             found = self.translate([sentences[i] for i in words], to=targets, beam=beam, pivot=pivot,
@@ -180,7 +187,7 @@ class Translator:
                 for i, text, short, value in zip(words, found[lang], found_cut[lang], found_sure[lang]):
                     result[lang][i], cut[lang][i], sure[lang][i] = text, short, value
             self.cut_short, self.confidence = cut, sure
-            return result[to] if isinstance(to, str) else result
+            return result[targets[0]] if one else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut, through_sure = self.cut_short[pivot], self.confidence[pivot]
@@ -194,7 +201,7 @@ class Translator:
                 # a chain is as sure as its weaker leg (the second leg alone would trust a bad pivot text)
                 sure[lang] = [a if b is None else min(a, b) for a, b in zip(through_sure, self.confidence[lang])]
             self.cut_short, self.confidence = cut, sure
-            return result[to] if isinstance(to, str) else result
+            return result[targets[0]] if one else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
         cut = {lang: [False] * len(sentences) for lang in targets}
@@ -212,7 +219,7 @@ class Translator:
                     cut[lang][i] = self.input_cut[i] or len(seq) >= limit
                     sure[lang][i] = confidence(score)
         self.cut_short, self.confidence = cut, sure
-        return result[to] if isinstance(to, str) else result
+        return result[targets[0]] if one else result
 
     def drafts(self, sentences: list[str], to: str | list[str], beam: int = 1, pivot: str | None = None,
                max_len: int | None = None) -> list[Draft] | dict[str, list[Draft]]:
@@ -223,9 +230,10 @@ class Translator:
         run has one (``interlingua calibrate``), turns it into a chance that the draft is good.
         """
         result = self.translate(sentences, to=to, beam=beam, pivot=pivot, max_len=max_len)
-        drafted = {lang: [Draft(text, value) for text, value in zip(texts, self.confidence[lang])]
-                   for lang, texts in ({to: result} if isinstance(to, str) else result).items()}
-        return drafted[to] if isinstance(to, str) else drafted
+        if isinstance(to, str):  # translate keys self.confidence by the model's code for ``to``
+            return [Draft(text, value) for text, value in zip(result, self.confidence[self._language(to)])]
+        return {lang: [Draft(text, value) for text, value in zip(texts, self.confidence[lang])]
+                for lang, texts in result.items()}
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
         """Which masks each sentence of the batch must write: the first len(its placeholders)."""

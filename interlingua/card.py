@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write_text, is_run, read_json
+from .checkpoint import is_run
+from .files import atomic_write_text, read_json
 from .errors import InterlinguaError
 
 

@@ -6,6 +6,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .corpus.langcodes import split_languages
+from .corpus.langcodes import resolve_languages, split_languages
 from .corpus.split import METHODS
 from .errors import InterlinguaError, Interrupted
 
@@ -84,7 +85,7 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .checkpoint import read_json
+    from .files import read_json
     from .config import RunConfig, apply_overrides, load_config
     from .train import train
     overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
@@ -113,6 +114,7 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
             raise InterlinguaError("nothing to translate: the sentence given is empty" if len(texts) == 1
                                    else "nothing to translate: every sentence given is empty")
         return texts
+    from .files import text_lines
     name = path or "<stdin>"
     try:
         data = Path(path).read_bytes() if path else sys.stdin.buffer.read()
@@ -120,14 +122,7 @@ def _read_lines(path: str | None, texts: list[str]) -> list[str]:
         raise InterlinguaError(f"{path}: no such input file") from None
     except OSError as exc:
         raise InterlinguaError(f"{path}: cannot read ({exc.strerror})") from None
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as exc:
-            raise InterlinguaError(f"{name}:{number}: not valid UTF-8 (byte {exc.start + 1})") from None
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = [line for _, line in text_lines(io.BytesIO(data), name)]
     if not lines:
         raise InterlinguaError(f"{name}: empty, no input sentences")
     if not any(line.strip() for line in lines):
@@ -145,10 +140,11 @@ def cmd_translate(args: argparse.Namespace) -> None:
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
-    from .checkpoint import atomic_write_text, check_output
+    from .files import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
     check_output(args.out or "-")
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
     result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
         log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
@@ -161,10 +157,9 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
-    import io
     import numpy as np
     from .api import Translator
-    from .checkpoint import atomic_write_bytes, check_output
+    from .files import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
     check_output(args.out)
     vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
@@ -200,17 +195,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate.run import format_summary, run_evaluation, write_result
-    from .evaluate.testset import run_test_data
-    data = args.data or run_test_data(args.model)  # default: the test split of the corpus the run was trained on
     to_stdout = args.json == "-"
     out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
     if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
-        from .checkpoint import check_output
+        from .files import check_output
         check_output(out)
     if args.plot:
         from .insight.report import prepare_plot_dir
         prepare_plot_dir(args.plot)
-    result = run_evaluation(args.model, data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
+    result = run_evaluation(args.model, args.data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
                             max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
     # With --json - the JSON owns stdout, so the table goes to stderr.
     print(format_summary(result), file=sys.stderr if to_stdout else sys.stdout)
@@ -230,14 +223,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
-    from .checkpoint import check_output
+    from .files import check_output
     from .confidence import FILE
     from .evaluate.calibration import calibrate, format_summary, plot
-    from .evaluate.testset import run_test_data
     out = Path(args.out) if args.out else Path(args.model) / FILE
     for path in [out] + [Path(p) for p in (args.plot, args.points) if p]:
         check_output(path)  # before minutes of drafting
-    calibration, points = calibrate(args.model, args.data or run_test_data(args.model), min_chrf=args.min_chrf,
+    calibration, points = calibrate(args.model, args.data, min_chrf=args.min_chrf,
                                     max_sentences=args.max_sentences, source=args.source, beam=args.beam,
                                     checkpoint=args.checkpoint, progress=not args.quiet)
     print(format_summary(calibration))
@@ -247,7 +239,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         plot(calibration, points, args.plot)
         print(f"wrote {args.plot}")
     if args.points:
-        from .checkpoint import atomic_write_text
+        from .files import atomic_write_text
         atomic_write_text(args.points, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in points))
         print(f"wrote {args.points}")
 
@@ -259,7 +251,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
-    from .checkpoint import check_output
+    from .files import check_output
     from .mine import mine_files
     check_output(args.out)
     count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,
@@ -543,22 +535,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_calibrate)
 
+    from .serve import settings as serving
     p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
                             description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the "
                             "page at /, the API docs at /docs and the LibreTranslate API under /libretranslate/ "
                             "(for Weblate). Requests that arrive together are batched.")
     p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=whole(0, 65535), default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)")
+    p.add_argument("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--max-batch", type=positive_int, default=64, help="sentences per model call at most (default 64; 1: no batching)")
-    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=10, help="how long a request waits for others to batch with (default 10)")
-    p.add_argument("--max-chars", type=positive_int, default=2000, help="characters per sentence at most (default 2000; more: 413)")
-    p.add_argument("--max-sentences", type=positive_int, default=64, help="sentences per request at most (default 64; more: 413)")
-    p.add_argument("--max-queue", type=positive_int, default=256,
-                   help="requests waiting for the model at most (default 256; more: 503 with Retry-After)")
-    p.add_argument("--max-cost", type=positive_int, default=200_000,
-                   help="characters x target languages x beam per request at most (default 200000; more: 413)")
+    p.add_argument("--max-batch", type=positive_int, default=serving.MAX_BATCH,
+                   help=f"sentences per model call at most (default {serving.MAX_BATCH}; 1: no batching)")
+    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=serving.MAX_WAIT_MS,
+                   help=f"how long a request waits for others to batch with (default {serving.MAX_WAIT_MS:g})")
+    p.add_argument("--max-chars", type=positive_int, default=serving.MAX_CHARS,
+                   help=f"characters per sentence at most (default {serving.MAX_CHARS}; more: 413)")
+    p.add_argument("--max-sentences", type=positive_int, default=serving.MAX_SENTENCES,
+                   help=f"sentences per request at most (default {serving.MAX_SENTENCES}; more: 413)")
+    p.add_argument("--max-queue", type=positive_int, default=serving.MAX_QUEUE,
+                   help=f"requests waiting for the model at most (default {serving.MAX_QUEUE}; more: 503 with Retry-After)")
+    p.add_argument("--max-cost", type=positive_int, default=serving.MAX_COST,
+                   help=f"characters x target languages x beam per request at most (default {serving.MAX_COST}; more: 413)")
     p.add_argument("--api-key", default=None,
                    help="a key every model endpoint wants (Authorization: Bearer KEY, or LibreTranslate's api_key); "
                    "default: the environment's INTERLINGUA_API_KEY, else none. The environment keeps it out of ps")

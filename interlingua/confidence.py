@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import read_json, write_json
+from .files import read_json, write_json
 from .errors import InterlinguaError
 
 FILE = "calibration.json"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InterlinguaError
+from .evaluate.retrieval import margin
 
 if TYPE_CHECKING:
     import torch
@@ -55,8 +56,8 @@ def mine_vectors(src: np.ndarray, tgt: np.ndarray, *, k: int = 4, threshold: flo
     y2x_cos, y2x_index = nearest(y, x, k)
     x_neighbourhood, y_neighbourhood = x2y_cos.mean(1), y2x_cos.mean(1)
     # The margin of each sentence's k nearest candidates, from the cosines the search already found.
-    forward = x2y_cos / ((x_neighbourhood[:, None] + y_neighbourhood[x2y_index]) / 2).clamp_min(1e-9)
-    backward = y2x_cos / ((x_neighbourhood[y2x_index] + y_neighbourhood[:, None]) / 2).clamp_min(1e-9)
+    forward = margin(x2y_cos, x_neighbourhood[:, None], y_neighbourhood[x2y_index])
+    backward = margin(y2x_cos, x_neighbourhood[y2x_index], y_neighbourhood[:, None])
     # Each sentence's best candidate by margin, in both directions.
     forward_best, forward_at = forward.max(1)
     backward_best, backward_at = backward.max(1)
@@ -94,15 +95,12 @@ def mine_sentences(translator, src: list[str], tgt: list[str], *, k: int = 4, th
 
 def read_sentences(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file, one sentence each."""
+    from .files import text_lines
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: no such file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise InterlinguaError(f"{path}:{line}: not UTF-8 text") from None
-    sentences = [line.strip() for line in lines if line.strip()]
+    with open(path, "rb") as f:
+        sentences = [line.strip() for _, line in text_lines(f, path) if line.strip()]
     if not sentences:
         raise InterlinguaError(f"{path}: no sentences (the file is empty)")
     return sentences
@@ -112,7 +110,7 @@ def mine_files(run: str | Path, src: str | Path, tgt: str | Path, out: str | Pat
                threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True) -> int:
     """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count."""
     from .api import Translator
-    from .checkpoint import atomic_write_text
+    from .files import atomic_write_text
     if k < 1:
         raise InterlinguaError(f"k must be at least 1 (got {k})")
     sources, targets = read_sentences(src), read_sentences(tgt)

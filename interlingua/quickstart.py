@@ -10,7 +10,7 @@ import re
 import shlex
 from pathlib import Path
 
-from .checkpoint import read_json
+from .files import read_json
 from .config import RunConfig, load_config
 from .errors import InterlinguaError, Interrupted
 

@@ -73,7 +73,7 @@ def train_tokenizer(sentences: Iterable[str], model_path: Path, vocab_size: int,
 
     ``masks``: the placeholder masks (``placeholders.MASKS``) are pieces too, for a run that masks.
     """
-    from .checkpoint import atomic_write_bytes  # checkpoint owns the atomic-write rule
+    from .files import atomic_write_bytes
     spm.set_random_generator_seed(seed)  # the same sample gives the same vocabulary
     sentences = [s for s in sentences if s]
     if not sentences:

@@ -29,14 +29,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
 from .card import write_card
-from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, read_json, restore_optimizer,
-                         resolve_checkpoint, save_checkpoint, write_json)
+from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, resolve_checkpoint, restore_optimizer,
+                         save_checkpoint)
 from . import distributed
 from .config import RunConfig, TrainConfig, value_problems
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
 from .errors import InterlinguaError, Interrupted
+from .files import read_json, write_json
 from .hardware import choose_precision, measure_matmul_flops
 from .losses import adversary_loss, alignment_loss, output_layer_loss, translation_loss
 from .model import Interlingua

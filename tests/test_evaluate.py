@@ -293,3 +293,31 @@ def test_cli_rejects_empty_and_one_language_test_files(tiny_run, tmp_path):
     not_dir.write_text("x")
     assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(bad), "--plot", str(not_dir)),
                        "not a directory")
+
+
+def test_evaluate_without_data_reads_the_run_test_split_and_writes_nothing_beside_the_corpus(made_up_run,
+                                                                                              made_up_corpus, tmp_path):
+    """The test split of the run's corpus is found by corpus.split.run_split; where the corpus has no saved
+    split it is made again in memory (evaluate once wrote corpus.test.jsonl into the user's folder)."""
+    import shutil
+    from interlingua.files import read_json, write_json
+    from interlingua.cli import main
+    from interlingua.corpus.split import load_split
+    run, data = tmp_path / "run", tmp_path / "data"
+    shutil.copytree(made_up_run, run)
+    data.mkdir()
+    shutil.copy(made_up_corpus, data / "corpus.jsonl")  # no splits beside it
+    record = read_json(run / "run.json")
+    write_json(run / "run.json", {**record, "data": str(data / "corpus.jsonl")})
+    with one_thread():
+        assert main(["evaluate", "--model", str(run), "--max-sentences", "2", "--json", str(tmp_path / "e.json"),
+                     "--quiet"]) == 0
+    assert sorted(p.name for p in data.iterdir()) == ["corpus.jsonl"]
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["data"] == f"{data / 'corpus.jsonl'} (test split)"
+    assert load_split(data / "corpus.jsonl", "test")  # there was a test split to evaluate
+    # with the saved split beside it, that file is named
+    with one_thread():
+        assert main(["evaluate", "--model", str(made_up_run), "--max-sentences", "2", "--json",
+                     str(tmp_path / "f.json"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "f.json").read_text())["data"] == str(made_up_corpus.with_name("corpus.test.jsonl"))

@@ -35,6 +35,20 @@ def test_hidden_translations_are_found_and_unmatched_sentences_left_out():
     assert len({i for _, i, _ in every}) == len(every) == len({j for _, _, j in every})
 
 
+def test_mining_scores_a_pair_by_the_margin_evaluate_reports():
+    """One ratio margin (evaluate.retrieval.margin): a mined pair's score is its cell of ratio_margin's matrix."""
+    from interlingua.evaluate.retrieval import cosine_matrix, ratio_margin
+    rng = np.random.default_rng(3)
+    src, tgt = rng.normal(size=(30, 16)), rng.normal(size=(40, 16))
+    tgt[:30] = src + 0.3 * rng.normal(size=(30, 16))
+    src, tgt = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (src, tgt))
+    pairs = mine_vectors(src, tgt, k=4, threshold=0.0)
+    expected = ratio_margin(cosine_matrix(src, tgt), k=4)
+    assert len(pairs) == 30
+    for score, i, j in pairs:
+        assert score == pytest.approx(expected[i, j], rel=1e-5)
+
+
 def test_empty_sides_give_no_pairs():
     assert mine_vectors(np.zeros((0, 4)), _unit(np.ones((3, 4)))) == []
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from interlingua.corpus.langcodes import catalog_language
 from interlingua.errors import InterlinguaError, where
+from interlingua.files import open_outputs, text_lines
 
 Row = dict[str, str]
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
@@ -78,13 +79,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """Numbered decoded lines, streamed; decoding per line is what lets a bad byte be reported at its line."""
     _need_file(path)
     with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            raw = raw.removeprefix(b"\xef\xbb\xbf") if n == 1 else raw
-            try:
-                yield n, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise InterlinguaError(f"{where(path, n)}: not valid UTF-8 (byte 0x{raw[e.start]:02x} "
-                                       f"at byte {e.start + 1} of the line); save the file as UTF-8") from None
+        yield from text_lines(f, path)
 
 
 # --- format detection -----------------------------------------------------------------------------------
@@ -342,8 +337,7 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
 # --- writers ---------------------------------------------------------------------------------------------
 
 def _atomic(paths: list[Path]):
-    """The outputs written together, by checkpoint's one rule for outputs: a crash never leaves half a corpus."""
-    from ..checkpoint import open_outputs
+    """The outputs written together, by files.py's one rule for outputs: a crash never leaves half a corpus."""
     return open_outputs(paths, "w", parents=True, encoding="utf-8", newline="\n")
 
 

@@ -91,15 +91,29 @@ def split_languages(value: str | list[str]) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+def resolve_language(spelling: str, known: list[str]) -> str | None:
+    """The one code of ``known`` that ``spelling`` names, or None: ``pt_BR``, ``pt-BR`` and ``PT-br`` all name
+    ``pt-BR``, and ``en-US`` or ``fr_FR`` name ``en`` and ``fr`` where those are known, as the corpus files them
+    (``catalog_language``). Every place that takes a language from a user (translate, translate-file, serve, the
+    Python API) asks this function, so a spelling means the same everywhere."""
+    if spelling in known:
+        return spelling
+    for code in (to_bcp47(spelling), catalog_language(spelling)):
+        if code in known:
+            return code
+    return None
+
+
 def resolve_languages(value: str | list[str], known: list[str], role: str = "target") -> list[str]:
-    """Languages as the model's codes (``pt_BR`` -> ``pt-BR``), without repeats; [] when none are given.
+    """Languages as the model's codes (``pt_BR`` -> ``pt-BR``, see ``resolve_language``), without repeats;
+    [] when none are given.
 
     An unknown language is an error that names the ``role`` ("target", "source") and the languages the model has.
     """
     result: list[str] = []
     for lang in split_languages(value):
-        code = lang if lang in known else (to_bcp47(lang) or lang)
-        if code not in known:
+        code = resolve_language(lang, known)
+        if code is None:
             raise InterlinguaError(f"unknown {role} language '{lang}' (this model has: {', '.join(known)})")
         if code not in result:
             result.append(code)

@@ -264,6 +264,17 @@ def load_split(corpus: Path, split: str, seed: int = 1) -> list[dict[str, str]]:
     return split_rows(read_corpus(corpus), seed=seed)[split]
 
 
+def run_split(run: Path, split: str) -> tuple[list[dict[str, str]], str] | None:
+    """The ``split`` rows of the corpus ``run`` was trained on (``load_split``) and a name for where they came
+    from, or None when the run records no corpus. Nothing is written: the corpus folder is the user's."""
+    from ..checkpoint import run_corpus
+    corpus = run_corpus(Path(run))
+    if corpus is None:
+        return None
+    sibling = split_path(corpus, split)
+    return load_split(corpus, split), str(sibling if sibling.exists() else f"{corpus} ({split} split)")
+
+
 def train_shards(corpus: Path) -> list[Path]:
     """The JSONL files of the training split, for streaming, in a fixed order.
 

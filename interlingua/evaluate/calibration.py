@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..api import Translator
 from ..confidence import Calibration
 from ..insight.report import _figure
-from ..checkpoint import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .metrics import sentence_chrf
 from .testset import first_rows, load_test_rows
 
@@ -83,16 +83,17 @@ def held_out(points: list[dict], min_chrf: float = MIN_CHRF) -> tuple[dict, np.n
     return measured, predicted
 
 
-def calibrate(run: str | Path, data: str | Path, *, min_chrf: float = MIN_CHRF, max_sentences: int | None = 100,
+def calibrate(run: str | Path, data: str | Path | None, *, min_chrf: float = MIN_CHRF, max_sentences: int | None = 100,
               source: str = "en", beam: int = 1, checkpoint: str = "best",
               progress: bool = True) -> tuple[Calibration, list[dict]]:
-    """Draft the held-out rows of ``data`` from ``source`` into every other language of the run, and fit.
+    """Draft the held-out rows of ``data`` (None: the test split of the run's corpus) from ``source`` into
+    every other language of the run, and fit.
 
     Returns the calibration (fitted on every point, with the cross-validated measures under ``measured``)
     and the points, each with its held-out ``predicted`` chance.
     """
     translator = Translator.load(run, checkpoint)
-    rows, languages = load_test_rows(data, translator.languages)
+    rows, languages, _ = load_test_rows(data, translator.languages, run)
     targets = [lang for lang in languages if lang != source and first_rows(rows, [source, lang], 1)]
     points = collect(translator, rows, targets, source=source, max_sentences=max_sentences, beam=beam,
                      progress=progress)

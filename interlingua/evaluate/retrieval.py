@@ -32,15 +32,21 @@ def cosine_matrix(src_vecs: np.ndarray, tgt_vecs: np.ndarray) -> np.ndarray:
     return _unit(src_vecs) @ _unit(tgt_vecs).T
 
 
+def margin(cosine, src_neighbourhood, tgt_neighbourhood):
+    """The ratio margin of cosines, given the mean cosine of each side's k nearest neighbours (the formula
+    above, and the score ``mine`` ranks pairs by): NumPy arrays or torch tensors that broadcast together."""
+    # neighbourhoods of negative mean cosine: clipped
+    return cosine / ((src_neighbourhood + tgt_neighbourhood) / 2).clip(min=_EPS)
+
+
 def ratio_margin(similarity: np.ndarray, k: int = 4) -> np.ndarray:
     """The ratio-margin score of every (source, target) pair of a cosine matrix; k is capped by n - 1."""
     n_src, n_tgt = similarity.shape
     k_src = max(1, min(k, n_tgt - 1))  # neighbours of a source among the targets
     k_tgt = max(1, min(k, n_src - 1))  # neighbours of a target among the sources
-    knn_src = np.sort(similarity, axis=1)[:, -k_src:].sum(axis=1) / (2 * k_src)
-    knn_tgt = np.sort(similarity, axis=0)[-k_tgt:, :].sum(axis=0) / (2 * k_tgt)
-    denominator = knn_src[:, None] + knn_tgt[None, :]
-    return similarity / np.maximum(denominator, _EPS)  # neighbourhoods of negative mean cosine: clipped
+    knn_src = np.sort(similarity, axis=1)[:, -k_src:].sum(axis=1) / k_src
+    knn_tgt = np.sort(similarity, axis=0)[-k_tgt:, :].sum(axis=0) / k_tgt
+    return margin(similarity, knn_src[:, None], knn_tgt[None, :])
 
 
 def xsim_error(src_vecs: np.ndarray, tgt_vecs: np.ndarray, margin: bool = False, k: int = 4) -> float:

@@ -12,9 +12,10 @@ import math
 from pathlib import Path
 
 from ..api import Translator
-from ..checkpoint import read_json, resolve_checkpoint, run_corpus, write_json
+from ..checkpoint import resolve_checkpoint
+from ..files import read_json, write_json
 from ..corpus.formats import read_corpus
-from ..corpus.split import load_split
+from ..corpus.split import run_split
 from ..errors import InterlinguaError
 from .metrics import bleu_tokenizer, signatures
 from .placeholders import placeholder_summary
@@ -33,11 +34,11 @@ def _mean(values) -> float | None:
 def _training_rows(run: Path, record: dict, train_data: str | Path | None) -> list[dict[str, str]]:
     if train_data is not None:
         return read_corpus(train_data)
-    corpus = run_corpus(run)
-    if corpus is None:
+    found = run_split(run, "train")
+    if found is None:
         raise InterlinguaError(f"{run / 'run.json'}: no training data recorded; pass the training corpus for the "
                                f"baselines")
-    return load_split(corpus, "train")
+    return found[0]
 
 
 def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
@@ -49,10 +50,12 @@ def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
     return out
 
 
-def run_evaluation(run: str | Path, data: str | Path, *, beam: int = 1, baselines: bool = False,
+def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int = 1, baselines: bool = False,
                    train_data: str | Path | None = None, max_sentences: int | None = None,
                    checkpoint: str = "best", progress: bool = True) -> dict:
     """Translate, retrieve and probe the test rows of ``data`` with the run's model; the result as a dict.
+
+    ``data``: a test file in any corpus format; None: the test split of the corpus the run was trained on.
 
     ``max_sentences`` caps the test rows per source language (the first ones in id order);
     ``baselines`` adds the translation-memory and character-n-gram baselines, built from
@@ -66,7 +69,7 @@ def run_evaluation(run: str | Path, data: str | Path, *, beam: int = 1, baseline
     translator = Translator.load(run, checkpoint)
     record = read_json(run / "run.json")
     trained = set(record.get("trained_directions", []))
-    rows, languages = load_test_rows(data, translator.languages)
+    rows, languages, data = load_test_rows(data, translator.languages, run)
 
     directions = translate_directions(translator, rows, languages, trained, beam=beam,
                                       max_sentences=max_sentences, progress=progress)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..checkpoint import run_corpus
-from ..corpus.formats import read_corpus, write_corpus
-from ..corpus.split import load_split, split_path
+from ..corpus.formats import read_corpus
+from ..corpus.split import run_split
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.evaluate")
@@ -25,24 +24,24 @@ def sort_by_id(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: str(row["id"]))
 
 
-def run_test_data(run: str | Path) -> Path:
-    """The test split of the corpus the run was trained on (written beside it from the corpus if missing)."""
-    corpus = run_corpus(Path(run))
-    if corpus is None:
-        raise InterlinguaError(f"{Path(run) / 'run.json'}: no corpus recorded; pass the test data (--data)")
-    data = split_path(corpus, "test")
-    if not data.exists():
-        write_corpus(load_split(corpus, "test"), data, "jsonl")
-    return data
+def load_test_rows(data: str | Path | None, known: list[str], run: str | Path | None = None
+                   ) -> tuple[list[Row], list[str], str]:
+    """(rows sorted by id, the languages evaluated in the model's order, the name of the data).
 
-
-def load_test_rows(data: str | Path, known: list[str]) -> tuple[list[Row], list[str]]:
-    """(rows sorted by id, the languages evaluated in the model's order).
-
+    ``data`` is a test file in any corpus format; None: the test split of the corpus ``run`` was trained on.
     Languages of the file that the model does not know are dropped with one warning; a row
     keeps whatever known languages it has (one is enough for the language-ID probe).
     """
-    rows = read_corpus(data)
+    if data is None:
+        found = run_split(Path(run), "test") if run is not None else None
+        if found is None:
+            raise InterlinguaError(f"{Path(run or '.') / 'run.json'}: no corpus recorded; pass the test data "
+                                   f"(--data TEST.jsonl)")
+        rows, data = found
+        if not rows:
+            raise InterlinguaError(f"{data}: no test split; pass the test data (--data TEST.jsonl)")
+    else:
+        rows = read_corpus(data)
     present = {lang for row in rows for lang in row if lang != "id"}
     unknown = sorted(present - set(known))
     if unknown:
@@ -57,7 +56,7 @@ def load_test_rows(data: str | Path, known: list[str]) -> tuple[list[Row], list[
     if len(usable) < 2:
         raise InterlinguaError(f"{data}: no row has two languages this model knows "
                                f"(file: {', '.join(sorted(present)) or 'none'}; model: {', '.join(known)})")
-    return sort_by_id(kept), languages
+    return sort_by_id(kept), languages, str(data)
 
 
 def first_rows(rows: list[Row], having: list[str], limit: int | None = None) -> list[int]:

@@ -104,13 +104,13 @@ def make_batches(rows: list[dict[str, str]], translator, directions: list[tuple[
 def _split_rows(translator, run: str | Path, rows: list[dict[str, str]] | None
                 ) -> tuple[list[list[dict[str, str]]], list[tuple[str, str]], str]:
     """(the two halves of the dev rows, or of ``rows``; the trained directions the model can do; their source)."""
-    from ..checkpoint import read_json, run_corpus
-    from ..corpus.split import load_split
+    from ..files import read_json
+    from ..corpus.split import run_split
     record = read_json(Path(run) / "run.json")
     source = "dev split"
     if rows is None:
-        corpus = run_corpus(Path(run))
-        rows = load_split(corpus, "dev") if corpus else []
+        found = run_split(Path(run), "dev")
+        rows = found[0] if found else []
     else:
         source = "given rows"
     directions = [tuple(d.split(">", 1)) for d in record.get("trained_directions", [])]

@@ -18,14 +18,13 @@ import json
 import logging
 import math
 import shlex
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_bytes, atomic_write_text, check_output, read_json, run_corpus
+from ..files import atomic_write_bytes, atomic_write_text, check_output, read_json
 from ..errors import InterlinguaError
 
 log = logging.getLogger("interlingua.insight")
@@ -761,23 +760,6 @@ def section_zeroshot(result: dict) -> Section:
 
 # ----------------------------------------------------------------------------- the whole report
 
-def _default_data(record: dict, run: Path, scratch: Path) -> Path:
-    from ..corpus.split import load_split, split_path
-    corpus = run_corpus(run)
-    if corpus is None:
-        raise InterlinguaError(f"{run / 'run.json'}: no corpus recorded; pass the test data (--data TEST.jsonl)")
-    path = split_path(corpus, "test")
-    if path.exists():
-        return path
-    rows = load_split(corpus, "test")
-    if not rows:
-        raise InterlinguaError(f"{corpus}: no test split; pass the test data (--data TEST.jsonl)")
-    from ..corpus.formats import write_corpus
-    path = scratch / path.name
-    write_corpus(rows, path, "jsonl")
-    return path
-
-
 def _config_items(config) -> list[tuple[str, list[tuple[str, str]]]]:
     out = []
     for name, values in config.to_dict().items():
@@ -816,78 +798,76 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
 
     record = read_json(run / "run.json")
     config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
-    with tempfile.TemporaryDirectory(prefix="interlingua-report-") as scratch:
-        test_data = Path(data) if data is not None else _default_data(record, run, Path(scratch))
-        if not test_data.exists():
-            raise InterlinguaError(f"{test_data}: no such test file")
-        step("loading %s (checkpoint %s)", run, checkpoint)
-        translator = Translator.load(run, checkpoint)
-        sections: dict[str, Section] = {}
+    if data is not None and not Path(data).exists():
+        raise InterlinguaError(f"{data}: no such test file")
+    rows, languages, test_data = load_test_rows(data, list(config.model.target_languages), run)
+    step("loading %s (checkpoint %s)", run, checkpoint)
+    translator = Translator.load(run, checkpoint)
+    sections: dict[str, Section] = {}
 
-        step("1-2/8 training curves and gradient flow from the logs")
-        sections["curves"] = section_curves(run, config)
-        sections["gradients"] = section_gradients(run, config)
+    step("1-2/8 training curves and gradient flow from the logs")
+    sections["curves"] = section_curves(run, config)
+    sections["gradients"] = section_gradients(run, config)
 
-        step("evaluating on %s (translation, retrieval, probes, baselines)", test_data)
-        result = run_evaluation(run, test_data, baselines=True, max_sentences=max_sentences, checkpoint=checkpoint,
-                                progress=progress)
-        rows, languages = load_test_rows(test_data, translator.languages)
-        step("5/8 abstraction by depth")
-        sections["depth"] = section_depth(result)
-        step("6/8 the thought, seen")
-        sections["thought"] = section_thought(translator, rows, languages, progress)
-        step("7-8/8 baselines and the direction matrix")
-        sections["baselines"] = section_baselines(result)
-        sections["zeroshot"] = section_zeroshot(result)
+    step("evaluating on %s (translation, retrieval, probes, baselines)", test_data)
+    result = run_evaluation(run, data, baselines=True, max_sentences=max_sentences, checkpoint=checkpoint,
+                            progress=progress)
+    step("5/8 abstraction by depth")
+    sections["depth"] = section_depth(result)
+    step("6/8 the thought, seen")
+    sections["thought"] = section_thought(translator, rows, languages, progress)
+    step("7-8/8 baselines and the direction matrix")
+    sections["baselines"] = section_baselines(result)
+    sections["zeroshot"] = section_zeroshot(result)
 
-        step("3/8 weight importance from the gradient")
-        gradient_rows = None  # the run's dev split, unless it cannot serve
-        try:
-            importance_batches, heldout, note = gradients.dev_batches(translator, run)
-        except InterlinguaError as exc:
-            log.warning("%s; measuring importance and ablation on the test rows instead", exc)
-            gradient_rows = rows
-            importance_batches, heldout, note = gradients.dev_batches(translator, run, rows=rows)
-        importance = gradients.parameter_importance(translator.model, importance_batches)
-        sections["importance"] = section_importance(importance, translator.model, note)
-        step("4/8 ablation: top-k%% vs random k%% of the weights")
-        # The same held-out half the ablation's loss is scored on (it has sentences: dev_batches found some).
-        quality, quality_sentences = gradients.heldout_chrf(translator, run, rows=gradient_rows)
-        ablation = gradients.ablation_curve(translator.model, importance, heldout, quality_fn=quality)
-        ablation["quality_sentences"] = quality_sentences
-        sections["ablation"] = section_ablation(ablation)
+    step("3/8 weight importance from the gradient")
+    gradient_rows = None  # the run's dev split, unless it cannot serve
+    try:
+        importance_batches, heldout, note = gradients.dev_batches(translator, run)
+    except InterlinguaError as exc:
+        log.warning("%s; measuring importance and ablation on the test rows instead", exc)
+        gradient_rows = rows
+        importance_batches, heldout, note = gradients.dev_batches(translator, run, rows=rows)
+    importance = gradients.parameter_importance(translator.model, importance_batches)
+    sections["importance"] = section_importance(importance, translator.model, note)
+    step("4/8 ablation: top-k%% vs random k%% of the weights")
+    # The same held-out half the ablation's loss is scored on (it has sentences: dev_batches found some).
+    quality, quality_sentences = gradients.heldout_chrf(translator, run, rows=gradient_rows)
+    ablation = gradients.ablation_curve(translator.model, importance, heldout, quality_fn=quality)
+    ablation["quality_sentences"] = quality_sentences
+    sections["ablation"] = section_ablation(ablation)
 
-        ordered = [sections[key] for key in SECTION_TITLES]
-        for section in ordered:
-            if section.skipped:
-                log.warning("report: skipping section %s: %s", section.title, section.skipped)
+    ordered = [sections[key] for key in SECTION_TITLES]
+    for section in ordered:
+        if section.skipped:
+            log.warning("report: skipping section %s: %s", section.title, section.skipped)
 
-        n_params = translator.model.num_parameters()
-        zero_shot = sum(e["kind"] == "zero-shot" for e in result["directions"])
-        summary = [
-            ("checkpoint", f"{checkpoint} = step {result['step']:,}; {n_params / 1e6:.2f}M parameters "
-                           f"({translator.model.num_parameters(True) / 1e6:.2f}M without embeddings)"),
-            ("training data", f"{record.get('data', '?')}: {record.get('train_meanings', '?'):,} training meanings"
-             if isinstance(record.get("train_meanings"), int) else str(record.get("data", "?"))),
-            ("languages", ", ".join(record.get("languages", translator.languages))),
-            ("trained directions", f"{len(record.get('trained_directions', []))} ({config.train.directions}): "
-                                   + ", ".join(d.replace('>', '→') for d in record.get("trained_directions", []))),
-            ("test data", f"{test_data if data is not None else 'test split of the corpus'}: {len(rows):,} rows, "
-                          f"languages {', '.join(result['languages'])}; evaluation on the first "
-                          f"{max_sentences if max_sentences else 'all'} rows per source language"),
-            ("evaluation", f"{len(result['directions'])} directions ({zero_shot} zero-shot), greedy search; "
-                           f"retrieval in {len(result['retrieval'])} languages"),
-            ("gradient analysis", note),
-        ]
-        command = ["interlingua", "report", str(run), "--out", str(out)]
-        if data is not None:
-            command += ["--data", str(data)]
-        if max_sentences != 200:
-            command += ["--max-sentences", str(max_sentences) if max_sentences else "0"]
-        html = _render(run_name=run.name or str(run), sections=ordered, summary=summary, config=_config_items(config),
-                       signatures=list(result["sacrebleu"].items()), command=shlex.join(command),
-                       lead=f"Eight views of run {run} at step {result['step']:,}: how it trained, what the "
-                            f"gradient says about its weights, and what its layers and its thought represent.")
+    n_params = translator.model.num_parameters()
+    zero_shot = sum(e["kind"] == "zero-shot" for e in result["directions"])
+    summary = [
+        ("checkpoint", f"{checkpoint} = step {result['step']:,}; {n_params / 1e6:.2f}M parameters "
+                       f"({translator.model.num_parameters(True) / 1e6:.2f}M without embeddings)"),
+        ("training data", f"{record.get('data', '?')}: {record.get('train_meanings', '?'):,} training meanings"
+         if isinstance(record.get("train_meanings"), int) else str(record.get("data", "?"))),
+        ("languages", ", ".join(record.get("languages", translator.languages))),
+        ("trained directions", f"{len(record.get('trained_directions', []))} ({config.train.directions}): "
+                               + ", ".join(d.replace('>', '→') for d in record.get("trained_directions", []))),
+        ("test data", f"{test_data if data is not None else 'test split of the corpus'}: {len(rows):,} rows, "
+                      f"languages {', '.join(result['languages'])}; evaluation on the first "
+                      f"{max_sentences if max_sentences else 'all'} rows per source language"),
+        ("evaluation", f"{len(result['directions'])} directions ({zero_shot} zero-shot), greedy search; "
+                       f"retrieval in {len(result['retrieval'])} languages"),
+        ("gradient analysis", note),
+    ]
+    command = ["interlingua", "report", str(run), "--out", str(out)]
+    if data is not None:
+        command += ["--data", str(data)]
+    if max_sentences != 200:
+        command += ["--max-sentences", str(max_sentences) if max_sentences else "0"]
+    html = _render(run_name=run.name or str(run), sections=ordered, summary=summary, config=_config_items(config),
+                   signatures=list(result["sacrebleu"].items()), command=shlex.join(command),
+                   lead=f"Eight views of run {run} at step {result['step']:,}: how it trained, what the "
+                        f"gradient says about its weights, and what its layers and its thought represent.")
     atomic_write_text(out, html)
     step("wrote %s (%d KB, %d of 8 sections)", out, len(html) // 1024, sum(not s.skipped for s in ordered))
     return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..errors import InterlinguaError, where
 
 # kind -> what the user reads in messages and docs

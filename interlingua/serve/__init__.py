@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InterlinguaError
+from .settings import HOST, MAX_BATCH, MAX_CHARS, MAX_COST, MAX_QUEUE, MAX_SENTENCES, MAX_WAIT_MS, PORT
 
 log = logging.getLogger(__name__)
 _MISSING = "the server needs FastAPI, uvicorn and prometheus-client: pip install fastapi uvicorn prometheus-client"
 API_KEY_ENV = "INTERLINGUA_API_KEY"
 
 
-def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None, max_queue: int = 256, max_cost: int = 200_000,
+def create_app(translator: Any, max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS,
+               max_chars: int = MAX_CHARS, max_sentences: int = MAX_SENTENCES, name: str | None = None,
+               max_queue: int = MAX_QUEUE, max_cost: int = MAX_COST,
                api_key: str | None = None, cors_origins: list[str] | None = None):
     """The FastAPI app for ``translator`` (see :func:`interlingua.serve.app.create_app`)."""
     try:
@@ -37,7 +39,7 @@ def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, ma
 
 
 def check_settings(port: int, max_batch: int, max_wait_ms: float, max_chars: int, max_sentences: int,
-                   max_queue: int, max_cost: int = 200_000) -> None:
+                   max_queue: int, max_cost: int = MAX_COST) -> None:
     """Every impossible server setting named at once, before the model is loaded."""
     problems = [f"{name} {value} is out of range ({rule})" for name, value, ok, rule in [
         ("--port", port, 0 <= port <= 65535, "0 to 65535; 0: any free port"),
@@ -70,9 +72,10 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, checkpoint: str = "best",
-          max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000, max_sentences: int = 64,
-          log_level: str = "info", precision: str = "fp32", max_queue: int = 256, max_cost: int = 200_000,
+def serve(run: str | Path, host: str = HOST, port: int = PORT, checkpoint: str = "best",
+          max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS, max_chars: int = MAX_CHARS,
+          max_sentences: int = MAX_SENTENCES, log_level: str = "info", precision: str = "fp32",
+          max_queue: int = MAX_QUEUE, max_cost: int = MAX_COST,
           api_key: str | None = None, cors_origins: list[str] | None = None, access_log: bool = False) -> None:
     """Load the run once and serve it on ``host:port`` until interrupted.
 

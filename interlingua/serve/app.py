@@ -39,6 +39,7 @@ from .bodylimit import BodyLimit
 from .checks import ApiError, Limits, error_response
 from .clients import ClientGone, answers
 from .metrics import Metrics, RequestMetrics
+from .settings import MAX_BATCH, MAX_CHARS, MAX_COST, MAX_QUEUE, MAX_SENTENCES, MAX_WAIT_MS
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,9 @@ class ErrorResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- the app
 
-def create_app(translator: Any, max_batch: int = 64, max_wait_ms: float = 10, max_chars: int = 2000,
-               max_sentences: int = 64, name: str | None = None, max_queue: int = 256, max_cost: int = 200_000,
+def create_app(translator: Any, max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS,
+               max_chars: int = MAX_CHARS, max_sentences: int = MAX_SENTENCES, name: str | None = None,
+               max_queue: int = MAX_QUEUE, max_cost: int = MAX_COST,
                api_key: str | None = None, cors_origins: list[str] | None = None) -> FastAPI:
     """A FastAPI app serving ``translator`` (anything with ``languages``, ``translate`` and ``embed``;
     ``identify`` for LibreTranslate's language detection).

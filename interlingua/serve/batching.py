@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .settings import MAX_BATCH, MAX_QUEUE, MAX_WAIT_MS
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
@@ -53,7 +55,8 @@ class QueueFull(Exception):
 
 
 class Batcher:
-    def __init__(self, translator: Any, max_batch: int = 64, max_wait_ms: float = 10.0, max_queue: int = 256):
+    def __init__(self, translator: Any, max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS,
+                 max_queue: int = MAX_QUEUE):
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         if max_queue < 1:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ..corpus.langcodes import resolve_languages
 from ..errors import InterlinguaError
+from .settings import MAX_CHARS, MAX_COST, MAX_SENTENCES
 
 MAX_BEAM = 8
 
@@ -22,9 +23,9 @@ MAX_BEAM = 8
 @dataclass(frozen=True)
 class Limits:
     """What one request may ask for, and the key it must bring (None: no key)."""
-    max_chars: int = 2000
-    max_sentences: int = 64
-    max_cost: int = 200_000
+    max_chars: int = MAX_CHARS
+    max_sentences: int = MAX_SENTENCES
+    max_cost: int = MAX_COST
     api_key: str | None = None
 
     @property
