@@ -177,12 +177,14 @@ def cmd_embed(args: argparse.Namespace) -> None:
 def cmd_translate_file(args: argparse.Namespace) -> None:
     from .api import Translator
     from .localize import format_counts, translate_file
+    from .localize.glossary import load_glossary
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    glossary = load_glossary(args.glossary) if args.glossary else None  # a bad glossary fails before the model loads
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
-                            progress=not args.quiet, memory=args.tm)
+                            progress=not args.quiet, memory=args.tm, glossary=glossary)
     print(format_counts(counts))
 
 
@@ -501,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
                    "95%% similarity is used before the model, marked for review and noted with its score")
+    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
+                   "source,target[,language] (empty target: do not translate); a draft that loses a term is left "
+                   "empty and counted")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_precision(p)

@@ -241,8 +241,8 @@ def test_po_drafts_keep_structure_and_fill_only_empty_entries(catalog, tmp_path)
     assert by_id[(None, "%s: %s")].msgstr == "%s: %s"  # nothing to translate: copied, still a draft
     assert by_id[(None, "First line\nSecond line\n")].msgstr == "«fr» First line\n«fr» Second line\n"
     assert [e.msgstr for e in fr.obsolete_entries()] == ["Vieux message"]
-    assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 2,
-                                         "path": counts["files"][0]}
+    assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
+                                         "left_empty_terms": 0, "with_terms": 0, "kept": 2, "path": counts["files"][0]}
     # other languages: the French translations are not theirs; everything is drafted
     de = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(out / "de" / "LC_MESSAGES" / "app.po"))}
     assert de[(None, "Close")].msgstr == "«de» Close" and de[(None, "Quit")].previous_msgid is None
@@ -364,7 +364,8 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     # fr-FR is read back as the corpus's fr (issue 11): the human one, kept (the count below: none added beside it)
     assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
-    assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "kept": 1,
+    assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
+                                         "left_empty_terms": 0, "with_terms": 0, "kept": 1,
                                          "path": str(out / "memory.tmx")}
     text = (out / "memory.tmx").read_text(encoding="utf-8")
     assert "<!-- kept -->" in text and text.count('<prop type="x-interlingua">machine draft</prop>') == 5
