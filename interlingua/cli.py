@@ -148,8 +148,18 @@ def cmd_translate(args: argparse.Namespace) -> None:
     from .checkpoint import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
     check_output(args.out or "-")
+    glossary = None
+    if args.glossary:
+        from .localize.glossary import load_glossary, translate_lines
+        glossary = load_glossary(args.glossary)  # a bad glossary fails before the model loads
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
-    result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
+    if glossary is not None:
+        result, left_empty = translate_lines(translator, sentences, targets, glossary, args.beam, args.pivot)
+        if left_empty:
+            log.warning("warning: %d translation(s) left empty: they did not keep a glossary term or a placeholder",
+                        left_empty)
+    else:
+        result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
         log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
                     translator.max_len)
@@ -418,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
+    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
+                   "source,target[,language]); a line that loses a term is left empty, with a warning")
     add_precision(p)
     p.set_defaults(func=cmd_translate)
 

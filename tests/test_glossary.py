@@ -11,7 +11,7 @@ import pytest
 from conftest import assert_clean_error, run_cli
 from interlingua.errors import InterlinguaError
 from interlingua.localize import format_counts, protect, restore, translate_file
-from interlingua.localize.glossary import load_glossary
+from interlingua.localize.glossary import load_glossary, translate_lines
 from interlingua.placeholders import MASKS
 from test_localize import Echo
 
@@ -98,9 +98,10 @@ def test_tbx_preferred_target_regions_and_untranslatable(tmp_path):
 
 def test_terms_are_whole_words_case_aware_longest_first(tmp_path):
     terms = load_glossary(write(tmp_path / "g.csv", CSV)).terms("fr")
-    text = "File and file manager, profile, files, firefox, Firefox"
+    text = "File and file manager, profile, files, firefox, --new-file file.txt /etc/file, Firefox's file."
     found = [(text[a:b], target) for a, b, target in terms.find(text)]
-    assert found == [("File", "Fichier"), ("file manager", "gestionnaire de fichiers"), ("Firefox", "Firefox")]
+    assert found == [("File", "Fichier"), ("file manager", "gestionnaire de fichiers"), ("Firefox", "Firefox"),
+                     ("file", "fichier")]
 
 
 @pytest.mark.parametrize("name,content,needle", [
@@ -186,20 +187,38 @@ def test_a_draft_that_loses_a_term_is_left_empty_and_counted(catalog, tmp_path):
     assert "fr: 1 filled (marked for review), 3 left empty (0 for placeholders, 3 for glossary terms" in format_counts(counts)
 
 
-def test_the_tiny_model_keeps_every_term_through_its_masks(catalog, tiny_run, tmp_path):
+def test_the_tiny_model_writes_every_terms_sentinel_back_through_its_masks(tiny_run, tmp_path):
     from interlingua import Translator
+    from interlingua.localize.protect import kept_terms
     translator = Translator.load(tiny_run)
     assert translator.mask_ids  # the fixture run is trained with masked placeholders
-    out = tmp_path / "out"
-    counts = translate_file(catalog, translator, ["fr", "de"], out, progress=False,
-                            glossary=write(tmp_path / "g.tbx", TBX))
-    assert counts["with_terms"] == 6
-    assert counts["left_empty_terms"] == 0  # search writes every mask once: the term always comes back
-    for lang, term in (("fr", "ichier"), ("de", "Datei")):
-        for msgid, draft in drafts(out, lang).items():
-            if draft and "file " in msgid.lower() + " ":
-                assert term in draft, (msgid, draft)
-                assert "Firefox" not in msgid or "Firefox" in draft
+    terms = load_glossary(write(tmp_path / "g.tbx", TBX)).terms("fr")
+    messages = ["Open the file", "File %s not found in Firefox", "Copy {0} {1} {2} to the file of %1 %2 %3",
+                "Save the file, then close the file"]
+    protected = [protect(m, terms=terms) for m in messages]
+    assert "{3}" in protected[2].texts[0]  # past the atomic sentinels: a piece the model reads only as a mask
+    texts = [t for p in protected for t in p.texts]
+    for lang in ("fr", "de"):
+        done = dict(zip(texts, translator.translate(texts, to=lang)))
+        assert all(kept_terms(p, done) for p in protected), done  # search writes every mask once
+        assert done[protected[3].texts[0]].count("{0}") == 2  # a term said twice comes back twice
+
+
+class Sentences(Echo):
+    """The stand-in with Translator.translate's pivot argument, which `interlingua translate` passes on."""
+    def translate(self, sentences, to, beam=1, pivot=None):
+        return super().translate(sentences, to, beam)
+
+
+def test_translate_lines_keeps_terms_and_empties_a_line_that_lost_one(tmp_path):
+    glossary = load_glossary(write(tmp_path / "g.csv", CSV))
+    lines = ["Open the file in Firefox", "", "Delete %s?"]
+    result, left_empty = translate_lines(Sentences(), lines, ["fr", "es"], glossary)
+    assert result == {"fr": ["«fr» Open the fichier in Firefox", "", "«fr» Delete %s?"],
+                      "es": ["«es» Open the file in Firefox", "", "«es» Delete %s?"]} and left_empty == 0
+    lose = Sentences(lambda text, lang: re.sub(r"\{\d+\}", "", text))
+    result, left_empty = translate_lines(lose, lines, ["fr"], glossary)
+    assert result["fr"] == ["", "", "Delete %s?"] and left_empty == 1
 
 
 # ----------------------------------------------------------------------------- the command line
@@ -213,3 +232,13 @@ def test_cli_glossary(catalog, tiny_run, tmp_path):
                      str(tmp_path / "o"), "--glossary", str(write(tmp_path / "g.csv", CSV)), "--quiet")
     assert result.returncode == 0, result.stderr.decode()
     assert "for glossary terms" in result.stdout.decode() and "glossary: 3 drafts had terms" in result.stdout.decode()
+    result = run_cli("translate", "--model", str(tiny_run), "--to", "fr,de", "--glossary", str(tmp_path / "g.csv"),
+                     "--tsv", "Open the file", "Delete the file manager")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()  # the tiny model often writes the masks alone: such a line is empty
+    assert [line.split("\t")[0] for line in lines] == ["fr", "de", "fr", "de"]
+    for line, term in zip(lines, ["fichier", "Datei", "gestionnaire de fichiers", "Datei"]):
+        assert line.endswith("\t") or term in line, line
+    assert ("left empty" in result.stderr.decode()) == any(line.endswith("\t") for line in lines)
+    assert_clean_error(run_cli("translate", "--model", str(tiny_run), "--to", "fr", "--glossary", str(bad), "x"),
+                       f"{bad}:2")

@@ -1,6 +1,6 @@
 """A glossary (``--glossary``, TBX or CSV): terms kept or translated exactly as given.
 
-A term found in a message (whole word, case as written; a lowercase term also matches with a capital
+A term found in a message (whole word, not inside a name such as ``--new-file``; case as written; a lowercase term also matches with a capital
 first letter, as at the start of a sentence) is protected like a placeholder (``protect.py``): it goes
 through the model as a sentinel the model copies, and comes back as the glossary's target for the
 language (a do-not-translate term as itself). Reading the two kinds of file is this module's job:
@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..corpus.langcodes import to_bcp47
 from ..errors import InterlinguaError, where
@@ -39,7 +40,9 @@ class Terms:
     @cached_property
     def _pattern(self) -> re.Pattern | None:
         variants = sorted({v for term in self.targets for v in _variants(term)}, key=len, reverse=True)
-        return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, variants)) + r")(?!\w)") if variants else None
+        # a whole word, and not part of a name joined by - . / (--new-file, file.txt, /etc/file), which is no prose
+        return re.compile(r"(?<![\w./-])(?:" + "|".join(map(re.escape, variants)) + r")(?![\w/-]|\.\w)") \
+            if variants else None
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, target) of each occurrence in ``text``, longest term first where two overlap."""
@@ -156,3 +159,24 @@ def _read_tbx(glossary: Glossary) -> None:
             if code != english and targets:
                 for source in sources:
                     glossary._add(source, targets[0], lang, None)
+
+
+def translate_lines(translator: Any, sentences: list[str], targets: list[str], glossary: Glossary, beam: int = 1,
+                    pivot: str | None = None) -> tuple[dict[str, list[str]], int]:
+    """``translator.translate`` with the glossary's terms kept, for ``interlingua translate --glossary``.
+
+    Each sentence is protected as translate-file protects a message (``protect.py``: placeholders,
+    accelerators, terms), and an output that did not keep a term or a placeholder is left empty, as
+    translate-file leaves such an entry. Returns the outputs per language and how many were left empty.
+    """
+    from .protect import protect, restore  # protect.py reads Terms from here
+    result: dict[str, list[str]] = {}
+    left_empty = 0
+    for lang in targets:
+        protected = [protect(sentence, terms=glossary.terms(lang)) for sentence in sentences]
+        texts = sorted({text for p in protected for text in p.texts})
+        done = dict(zip(texts, translator.translate(texts, to=lang, beam=beam, pivot=pivot))) if texts else {}
+        made = [restore(p, done, lang) for p in protected]
+        left_empty += sum(m is None for m in made)
+        result[lang] = [m or "" for m in made]
+    return result, left_empty
