@@ -1,14 +1,16 @@
 """A glossary (``--glossary``, TBX or CSV): terms kept or translated exactly as given.
 
-A term found in a message (whole word, not inside a name such as ``--new-file``; case as written; a lowercase term also matches with a capital
-first letter, as at the start of a sentence) is protected like a placeholder (``protect.py``): it goes
-through the model as a sentinel the model copies, and comes back as the glossary's target for the
-language (a do-not-translate term as itself). Reading the two kinds of file is this module's job:
+A term found in a message (a whole word, not inside a name such as ``--new-file``; case as written,
+but a lowercase term also matches with a capital first letter, as at the start of a sentence) is
+protected like a placeholder (``protect.py``): it goes through the model as a sentinel the model
+copies, and comes back as the glossary's target for the language (a do-not-translate term as
+itself). Reading the two kinds of file, and finding terms, is this module's job:
 
 * **CSV**, UTF-8, comma-separated: ``source,target[,language]``. An optional first row naming the
   columns (``source,target,language``) is skipped. An empty target, or one equal to the source,
   means "do not translate". An empty or missing language means every language; a row for one
-  language (``fr``, ``pt_BR``, ``pt-BR``) wins over it there, and a row for ``fr`` also serves ``fr-CA``.
+  language (``fr``, ``pt_BR``, ``pt-BR``) wins over it there; a row for ``fr`` also serves ``fr-CA``,
+  and one for ``de-DE`` serves ``de`` where nothing closer does.
 * **TBX** (``<martif>``, read by translate-toolkit through ``stores.load``): every concept with an
   English term; each other language's first term that is not deprecated is its target. A concept
   marked ``<descrip type="Translation needed">no</descrip>`` is kept as it is in every language.
