@@ -143,9 +143,19 @@ def cmd_translate(args: argparse.Namespace) -> None:
     from .files import atomic_write_text, check_output
     sentences = _read_lines(args.input, args.text)
     check_output(args.out or "-")
+    glossary = None
+    if args.glossary:
+        from .localize.glossary import load_glossary, translate_lines
+        glossary = load_glossary(args.glossary)  # a bad glossary fails before the model loads
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
-    result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
+    if glossary is not None:
+        result, left_empty = translate_lines(translator, sentences, targets, glossary, args.beam, args.pivot)
+        if left_empty:
+            log.warning("warning: %d translation(s) left empty: they did not keep a glossary term or a placeholder",
+                        left_empty)
+    else:
+        result = translator.translate(sentences, to=targets, beam=args.beam, pivot=args.pivot)
     if translator.truncated:
         log.warning("warning: %d input line(s) longer than %d tokens were truncated", translator.truncated,
                     translator.max_len)
@@ -172,12 +182,15 @@ def cmd_embed(args: argparse.Namespace) -> None:
 def cmd_translate_file(args: argparse.Namespace) -> None:
     from .api import Translator
     from .localize import format_counts, translate_file
+    from .localize.glossary import load_glossary
     targets = split_languages(args.to)
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
+    glossary = load_glossary(args.glossary) if args.glossary else None  # a bad glossary fails before the model loads
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
-                            progress=not args.quiet, memory=args.tm, min_confidence=args.min_confidence)
+                            progress=not args.quiet, memory=args.tm, glossary=glossary,
+                            min_confidence=args.min_confidence)
     print(format_counts(counts))
 
 
@@ -422,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
+    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
+                   "source,target[,language]); a line that loses a term is left empty, with a warning")
     add_precision(p)
     p.set_defaults(func=cmd_translate)
 
@@ -510,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=real(0, 1), metavar="X",
                    help="leave a model draft empty when the model's confidence in it (0 to 1, written beside each "
                    "draft; docs/localize.md) is below X, and count it")
+    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
+                   "source,target[,language] (empty target: do not translate); a draft that loses a term is left "
+                   "empty and counted")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_precision(p)

@@ -81,9 +81,9 @@ def calibrated_copy(run, tmp_path, calibration):
 def test_cli_calibrate_then_translate_file_with_min_confidence(tiny_run, tmp_path):
     from interlingua import Translator
     from interlingua.evaluate.calibration import collect
-    from interlingua.evaluate.testset import load_test_rows, run_test_data
+    from interlingua.evaluate.testset import load_test_rows
     translator = Translator.load(tiny_run)
-    rows, _ = load_test_rows(run_test_data(tiny_run), translator.languages)
+    rows, _, _ = load_test_rows(None, translator.languages, tiny_run)  # the test split of the run's corpus
     scores = sorted(p["chrf"] for p in collect(translator, rows, ["fr", "de"], max_sentences=8, progress=False))
     middle = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2  # both kinds of draft on each side
     run = calibrated_copy(tiny_run, tmp_path, Calibration(50.0, [0.0], [0.0]))

@@ -256,7 +256,7 @@ def test_po_drafts_keep_structure_and_fill_only_empty_entries(catalog, tmp_path)
     assert by_id[(None, "First line\nSecond line\n")].msgstr == "«fr» First line\n«fr» Second line\n"
     assert [e.msgstr for e in fr.obsolete_entries()] == ["Vieux message"]
     assert counts["languages"]["fr"] == {"filled": 11, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
-                                         "left_empty_confidence": 0, "kept": 2,
+                                         "left_empty_confidence": 0, "left_empty_terms": 0, "with_terms": 0, "kept": 2,
                                          "path": counts["files"][0]}
     # other languages: the French translations are not theirs; everything is drafted
     de = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(out / "de" / "LC_MESSAGES" / "app.po"))}
@@ -403,7 +403,7 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
     assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
     assert counts["languages"]["fr"] == {"filled": 2, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
-                                         "left_empty_confidence": 0, "kept": 1,
+                                         "left_empty_confidence": 0, "left_empty_terms": 0, "with_terms": 0, "kept": 1,
                                          "path": str(out / "memory.tmx")}
     sure = translate_file(tmx, Sure(), ["de"], tmp_path / "sure", progress=False)
     assert sure["filled"] == 3 and (tmp_path / "sure" / "memory.tmx").read_text(encoding="utf-8").count(

@@ -9,7 +9,8 @@ Qt ``.ts``, Android ``strings.xml``, Apple ``.strings``, JSON i18n. Here is what
 every entry still to fill is looked up in the translation memory first (``--tm``, ``memory.py``),
 then every remaining text goes through the model once for all the languages that need it; a draft
 whose placeholders differ from the source's (``protect.py``) is not written: the entry stays empty
-and is counted.
+and is counted. With a glossary (``glossary.py``) its terms are protected the same way, and a draft
+that did not keep one is left empty and counted too.
 
 Each model draft carries the model's confidence (``Translator.drafts``, ``confidence.py``): the lowest
 of its lines' and forms', written beside it as a translator comment or note where the format has one
@@ -37,9 +38,10 @@ from tqdm import tqdm
 from ..confidence import Calibration
 from ..corpus.langcodes import resolve_languages
 from ..errors import InterlinguaError
+from .glossary import Glossary, Terms, load_glossary
 from .kinds import Slot, output_path, plan
 from .memory import Memory
-from .protect import Protected, broke_placeholders, protect, restore
+from .protect import Protected, broke_placeholders, kept_terms, protect, restore
 from .stores import load, save
 
 log = logging.getLogger(__name__)
@@ -96,12 +98,13 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int,
     return out
 
 
-def _new_counts(targets: list[str]) -> dict[str, Any]:
-    return {"filled": 0, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0, "left_empty_confidence": 0,
-            "kept": 0, "files": [], "plural_fallback": [],
-            "languages": {lang: {"filled": 0, "from_memory": 0, "left_empty": 0, "left_empty_placeholders": 0,
-                                "left_empty_confidence": 0, "kept": 0, "path": None}
-                          for lang in targets}}
+_COUNTED = ("filled", "from_memory", "left_empty", "left_empty_placeholders", "left_empty_confidence", "left_empty_terms", "with_terms", "kept")
+
+
+def _new_counts(targets: list[str], glossary: Glossary | None) -> dict[str, Any]:
+    return {**dict.fromkeys(_COUNTED, 0), "files": [], "plural_fallback": [],
+            "glossary": str(glossary.path) if glossary else None,
+            "languages": {lang: {**dict.fromkeys(_COUNTED, 0), "path": None} for lang in targets}}
 
 
 def _count(counts: dict[str, Any], lang: str, what: str) -> None:
@@ -112,13 +115,18 @@ def _count(counts: dict[str, Any], lang: str, what: str) -> None:
 def format_counts(counts: dict[str, Any]) -> str:
     """The report printed at the end: one line per language, a total, and any header fallback."""
     lines = []
+    glossary = counts.get("glossary")
     for lang, c in counts["languages"].items():
         memory = f", {c['from_memory']} of them from the memory" if c["from_memory"] else ""
         unsure = f", {c['left_empty_confidence']} below --min-confidence" if c["left_empty_confidence"] else ""
+        terms = f", {c['left_empty_terms']} for glossary terms" if glossary else ""
         lines.append(f"{lang}: {c['filled']} filled (marked for review{memory}), {c['left_empty']} left empty "
-                     f"({c['left_empty_placeholders']} for placeholders{unsure}, the others with no words), "
+                     f"({c['left_empty_placeholders']} for placeholders{terms}{unsure}, the others with no words), "
                      f"{c['kept']} kept from before -> {c['path']}")
     lines.append(f"total: {counts['filled']} filled, {counts['left_empty']} left empty, {counts['kept']} kept")
+    if glossary:
+        lines.append(f"glossary: {counts['with_terms']} drafts had terms of {glossary}; "
+                     f"{counts['left_empty_terms']} of them did not keep a term and were left empty")
     if counts["plural_fallback"]:
         lines.append(f"note: no Plural-Forms known for {', '.join(counts['plural_fallback'])}; wrote "
                      f"'nplurals=2; plural=(n != 1);': check the header")
@@ -135,13 +143,17 @@ def confidence_note(value: float, calibration: Calibration | None) -> str:
 
 def translate_file(input: str | Path, translator: Any, targets: list[str] | str, out_dir: str | Path,
                    overwrite: bool = False, beam: int = 1, progress: bool = True,
-                   memory: str | Path | None = None, min_confidence: float | None = None) -> dict[str, Any]:
+                   memory: str | Path | None = None, glossary: str | Path | Glossary | None = None,
+                   min_confidence: float | None = None) -> dict[str, Any]:
     """Write machine drafts of a localisation file for every target language.
 
     ``translator``: a :class:`~interlingua.api.Translator` (or anything with ``languages`` and ``translate``,
     which then gives no confidence). ``memory``: a file of earlier translations (``--tm``); a match of at least
-    95% is used before the model. ``min_confidence``: a model draft less sure than this is left empty
-    (``left_empty_confidence``); memory matches and messages with no words to translate are not model drafts.
+    95% is used before the model. ``glossary``: a ``.csv`` or ``.tbx`` file (or a loaded :class:`Glossary`) of
+    terms to keep or translate as given; a model draft that did not keep one is left empty (``left_empty_terms``,
+    out of ``with_terms`` drafts that had a term). Memory matches are not checked against it: they are human
+    translations. ``min_confidence``: a model draft less sure than this is left empty (``left_empty_confidence``);
+    memory matches and messages with no words to translate are not model drafts.
     Returns the counts: ``filled`` (drafts written, marked for review), ``from_memory`` (those of them taken
     from the memory), ``left_empty`` (entries whose draft lost or invented a placeholder, or came back
     empty: left untranslated), ``left_empty_placeholders`` (those of them left empty for their placeholders
@@ -152,13 +164,15 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
     langs = _targets(translator, targets)
     if beam < 1:
         raise InterlinguaError(f"beam must be at least 1, got {beam}")
+    if glossary is not None and not isinstance(glossary, Glossary):
+        glossary = load_glossary(glossary)
     source = load(input)
     tm = Memory(memory) if memory is not None else None
     out_dir = Path(out_dir)
     for lang in langs:
         _prepare_dir(output_path(source, lang, out_dir).parent)
     outputs = plan(source, langs, out_dir, overwrite)
-    counts = _new_counts(langs)
+    counts = _new_counts(langs, glossary)
     for output in outputs:
         for lang, n in output.kept.items():
             counts["kept"] += n
@@ -169,28 +183,33 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
                         output.path, lang)
     slots = [slot for output in outputs for slot in output.slots]
     rest = _from_memory(slots, tm, counts) if tm is not None else slots
-    protected: dict[tuple[str, bool], Protected] = {}
+    terms = {lang: glossary.terms(lang) for lang in langs} if glossary else {}
+    protected: dict[tuple, Protected] = {}
     needs: dict[str, set[str]] = {}
     for slot in rest:
-        for text in slot.sources:
-            if (text, slot.strict) not in protected:
-                protected[(text, slot.strict)] = protect(text, slot.strict)
-            needs.setdefault(slot.lang, set()).update(protected[(text, slot.strict)].texts)
+        for key in _keys(slot, terms):
+            if key not in protected:
+                protected[key] = protect(key[0], key[1], terms=terms.get(slot.lang))
+            needs.setdefault(slot.lang, set()).update(protected[key].texts)
     drafts = _run_model(translator, needs, beam, progress) if needs else {}
     calibration = getattr(translator, "calibration", None)
     for slot in rest:
         found = drafts.get(slot.lang, {})
         done = {text: draft for text, (draft, _) in found.items()}
-        keys = [(text, slot.strict) for text in slot.sources]
+        keys = _keys(slot, terms)
+        if any(seg.terms or seg.loose for key in keys for seg in protected[key].parts if not isinstance(seg, str)):
+            _count(counts, slot.lang, "with_terms")
         made = [restore(protected[key], done, slot.lang) for key in keys]
         # an entry is as sure as its least sure line or form
         sure = [found[text][1] for key in keys for text in protected[key].texts if found[text][1] is not None]
         value = min(sure) if sure else None
         unsure = min_confidence is not None and value is not None and value < min_confidence
-        if any(m is None for m in made) or unsure:  # one reason counted: placeholders, else confidence, else no words
+        if any(m is None for m in made) or unsure:  # one reason counted: placeholders, terms, confidence, no words
             _count(counts, slot.lang, "left_empty")
             if any(broke_placeholders(protected[key], done, slot.lang) for key in keys):
                 _count(counts, slot.lang, "left_empty_placeholders")
+            elif not all(kept_terms(protected[key], done) for key in keys):
+                _count(counts, slot.lang, "left_empty_terms")
             elif unsure:
                 _count(counts, slot.lang, "left_empty_confidence")
         elif slot.write(made, confidence_note(value, calibration) if value is not None else ""):
@@ -205,6 +224,13 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
         for lang in {slot.lang for slot in output.slots} | set(output.kept) | (set(langs) if len(outputs) == 1 else set()):
             counts["languages"][lang]["path"] = str(output.path)
     return counts
+
+
+def _keys(slot: Slot, terms: dict[str, Terms]) -> list[tuple]:
+    """How each source text of ``slot`` is protected: by its text, its strictness, and the glossary's terms
+    that could occur in it for the slot's language (languages whose terms agree share one model call)."""
+    glossary = terms.get(slot.lang)
+    return [(text, slot.strict, glossary.relevant(text) if glossary else ()) for text in slot.sources]
 
 
 def _from_memory(slots: list[Slot], tm: Memory, counts: dict[str, Any]) -> list[Slot]:

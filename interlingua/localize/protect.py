@@ -14,11 +14,15 @@ what it must never touch:
   put back on the draft: before the same letter where a word of the draft starts with it (same
   case first), else before the first letter of a word; for Chinese, Japanese and Korean as
   ``(_F)`` after the text, the way their catalogs write them;
-* a line with no words (``"%s: %s"``, ``"—"``, a path or a URL) is copied, not translated.
+* a line with no words (``"%s: %s"``, ``"—"``, a path or a URL) is copied, not translated;
+* a glossary term (``glossary.Terms``) found in a line is replaced by a sentinel too, one the line does
+  not use, and the sentinel comes back as the term's target. When a line would need more masks than
+  the model has (``placeholders.MASKS``), its terms stay text and the draft must spell the target itself.
 
 The final check (:func:`same_placeholders`) compares the finished draft with the source: the same
 multiset of placeholders and, for positional-less printf directives, the same order (what
-``msgfmt --check-format`` requires of ``c-format`` strings). A draft that fails it is not used.
+``msgfmt --check-format`` requires of ``c-format`` strings). A draft that fails it is not used, and so is one
+where a term's sentinel did not come back exactly as often as it went in (:func:`kept_terms`).
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..corpus.clean import ACCEL_AMPERSAND, ACCEL_BRACKET, ACCEL_UNDERSCORE, is_text
-from ..placeholders import TOKEN, is_sequential, substitute, tokens
+from ..placeholders import MASKS, TOKEN, is_sequential, substitute, tokens
 from ..tokenizer import PLACEHOLDER_PIECES
+from .glossary import Terms
 
 # Sentinels: pieces every interlingua vocabulary has whole, tried in this order.
 SENTINELS = ("{0}", "{1}", "{2}", "%1", "%2", "%3")
@@ -65,8 +70,10 @@ class Segment:
     core: str                        # the original line without its edge whitespace
     trail: str
     text: str | None = None          # protected text for the model; None when the line is copied verbatim
-    mapping: dict[str, str] = field(default_factory=dict)   # sentinel -> original placeholder
+    mapping: dict[str, str] = field(default_factory=dict)   # sentinel -> original placeholder (or term's target)
     accelerator: Accelerator | None = None
+    terms: Counter = field(default_factory=Counter)          # term sentinel -> how often it is in ``text``
+    loose: list[str] = field(default_factory=list)           # targets of terms left as text (too many masks)
 
 
 @dataclass
@@ -112,7 +119,47 @@ def _unmask(text: str, found: list[str]) -> str:
     return "".join(p + (found[i] if i < len(found) else "") for i, p in enumerate(pieces))
 
 
-def _protect_line(line: str, used: set[str], atomic: frozenset[str], strict: bool) -> Segment:
+def _term_sentinels(used: set[str], taken: set[str]):
+    """Sentinels for terms: the atomic ones left, then ``{3}``, ``{4}``, ... (a model trained with masks reads
+    any placeholder as a mask; an older one may spell these in pieces, which :func:`kept_terms` catches)."""
+    yield from (s for s in SENTINELS if s not in used and s not in taken)
+    n = 3
+    while True:
+        if f"{{{n}}}" not in used:
+            yield f"{{{n}}}"
+        n += 1
+
+
+def _with_terms(masked: str, found: list[str], terms: Terms, used: set[str], taken: set[str],
+                segment: Segment) -> tuple[str, list[str]]:
+    """``masked`` with each term occurrence masked too, and the list of what each mask stands for."""
+    spans = terms.find(masked)
+    if not spans:
+        return masked, found
+    if len(found) + len(spans) > len(MASKS):  # no mask left for every term: they stay text, checked as text
+        segment.loose = [target for _, _, target in spans]
+        return masked, found
+    marks = sorted([(m.start(), m.end(), None) for m in re.finditer(_MASK, masked)] + spans,
+                   key=lambda mark: mark[0])
+    placeholders, sentinels = iter(found), _term_sentinels(used, taken)
+    by_target: dict[str, str] = {}
+    out, items, at = [], [], 0
+    for start, end, target in marks:
+        out.append(masked[at:start] + _MASK)
+        at = end
+        if target is None:
+            items.append(next(placeholders))
+            continue
+        if target not in by_target:  # one sentinel per target: a term said twice is copied twice
+            by_target[target] = next(sentinels)
+        sentinel = by_target[target]
+        segment.mapping[sentinel] = target
+        segment.terms[sentinel] += 1
+        items.append(sentinel)
+    return "".join(out) + masked[at:], items
+
+
+def _protect_line(line: str, used: set[str], atomic: frozenset[str], strict: bool, terms: Terms | None) -> Segment:
     lead, core, trail = _EDGES.match(line).groups()  # type: ignore[union-attr]
     segment = Segment(lead, core, trail)
     masked, found = _mask(core.replace(_MASK, ""), strict)
@@ -126,20 +173,23 @@ def _protect_line(line: str, used: set[str], atomic: frozenset[str], strict: boo
         if original not in atomic and original not in chosen and free:
             chosen[original] = free.pop(0)
     segment.mapping = {sentinel: original for original, sentinel in chosen.items()}
-    segment.text = _SPACES.sub(" ", _unmask(masked, [chosen.get(o, o) for o in found])).strip()
+    found = [chosen.get(o, o) for o in found]
+    if terms is not None:
+        masked, found = _with_terms(masked, found, terms, used, set(chosen.values()), segment)
+    segment.text = _SPACES.sub(" ", _unmask(masked, found)).strip()
     return segment
 
 
-def protect(text: str, strict: bool = False, atomic: frozenset[str] = ATOMIC) -> Protected:
+def protect(text: str, strict: bool = False, atomic: frozenset[str] = ATOMIC, terms: Terms | None = None) -> Protected:
     """Cut ``text`` into lines ready for the model (see the module docstring).
 
     ``strict``: the text is a C or Python format string (a ``c-format`` flag), so ``% d`` counts as a
-    directive even where it runs into a word.
+    directive even where it runs into a word. ``terms``: the glossary for the target language.
     """
     used = set(TOKEN.findall(text))
     parts: list[Segment | str] = []
     for piece in _LINE.split(text):
-        parts.append(piece if piece == "\n" else _protect_line(piece, used, atomic, strict))
+        parts.append(piece if piece == "\n" else _protect_line(piece, used, atomic, strict, terms))
     return Protected(text, parts, strict)
 
 
@@ -160,11 +210,26 @@ def _put_accelerator(draft: str, acc: Accelerator, lang: str, strict: bool) -> s
 def restore(protected: Protected, drafts: dict[str, str], lang: str) -> str | None:
     """The finished draft of a message from the model's output for each text, or None when it is unusable.
 
-    ``drafts`` maps each protected text to the model's output. Unusable: a line came back empty, or the
-    placeholders of the result differ from the source's (:func:`same_placeholders`).
+    ``drafts`` maps each protected text to the model's output. Unusable: a line came back empty, the
+    placeholders of the result differ from the source's (:func:`same_placeholders`), or a glossary term
+    was not kept (:func:`kept_terms`).
     """
     result = _rebuild(protected, drafts, lang)
-    return result if result is not None and same_placeholders(protected.source, result, protected.strict) else None
+    if result is None or not same_placeholders(protected.source, result, protected.strict):
+        return None
+    return result if kept_terms(protected, drafts) else None
+
+
+def kept_terms(protected: Protected, drafts: dict[str, str]) -> bool:
+    """True when every line's model output has each term sentinel exactly as often as its text, and the
+    target of each term left as text (:attr:`Segment.loose`)."""
+    for part in protected.parts:
+        if isinstance(part, Segment) and part.text is not None and (part.terms or part.loose):
+            raw = drafts.get(part.text, "")
+            written = Counter(t for t in tokens(raw) if t in part.terms)
+            if written != part.terms or any(target not in raw for target in part.loose):
+                return False
+    return True
 
 
 def broke_placeholders(protected: Protected, drafts: dict[str, str], lang: str) -> bool:

@@ -30,11 +30,11 @@ from ..errors import InterlinguaError, where
 
 # kind -> what the user reads in messages and docs
 KINDS = {
-    "po": "PO/POT catalog", "xliff1": "XLIFF 1.2", "xliff2": "XLIFF 2.x", "tmx": "TMX memory",
+    "tbx": "TBX glossary", "po": "PO/POT catalog", "xliff1": "XLIFF 1.2", "xliff2": "XLIFF 2.x", "tmx": "TMX memory",
     "ts": "Qt .ts", "android": "Android strings.xml", "apple": "Apple .strings", "json": "JSON i18n",
 }
 SUFFIXES = ".po, .pot, .xlf, .xliff, .tmx, .ts, strings.xml (Android), .strings, .json"
-_XML_ROOTS = {"xliff1": "xliff", "xliff2": "xliff", "tmx": "tmx", "ts": "TS", "android": "resources"}
+_XML_ROOTS = {"tbx": "martif", "xliff1": "xliff", "xliff2": "xliff", "tmx": "tmx", "ts": "TS", "android": "resources"}
 
 
 @dataclass
@@ -67,9 +67,9 @@ def detect(path: Path, head: bytes = b"") -> str:
     raise InterlinguaError(f"{path}: cannot translate this kind of file; use one of {SUFFIXES}")
 
 
-def _need_file(path: Path) -> None:
+def need_file(path: Path, role: str = "") -> None:
     if not path.is_file():
-        raise InterlinguaError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+        raise InterlinguaError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}{role}")
 
 
 def bad_encoding(path: Path, data: bytes, encoding: str = "utf-8") -> InterlinguaError | None:
@@ -116,8 +116,8 @@ def _json_flavour(path: Path, data: bytes) -> str:
 
 
 def _classes() -> dict[str, Any]:
-    from translate.storage import aresource, jsonl10n, properties, pypo, tmx, ts2, xliff, xliff2
-    return {"po": pypo.pofile, "xliff1": xliff.xlifffile, "xliff2": xliff2.Xliff2File, "tmx": tmx.tmxfile,
+    from translate.storage import aresource, jsonl10n, properties, pypo, tbx, tmx, ts2, xliff, xliff2
+    return {"tbx": tbx.tbxfile, "po": pypo.pofile, "xliff1": xliff.xlifffile, "xliff2": xliff2.Xliff2File, "tmx": tmx.tmxfile,
             "ts": ts2.tsfile, "android": aresource.AndroidResourceFile, "apple": properties.stringsutf8file,
             "apple-utf16": properties.stringsfile, "json-nested": jsonl10n.JsonNestedFile,
             "json-i18next": jsonl10n.I18NextV4File, "json-webextension": jsonl10n.WebExtensionJsonFile,
@@ -131,15 +131,17 @@ def _json_indent(data: bytes) -> int | str | None:
     return m[1].decode() if b"\t" in m[1] else len(m[1])
 
 
-def load(path: str | Path, role: str = "") -> Store:
-    """Parse any supported file; ``role`` is added to messages (e.g. ' (an earlier output; ...)')."""
+def load(path: str | Path, role: str = "", kind: str | None = None) -> Store:
+    """Parse any supported file; ``role`` is added to messages (e.g. ' (an earlier output; ...)').
+
+    ``kind`` skips the guess from the name: a TBX glossary is read only where one is asked for (``--glossary``)."""
     path = Path(path)
-    _need_file(path)
+    need_file(path, role)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InterlinguaError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    kind = detect(path, data[:2000])
+    kind = kind or detect(path, data[:2000])
     utf16 = kind == "apple" and data[:2] in (b"\xff\xfe", b"\xfe\xff")
     encoding = _po_charset(data) if kind == "po" else "utf-16" if utf16 else "utf-8"
     if kind not in _XML_ROOTS or not re.match(rb"\s*<\?xml[^>]*encoding=[\"'](?!utf-?8)", data, re.I):
