@@ -1,18 +1,21 @@
-"""translate-file's XLIFF outputs validate against the official OASIS schemas (tests/data/xliff, offline).
+"""translate-file's outputs pass the format's own checker (issue 17): PO `msgfmt --check`, XLIFF 1.2 and 2.0
+the official OASIS schemas (tests/data/xliff, read offline).
 
-Issue 17: a translated file passes the format's own checker. The inputs carry what the outputs add to or
+The XLIFF inputs carry what the outputs add to or
 must keep: inline codes of every kind, notes, a group, existing targets with review states, a unit not to
 translate; the drafts come with a confidence note, a glossary and a translation memory.
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from interlingua.localize import translate_file
-from test_localize import Sure
+from test_localize import CATALOG, Sure
 
 SCHEMAS = Path(__file__).parent / "data" / "xliff"
 
@@ -121,6 +124,26 @@ XLIFF20 = '''<?xml version="1.0" encoding="UTF-8"?>
 '''
 
 CASES = [("app.xlf", XLIFF12, "xliff-core-1.2-strict.xsd"), ("app2.xlf", XLIFF20, "xliff-core-2.0.xsd")]
+
+
+def test_po_drafts_pass_msgfmt_check(tmp_path):
+    """The fixture catalog (plurals, c-format and python-format, msgctxt, fuzzy, obsolete) drafted with a
+    glossary and confidence, some left empty, into languages of 1, 2, 3 and 6 plural forms."""
+    if shutil.which("msgfmt") is None:
+        pytest.skip("msgfmt is not installed (apt-get install gettext)")
+    source = tmp_path / "app.pot"
+    source.write_text(CATALOG, encoding="utf-8")
+    terms = tmp_path / "terms.csv"
+    terms.write_text("source,target\nfile,FILE-TERM\n", encoding="utf-8")
+    counts = translate_file(source, Sure(), ["fr", "ru", "ja", "ar"], tmp_path / "out", progress=False,
+                            glossary=terms, min_confidence=0.5)
+    assert counts["filled"] > 0 and counts["with_terms"] > 0 and counts["left_empty_confidence"] > 0
+    for lang in ("fr", "ru", "ja", "ar"):
+        path = tmp_path / "out" / lang / "LC_MESSAGES" / "app.po"
+        # --use-fuzzy: every draft is fuzzy, and msgfmt skips fuzzy entries without it
+        result = subprocess.run(["msgfmt", "--check", "--use-fuzzy", "-o", "/dev/null", str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
