@@ -127,3 +127,14 @@ def test_plot_curves_times_a_runs_evals_by_its_train_entries(tmp_path, capsys):
     assert "steps 100-150: 12.0 s/step" in capsys.readouterr().out
     repaired = plot_curves.curve_points(tmp_path / "log.jsonl", pauses="median")
     assert [p["minutes"] * 60 for p in repaired] == [100, 200]
+
+
+def test_pot_drafts_runs(tiny_run, corpus_path, tmp_path):
+    """bench/pot_drafts.py: the tiny model breaks placeholders often; none may reach a written draft."""
+    from interlingua.corpus.split import split_path
+    result = subprocess.run([sys.executable, str(BENCH / "pot_drafts.py"), "--model", str(tiny_run), "--data",
+                             str(split_path(corpus_path, "test")), "--to", "fr", "--n", "30", "--out",
+                             str(tmp_path / "drafts")], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    assert "0 broken placeholders, 0 broken terms" in result.stdout.decode(), result.stdout.decode()
+    assert (tmp_path / "drafts" / "fr" / "LC_MESSAGES" / "heldout.po").exists()
