@@ -60,18 +60,13 @@ def cmd_corpus_build(args: argparse.Namespace) -> None:
 
 
 def cmd_corpus_import(args: argparse.Namespace) -> None:
-    from .corpus.formats import read_corpus, write_corpus
+    from .corpus.formats import merge_corpora, write_corpus
     langs = tuple(split_languages(args.langs)) if args.langs else None
     if langs is not None and len(langs) != 2:
         raise InterlinguaError("--langs takes two languages, e.g. --langs en,fr")
-    merged: dict[str, dict[str, str]] = {}
-    for source in args.inputs:
-        for row in read_corpus(source, langs=langs):
-            # Rows from several files meet on their English text when they have one.
-            key = row.get("en") or f"{source}:{row['id']}"
-            merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
-    write_corpus(list(merged.values()), Path(args.out), args.format)
-    _report(f"wrote {len(merged):,} rows to {args.out}", args.out)
+    rows = merge_corpora(args.inputs, langs=langs)
+    write_corpus(rows, Path(args.out), args.format)
+    _report(f"wrote {len(rows):,} rows to {args.out}", args.out)
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
@@ -85,20 +80,11 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .files import read_json
-    from .config import RunConfig, apply_overrides, load_config
-    from .train import train
+    from .config import load_config
+    from .train import resume_config, train
     overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
-    if args.resume:  # the run's own config, with any overrides (e.g. a longer max_minutes) on top
-        config_path = Path(args.out) / "config.json"
-        if not config_path.exists():
-            raise InterlinguaError(f"{args.out}: nothing to resume (no config.json)")
-        config = RunConfig.from_dict(read_json(config_path), str(config_path))
-        errors = apply_overrides(config, overrides)  # a malformed one is an error here too, never dropped
-        if errors:
-            raise InterlinguaError("; ".join(errors))
-    else:
-        config = load_config(args.config, overrides)
+    # resumed: the run's own config, with any overrides (e.g. a longer max_minutes) on top
+    config = resume_config(args.out, overrides) if args.resume else load_config(args.config, overrides)
     train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
 
 
