@@ -143,7 +143,9 @@ def was_stopped(out: Path | str) -> bool:
     with ``train(..., resume_config(out), resume=True)``."""
     out = Path(out)
     latest = out / "latest.json"
-    return (out / "config.json").exists() and (not latest.exists() or bool(read_json(latest)["metrics"].get("partial")))
+    if not (out / "config.json").exists():
+        return False
+    return not latest.exists() or bool(read_json(latest)["metrics"].get("partial"))
 
 
 def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
