@@ -423,7 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
                 help="translate sentences into one or more languages",
                 description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER)
     p.add_argument("text", nargs="*", help="sentences (default: read lines from --in or stdin)")
-    p.add_argument("--from", dest="source", help="source language (not needed by the model; for reports only)")
+    # Read by nothing: the encoder is never told the source language (docs/design.md). Kept, and said to be
+    # ignored, so that scripts that pass it go on working.
+    p.add_argument("--from", dest="source", metavar="LANG", help="ignored: the model reads any of its languages "
+                   "without being told which (accepted for scripts written for tools that need it)")
     p.add_argument("--in", dest="input", help="input file, one sentence per line")
     p.add_argument("--out", help="output file (written atomically; default stdout)")
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
