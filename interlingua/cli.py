@@ -60,18 +60,13 @@ def cmd_corpus_build(args: argparse.Namespace) -> None:
 
 
 def cmd_corpus_import(args: argparse.Namespace) -> None:
-    from .corpus.formats import read_corpus, write_corpus
+    from .corpus.formats import merge_corpora, write_corpus
     langs = tuple(split_languages(args.langs)) if args.langs else None
     if langs is not None and len(langs) != 2:
         raise InterlinguaError("--langs takes two languages, e.g. --langs en,fr")
-    merged: dict[str, dict[str, str]] = {}
-    for source in args.inputs:
-        for row in read_corpus(source, langs=langs):
-            # Rows from several files meet on their English text when they have one.
-            key = row.get("en") or f"{source}:{row['id']}"
-            merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
-    write_corpus(list(merged.values()), Path(args.out), args.format)
-    _report(f"wrote {len(merged):,} rows to {args.out}", args.out)
+    rows = merge_corpora(args.inputs, langs=langs)
+    write_corpus(rows, Path(args.out), args.format)
+    _report(f"wrote {len(rows):,} rows to {args.out}", args.out)
 
 
 def cmd_corpus_split(args: argparse.Namespace) -> None:
@@ -85,20 +80,11 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .files import read_json
-    from .config import RunConfig, apply_overrides, load_config
-    from .train import train
+    from .config import load_config
+    from .train import resume_config, train
     overrides = list(args.overrides) + [f"max_minutes={args.max_minutes}"] * (args.max_minutes is not None)
-    if args.resume:  # the run's own config, with any overrides (e.g. a longer max_minutes) on top
-        config_path = Path(args.out) / "config.json"
-        if not config_path.exists():
-            raise InterlinguaError(f"{args.out}: nothing to resume (no config.json)")
-        config = RunConfig.from_dict(read_json(config_path), str(config_path))
-        errors = apply_overrides(config, overrides)  # a malformed one is an error here too, never dropped
-        if errors:
-            raise InterlinguaError("; ".join(errors))
-    else:
-        config = load_config(args.config, overrides)
+    # resumed: the run's own config, with any overrides (e.g. a longer max_minutes) on top
+    config = resume_config(args.out, overrides) if args.resume else load_config(args.config, overrides)
     train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
 
 
@@ -294,34 +280,33 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"interlingua: error: {message} (see: {self.prog} --help)\n")
 
 
-def whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    """argparse type: a whole number in [low, high]; out of range is a one-line usage error naming the range."""
-    def parse(text: str) -> int:
+def _number(convert: Callable[[str], int | float], name: str, low: float, high: float | None,
+            too_far: str) -> Callable[[str], int | float]:
+    """argparse type: a finite number in [low, high] (nan and inf are never a setting); out of range is a one-line
+    usage error naming the range. ``too_far`` words it from {bounds}, {value} and {text}."""
+    shown = "d" if convert is int else "g"
+
+    def parse(text: str) -> int | float:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected a {name}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"at least {low:{shown}}" if high is None else f"from {low:{shown}} to {high:{shown}}"
+            raise argparse.ArgumentTypeError(too_far.format(bounds=bounds, value=value, text=repr(text)))
         return value
-    parse.__name__ = "whole number"  # what argparse calls the type in its own messages
+    parse.__name__ = name  # what argparse calls the type in its own messages
     return parse
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high]."""
+    return _number(int, "whole number", low, high, "must be {bounds}, got {value}")
 
 
 def real(low: float, high: float | None = None) -> Callable[[str], float]:
-    """argparse type: a finite number in [low, high] (nan and inf are never a setting)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (high is not None and value > high):
-            bounds = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
-            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text!r}")
-        return value
-    parse.__name__ = "number"
-    return parse
+    """argparse type: a finite number in [low, high]."""
+    return _number(float, "number", low, high, "must be a number {bounds}, got {text}")
 
 
 positive_int = whole(1)
@@ -333,10 +318,29 @@ beam_size = whole(1, MAX_BEAM)
 BEAM_HELP = f"beam size, 1 to {MAX_BEAM} (default 1: greedy)"
 
 
-def add_precision(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="bf16: weights in bf16, faster on CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs; "
-                   "the same chrF in docs/performance.md, some outputs differ (default %(default)s)")
+def shared(*arguments: tuple[tuple[str, ...], dict]) -> argparse.ArgumentParser:
+    """A parent parser (``parents=[...]``): options that several commands take, defined once."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for names, settings in arguments:
+        parent.add_argument(*names, **settings)
+    return parent
+
+
+MODEL = shared((("--model",), dict(required=True, help="run folder")))
+CHECKPOINT = shared((("--checkpoint",), dict(default="best", help="best, latest or a step number")))
+QUIET = shared((("--quiet",), dict(action="store_true", help="no progress bars or progress lines")))
+BEAM = shared((("--beam",), dict(type=beam_size, default=1, help=BEAM_HELP)))
+PRECISION = shared((("--precision",), dict(
+    choices=["fp32", "bf16"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native bf16 (AVX-512 "
+    "BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ (default %(default)s)")))
+TARGETS = shared((("--to",), dict(required=True, help="target language(s), comma-separated, e.g. fr,de")))
+TEST_DATA = shared((("--data",), dict(
+    help="test file, any corpus format (default: the test split of the run's corpus)")))
+SPLIT = shared((("--dev",), dict(type=count, default=500, help="dev meanings (default 500)")),
+               (("--test",), dict(type=count, default=1000, help="test meanings (default 1000)")),
+               (("--seed",), dict(type=int, default=1, help="split seed (default 1)")),
+               (("--split",), dict(choices=METHODS, default="grouped", help=SPLIT_HELP)),
+               (("--outside",), dict(metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,10 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = commands.add_parser("quickstart", help="build the embedded corpus, train a small model, show what it does",
-                            description="On the gettext catalogs of this machine: build the corpus, train a "
-                            "small model for a fixed number of steps, then show translations, a zero-shot pair "
-                            "beside its pivot through English, and a cross-lingual similarity.")
+    def command(group, name: str, func: Callable[[argparse.Namespace], None], *parents: argparse.ArgumentParser,
+                **settings) -> argparse.ArgumentParser:
+        p = group.add_parser(name, parents=list(parents), **settings)
+        p.set_defaults(func=func)
+        return p
+
+    p = command(commands, "quickstart", cmd_quickstart,
+                help="build the embedded corpus, train a small model, show what it does",
+                description="On the gettext catalogs of this machine: build the corpus, train a small model for a "
+                "fixed number of steps, then show translations, a zero-shot pair beside its pivot through English, "
+                "and a cross-lingual similarity.")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="training steps (default: the preset's max_steps; small: about 12 minutes on 2 idle cores). "
                    "A fixed amount of work, so a busy machine takes longer rather than learning less")
@@ -359,15 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="runs/quickstart", help="where the corpus and run go")
     p.add_argument("--config", default="small", help="preset or YAML file (default small)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart run")
-    p.set_defaults(func=cmd_quickstart)
 
     corpus = commands.add_parser("corpus", help="build, import or split a parallel corpus",
                                  description="Corpus commands.").add_subparsers(dest="corpus_command",
                                                                                 metavar="ACTION", required=True)
-    p = corpus.add_parser("build", help="harvest the machine's gettext catalogs into a multi-way corpus",
-                          description="Harvest .mo/.po catalogs (system locale folders and installed "
-                          "packages, plus those inside .deb packages and wheels given), align them by the "
-                          "English source string and write multi-way JSONL plus train/dev/test splits beside it.")
+    p = command(corpus, "build", cmd_corpus_build, SPLIT, QUIET,
+                help="harvest the machine's gettext catalogs into a multi-way corpus",
+                description="Harvest .mo/.po catalogs (system locale folders and installed packages, plus those "
+                "inside .deb packages and wheels given), align them by the English source string and write "
+                "multi-way JSONL plus train/dev/test splits beside it.")
     p.add_argument("--out", required=True, help="output JSONL, e.g. data/corpus.jsonl")
     p.add_argument("--roots", nargs="*", help="folders to search instead of the default locale folders")
     p.add_argument("--deb", action="append", default=[], metavar="PKG.deb",
@@ -382,37 +393,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out the machine's installed catalogs: only the --deb/--wheel/--from-dir ones")
     p.add_argument("--min-translations", type=count, default=1000,
                    help="leave out languages with fewer translations (default 1000)")
-    p.add_argument("--dev", type=count, default=500, help="dev meanings (default 500)")
-    p.add_argument("--test", type=count, default=1000, help="test meanings (default 1000)")
-    p.add_argument("--seed", type=int, default=1, help="split seed (default 1)")
-    p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
-    p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_corpus_build)
 
-    p = corpus.add_parser("import", help="read Moses, TSV, TMX, PO or JSONL files into one multi-way corpus",
-                          description="Read corpora in the field's formats (Moses 'file.en,file.fr' or a prefix "
-                          "with --langs, TSV, TMX, PO/POT, JSONL) and write one multi-way corpus.")
+    p = command(corpus, "import", cmd_corpus_import,
+                help="read Moses, TSV, TMX, PO or JSONL files into one multi-way corpus",
+                description="Read corpora in the field's formats (Moses 'file.en,file.fr' or a prefix with --langs, "
+                "TSV, TMX, PO/POT, JSONL) and write one multi-way corpus.")
     p.add_argument("inputs", nargs="+", help="input files")
     p.add_argument("--out", required=True, help="output file (format from its extension)")
     p.add_argument("--langs", help="two languages for formats that do not name theirs, e.g. en,fr")
     p.add_argument("--format", choices=["jsonl", "tsv", "tmx", "po", "moses"], help="output format")
-    p.set_defaults(func=cmd_corpus_import)
 
-    p = corpus.add_parser("split", help="write train/dev/test splits (by meaning) beside a corpus",
-                          description="Split by meaning, never by pair: a held-out meaning is unseen in every language.")
+    p = command(corpus, "split", cmd_corpus_split, SPLIT,
+                help="write train/dev/test splits (by meaning) beside a corpus",
+                description="Split by meaning, never by pair: a held-out meaning is unseen in every language.")
     p.add_argument("corpus")
-    p.add_argument("--dev", type=count, default=500, help="dev meanings (default 500)")
-    p.add_argument("--test", type=count, default=1000, help="test meanings (default 1000)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--split", choices=METHODS, default="grouped", help=SPLIT_HELP)
-    p.add_argument("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)
-    p.set_defaults(func=cmd_corpus_split)
 
-    p = commands.add_parser("train", help="train a model on a corpus",
-                            description="Train on CORPUS's train split (dev split for validation). Any config "
-                            "key can be overridden as key=value, e.g. lr=0.001 model.bridge_queries=8 "
-                            "directions=all align_weight=0.1.")
+    p = command(commands, "train", cmd_train, help="train a model on a corpus",
+                description="Train on CORPUS's train split (dev split for validation). Any config key can be "
+                "overridden as key=value, e.g. lr=0.001 model.bridge_queries=8 directions=all align_weight=0.1.")
     p.add_argument("--data", required=True, help="corpus (JSONL with .train/.dev siblings, or any readable format)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", default="base", help="preset (tiny, small, base) or YAML file (default base)")
@@ -420,106 +418,84 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    p.set_defaults(func=cmd_train)
 
-    p = commands.add_parser("translate", help="translate sentences into one or more languages",
-                            description="Translate TEXT arguments, or one sentence per line from --in or stdin. "
-                            + TRANSLATE_ORDER)
+    p = command(commands, "translate", cmd_translate, MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION,
+                help="translate sentences into one or more languages",
+                description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER)
     p.add_argument("text", nargs="*", help="sentences (default: read lines from --in or stdin)")
-    p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--to", required=True, help="target language(s), comma-separated, e.g. fr,de")
-    p.add_argument("--from", dest="source", help="source language (not needed by the model; for reports only)")
+    # Read by nothing: the encoder is never told the source language (docs/design.md). Kept, and said to be
+    # ignored, so that scripts that pass it go on working.
+    p.add_argument("--from", dest="source", metavar="LANG", help="ignored: the model reads any of its languages "
+                   "without being told which (accepted for scripts written for tools that need it)")
     p.add_argument("--in", dest="input", help="input file, one sentence per line")
     p.add_argument("--out", help="output file (written atomically; default stdout)")
-    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
     p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
                    "source,target[,language]); a line that loses a term is left empty, with a warning")
-    add_precision(p)
-    p.set_defaults(func=cmd_translate)
 
-    p = commands.add_parser("evaluate", help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, "
-                            "language-ID probe, baselines", description="Translation quality for every direction "
-                            "(supervised or zero-shot, with the pivot through English), cross-lingual retrieval "
-                            "(xsim, cosine and margin), per-layer language-ID probe and retrieval, placeholder "
-                            "survival, and with --baselines the traditional approach on the same rows.")
-    p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
-    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
+    p = command(commands, "evaluate", cmd_evaluate, MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET,
+                help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, language-ID probe, baselines",
+                description="Translation quality for every direction (supervised or zero-shot, with the pivot "
+                "through English), cross-lingual retrieval (xsim, cosine and margin), per-layer language-ID probe "
+                "and retrieval, placeholder survival, and with --baselines the traditional approach on the same rows.")
     p.add_argument("--baselines", action="store_true", help="add translation-memory and char n-gram baselines")
     p.add_argument("--train-data", help="training corpus for the baselines (default: the run's training split)")
     p.add_argument("--max-sentences", type=positive_int, help="first N test rows per source language")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the "
                    "tables go to stderr)")
     p.add_argument("--plot", metavar="DIR", help="also write PNGs: directions.png (chrF heatmap, zero-shot "
                    "hatched) and depth.png (lang-ID probe and retrieval by layer)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_evaluate)
 
     from .mine import DEFAULT_THRESHOLD
-    p = commands.add_parser("mine", help="bitext mining: the translation pairs hidden in two unaligned text files",
-                            description="Embed every line of --src and --tgt as a thought vector, score candidate "
-                            "pairs by ratio margin over the k nearest neighbours (as LASER does), and write the pairs "
-                            "at or above --threshold, best first, each sentence used once: 'margin<TAB>src<TAB>tgt'.")
-    p.add_argument("--model", required=True, help="run folder")
+    p = command(commands, "mine", cmd_mine, MODEL, CHECKPOINT, QUIET,
+                help="bitext mining: the translation pairs hidden in two unaligned text files",
+                description="Embed every line of --src and --tgt as a thought vector, score candidate pairs by "
+                "ratio margin over the k nearest neighbours (as LASER does), and write the pairs at or above "
+                "--threshold, best first, each sentence used once: 'margin<TAB>src<TAB>tgt'.")
     p.add_argument("--src", required=True, help="text file, one sentence per line, any language of the model")
     p.add_argument("--tgt", required=True, help="text file, one sentence per line, any language of the model")
     p.add_argument("--out", required=True, help="output TSV (written atomically)")
     p.add_argument("--threshold", type=real(0), default=DEFAULT_THRESHOLD,
                    help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)")
     p.add_argument("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_mine)
 
-    p = commands.add_parser("report", help="one HTML page of pictures: training, gradient flow, weight importance "
-                            "and ablation, layers, the thought, baselines, zero-shot vs pivot",
-                            description="Measure a run and write one self-contained HTML report (images "
-                            "embedded) with eight sections, each explained from its own numbers. See docs/report.md.")
+    p = command(commands, "report", cmd_report, TEST_DATA, CHECKPOINT, QUIET,
+                help="one HTML page of pictures: training, gradient flow, weight importance and ablation, layers, "
+                "the thought, baselines, zero-shot vs pivot",
+                description="Measure a run and write one self-contained HTML report (images embedded) with eight "
+                "sections, each explained from its own numbers. See docs/report.md.")
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
     p.add_argument("--max-sentences", type=count, default=200,
                    help="test rows per source language for the evaluation (default 200; 0: all)")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--quiet", action="store_true", help="no progress")
-    p.set_defaults(func=cmd_report)
 
-    p = commands.add_parser("info", help="a model's card: languages, size, training, evaluation figures",
-                            description="What a run folder holds: its languages and trained directions, architecture "
-                            "and size, steps and minutes trained, the last dev figures and, after `evaluate`, the test "
-                            "figures. The same text is kept in RUN/MODEL.md.")
-    p.add_argument("--model", required=True, help="run folder")
+    p = command(commands, "info", cmd_info, MODEL,
+                help="a model's card: languages, size, training, evaluation figures",
+                description="What a run folder holds: its languages and trained directions, architecture and size, "
+                "steps and minutes trained, the last dev figures and, after `evaluate`, the test figures. The same "
+                "text is kept in RUN/MODEL.md.")
     p.add_argument("--json", action="store_true", help="the card as JSON")
-    p.set_defaults(func=cmd_info)
 
-    p = commands.add_parser("embed", help="language-agnostic sentence vectors (.npy)",
-                            description="One L2-normalised float32 vector per input line: the pooled thought.")
-    p.add_argument("--model", required=True, help="run folder")
+    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, help="language-agnostic sentence vectors (.npy)",
+                description="One L2-normalised float32 vector per input line: the pooled thought.")
     p.add_argument("--in", dest="input", required=True, help="input file, one sentence per line")
     p.add_argument("--out", required=True, help="output .npy file")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.set_defaults(func=cmd_embed)
 
-    p = commands.add_parser("translate-file", help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, "
-                            "Apple, JSON), placeholders kept",
-                            description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, "
-                            "Android strings.xml, Apple .strings or JSON i18n file, one output per language "
-                            "(OUT/<lang>/LC_MESSAGES/<domain>.po, OUT/values-<lang>/strings.xml, ...), or add the target "
-                            "languages to a TMX memory (OUT/<name>.tmx). A translation memory (--tm) is used first, the "
-                            "model for the rest. Every draft is marked for review in the format's own way (PO fuzzy, "
-                            "XLIFF state, Qt unfinished, ...); a draft that would lose or invent a placeholder (%%s, {0}, "
-                            "%%(name)s, <b>, &amp;, XLIFF <x/>, ...) is left empty and counted.")
+    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION,
+                help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, Apple, JSON), "
+                "placeholders kept",
+                description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, Android "
+                "strings.xml, Apple .strings or JSON i18n file, one output per language "
+                "(OUT/<lang>/LC_MESSAGES/<domain>.po, OUT/values-<lang>/strings.xml, ...), or add the target "
+                "languages to a TMX memory (OUT/<name>.tmx). A translation memory (--tm) is used first, the model "
+                "for the rest. Every draft is marked for review in the format's own way (PO fuzzy, XLIFF state, Qt "
+                "unfinished, ...); a draft that would lose or invent a placeholder (%%s, {0}, %%(name)s, <b>, "
+                "&amp;, XLIFF <x/>, ...) is left empty and counted.")
     p.add_argument("input", help="a .po, .pot, .xlf/.xliff, .tmx, .ts, strings.xml, .strings or .json file")
-    p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--to", required=True, help="target language(s), comma-separated, e.g. fr,de")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="retranslate every entry, also those already translated (default: fill only empty ones)")
-    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
                    "95%% similarity is used before the model, marked for review and noted with its score")
     p.add_argument("--min-confidence", type=real(0, 1), metavar="X",
@@ -528,40 +504,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
                    "source,target[,language] (empty target: do not translate); a draft that loses a term is left "
                    "empty and counted")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_precision(p)
-    p.set_defaults(func=cmd_translate_file)
 
-    p = commands.add_parser("calibrate", help="what a draft's confidence is worth: fit it to held-out chrF",
-                            description="Draft the first --max-sentences held-out rows of every direction "
-                            "--from -> X, score each draft by its sentence chrF, and fit the chance that a draft "
-                            "of a given confidence reaches --min-chrf (isotonic). Writes RUN/calibration.json "
-                            "(plain JSON), which translate-file and Translator.load read; prints how well it held "
-                            "up under two-fold cross-validation.")
-    p.add_argument("--model", required=True, help="run folder")
-    p.add_argument("--data", help="test file, any corpus format (default: the test split of the run's corpus)")
+    p = command(commands, "calibrate", cmd_calibrate, MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET,
+                help="what a draft's confidence is worth: fit it to held-out chrF",
+                description="Draft the first --max-sentences held-out rows of every direction --from -> X, score "
+                "each draft by its sentence chrF, and fit the chance that a draft of a given confidence reaches "
+                "--min-chrf (isotonic). Writes RUN/calibration.json (plain JSON), which translate-file and "
+                "Translator.load read; prints how well it held up under two-fold cross-validation.")
     p.add_argument("--max-sentences", type=positive_int, default=100, help="rows per direction (default 100)")
     p.add_argument("--min-chrf", type=real(0, 100), default=50.0,
                    help="a draft is good from this sentence chrF on (default 50)")
     p.add_argument("--from", dest="source", default="en", help="source language (default en)")
-    p.add_argument("--beam", type=beam_size, default=1, help=BEAM_HELP)
     p.add_argument("--out", help="where to write the calibration (default RUN/calibration.json)")
     p.add_argument("--plot", metavar="PNG", help="also draw the calibration (confidence vs chrF, the fit, held out)")
     p.add_argument("--points", metavar="JSONL", help="also write every draft's confidence, chrF and held-out chance")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_calibrate)
 
     from .serve import settings as serving
-    p = commands.add_parser("serve", help="HTTP API and a web page for a model (FastAPI + uvicorn)",
-                            description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the "
-                            "page at /, the API docs at /docs and the LibreTranslate API under /libretranslate/ "
-                            "(for Weblate). Requests that arrive together are batched.")
-    p.add_argument("--model", required=True, help="run folder")
+    p = command(commands, "serve", cmd_serve, MODEL, CHECKPOINT, PRECISION,
+                help="HTTP API and a web page for a model (FastAPI + uvicorn)",
+                description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the page at /, "
+                "the API docs at /docs and the LibreTranslate API under /libretranslate/ (for Weblate). Requests "
+                "that arrive together are batched.")
     p.add_argument("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)")
     p.add_argument("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)")
-    p.add_argument("--checkpoint", default="best", help="best, latest or a step number")
     p.add_argument("--max-batch", type=positive_int, default=serving.MAX_BATCH,
                    help=f"sentences per model call at most (default {serving.MAX_BATCH}; 1: no batching)")
     p.add_argument("--max-wait-ms", type=real(0, 60_000), default=serving.MAX_WAIT_MS,
@@ -583,8 +548,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=whole(0, 1024), default=0,
                    help="CPU threads for the model (default 0: torch's choice, one per core); fewer leave cores to "
                    "other work, e.g. a second server process")
-    add_precision(p)
-    p.set_defaults(func=cmd_serve)
     return parser
 
 

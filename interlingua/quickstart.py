@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 from .files import read_json
-from .config import RunConfig, load_config
+from .config import load_config
 from .errors import InterlinguaError, Interrupted
 
 log = logging.getLogger("interlingua.quickstart")
@@ -35,21 +35,18 @@ def quickstart(workdir: Path, steps: int | None = None, config_name: str = "smal
     from .api import Translator
     from .corpus.split import load_split
     from .evaluate.metrics import chrf
-    from .train import train
+    from .train import resume_config, train, was_stopped
 
     corpus, run = workdir / "corpus.jsonl", workdir / "model"
     if not corpus.exists():
         build_default_corpus(corpus)
     else:
         log.info("1/3 using the corpus already built at %s", corpus)
-    latest = run / "latest.json"
-    stopped = (run / "config.json").exists() and (not latest.exists() or read_json(latest)["metrics"].get("partial"))
     try:
-        if stopped and not overwrite:  # interrupted (Ctrl-C, a kill): go on from its last checkpoint
+        if was_stopped(run) and not overwrite:  # interrupted (Ctrl-C, a kill): go on from its last checkpoint
             log.info("2/3 %s was stopped before the end; resuming it (pass --overwrite to start again)", run)
-            config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
-            train(corpus, run, config, resume=True)
-        elif latest.exists() and not overwrite:
+            train(corpus, run, resume_config(run), resume=True)
+        elif (run / "latest.json").exists() and not overwrite:
             log.info("2/3 %s is already trained; showing it (pass --overwrite to train again)", run)
         else:  # a folder at run that is not a run is refused, never emptied
             # A fixed amount of work, not of time: on a busy machine the run takes longer, not learns less.

@@ -32,7 +32,7 @@ from .card import write_card
 from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, resolve_checkpoint, restore_optimizer,
                          save_checkpoint)
 from . import distributed
-from .config import RunConfig, TrainConfig, value_problems
+from .config import RunConfig, TrainConfig, apply_overrides, value_problems
 from .corpus.split import load_split, stream_dev_rows, train_shards
 from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
                    parse_directions, stream_resume_position)
@@ -124,13 +124,37 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
         raise InterlinguaError(f"{out}: is a file, not a run folder")
 
 
+def resume_config(out: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """The config a stopped run goes on with: its own config.json, with the command line's ``key=value`` items
+    (e.g. a longer max_minutes) on top; a malformed item is an error here too, never dropped."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        raise InterlinguaError(f"{out}: nothing to resume (no config.json)")
+    config = RunConfig.from_dict(read_json(path), str(path))
+    errors = apply_overrides(config, list(overrides))
+    if errors:
+        raise InterlinguaError("; ".join(errors))
+    return config
+
+
+def was_stopped(out: Path | str) -> bool:
+    """A run that began and did not end (Ctrl-C, a kill): its config is written, but it has no checkpoint yet or
+    its latest is a safety copy (``partial``: saved on time or on a signal, not evaluated). Such a run goes on
+    with ``train(..., resume_config(out), resume=True)``."""
+    out = Path(out)
+    latest = out / "latest.json"
+    if not (out / "config.json").exists():
+        return False
+    return not latest.exists() or bool(read_json(latest)["metrics"].get("partial"))
+
+
 def prepare_run(data: Path, out: Path, config: RunConfig, resume: bool, overwrite: bool,
                 corpus: CorpusInMemory | CorpusStream) -> Run:
     """Create (or reopen, for --resume) the run folder: config, tokenizer, languages, directions."""
     check_run_folder(out, resume, overwrite)
     if resume:
         # The architecture is the run's own; only training settings may change on resume.
-        saved_config = RunConfig.from_dict(read_json(out / "config.json"), str(out / "config.json"))
+        saved_config = resume_config(out)
         config.model = saved_config.model
         # the tokenizer was trained with or without the masks: the run keeps what it started with
         config.train.mask_placeholders = saved_config.train.mask_placeholders

@@ -288,3 +288,21 @@ def test_a_corpus_built_before_home_regions_were_dropped_still_reads(tmp_path):
     assert jsonl_row(tmp_path / "c.jsonl", 1, '{"id": "7", "en": "a", "pt": "c", "pt-PT": "b"}')["pt"] == "c"
     with pytest.raises(InterlinguaError, match=r"c.jsonl:3: the same language appears twice \('pt-PT' and 'pt_PT'"):
         jsonl_row(tmp_path / "c.jsonl", 3, '{"en": "a", "pt-PT": "b", "pt_PT": "c"}')
+
+
+def test_merge_corpora_meets_rows_on_their_english_text(tmp_path: Path) -> None:
+    """corpus import's merging, now the library's: two files' rows with the same English become one multi-way
+    row, a later file's text for a language wins, and a row without English stays its own."""
+    from interlingua.corpus.formats import merge_corpora
+    (tmp_path / "a.jsonl").write_text('{"id": "1", "en": "Open", "fr": "Ouvrir"}\n'
+                                      '{"id": "2", "fr": "Fermer", "de": "Schliessen"}\n', encoding="utf-8")
+    (tmp_path / "b.tsv").write_text("en\tes\tfr\nOpen\tAbrir\tOuvre\nSave\tGuardar\tEnregistrer\n", encoding="utf-8")
+    rows = merge_corpora([tmp_path / "a.jsonl", tmp_path / "b.tsv"])
+    by_text = {r.get("en", r.get("fr")): r for r in rows}
+    assert len(rows) == 3
+    assert by_text["Open"] == {"id": "1", "en": "Open", "fr": "Ouvre", "es": "Abrir"}
+    assert by_text["Fermer"] == {"id": "2", "fr": "Fermer", "de": "Schliessen"}
+    assert by_text["Save"]["es"] == "Guardar"
+    only_two = merge_corpora([tmp_path / "a.jsonl", tmp_path / "b.tsv"], langs=("en", "fr"))
+    assert [(r["en"], r["fr"]) for r in only_two] == [("Open", "Ouvre"), ("Save", "Enregistrer")]
+    assert all(sorted(r) == ["en", "fr", "id"] for r in only_two)

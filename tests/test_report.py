@@ -198,3 +198,15 @@ def test_a_model_without_a_bridge_gets_the_whole_report(corpus_path, tmp_path):
     html = write_report(run, tmp_path / "r.html", data=_test_file(corpus_path), max_sentences=20,
                         progress=False).read_text()
     assert html.count("<h2") >= 8 and len(_images(html)) >= 6
+
+
+def test_a_section_whose_log_the_run_did_not_write_is_skipped_and_says_why(tmp_path):
+    from interlingua.insight.report import section_curves, section_gradients
+    assert section_curves(tmp_path, None).skipped == \
+        f"{tmp_path / 'log.jsonl'} not found (the run wrote no training log)"
+    assert section_gradients(tmp_path, None).skipped == \
+        f"{tmp_path / 'grad_norms.jsonl'} not found (the run logged no gradient norms)"
+    (tmp_path / "log.jsonl").write_text('{"step": 1, "kind": "other"}\n{"step": 2, "kind": "tr', encoding="utf-8")
+    (tmp_path / "grad_norms.jsonl").write_text('{"step": 1, "norms": 3}\n', encoding="utf-8")
+    assert section_curves(tmp_path, None).skipped == f"{tmp_path / 'log.jsonl'} has no training or evaluation records"
+    assert section_gradients(tmp_path, None).skipped == f"{tmp_path / 'grad_norms.jsonl'} has no gradient-norm records"

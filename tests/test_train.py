@@ -160,3 +160,26 @@ def test_the_python_api_names_a_wrong_argument_itself(tiny_run):
     with pytest.raises(ValueError, match="a has 2 sentences, b has 1"):
         translator.similarity(["Open", "Close"], ["Ouvrir"])
     assert translator.translate(("Open the file",), to=lang) and translator.translate([], to=lang) == []
+
+
+def test_resume_config_is_the_runs_own_with_the_overrides_on_top(tmp_path):
+    """One owner for how a stopped run goes on (the command line's train --resume and the quickstart)."""
+    from interlingua.errors import InterlinguaError
+    from interlingua.files import write_json
+    from interlingua.train import resume_config, was_stopped
+    run = tmp_path / "run"
+    with pytest.raises(InterlinguaError, match="nothing to resume"):
+        resume_config(run)
+    assert not was_stopped(run)
+    run.mkdir()
+    saved = load_config("tiny", ["lr=0.002", "max_steps=7"])
+    (run / "config.json").write_text(json.dumps(saved.to_dict()))
+    assert was_stopped(run)  # a config but no checkpoint yet
+    config = resume_config(run, ["max_steps=9"])
+    assert (config.train.lr, config.train.max_steps, config.model.d_model) == (0.002, 9, saved.model.d_model)
+    with pytest.raises(InterlinguaError, match="'lr'.*key=value"):
+        resume_config(run, ["lr"])  # never dropped without a word
+    write_json(run / "latest.json", {"step": 7, "metrics": {"step": 7, "partial": True}})
+    assert was_stopped(run)
+    write_json(run / "latest.json", {"step": 7, "metrics": {"step": 7, "dev_chrf": 1.0}})
+    assert not was_stopped(run)

@@ -334,6 +334,18 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
     return rows
 
 
+
+def merge_corpora(paths: Iterable[str | Path], *, langs: tuple[str, str] | None = None) -> list[Row]:
+    """The rows of several corpora as one multi-way corpus: rows from different files meet on their English
+    text when they have one (a later file's text for a language replaces an earlier one's); a row without
+    English stays a row of its own. ``langs`` as read_corpus takes it, for every file."""
+    merged: dict[str, Row] = {}
+    for path in paths:
+        for row in read_corpus(path, langs=langs):
+            key = row.get("en") or f"{path}:{row['id']}"
+            merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
+    return list(merged.values())
+
 # --- writers ---------------------------------------------------------------------------------------------
 
 def _atomic(paths: list[Path]):

@@ -121,6 +121,15 @@ def _read_jsonl(path: Path) -> list[dict]:
     return records
 
 
+def _run_log(section: Section, path: Path, missing: str) -> list[dict] | None:
+    """The records of one of the run's logs; None, with the section skipped, where the run did not write it
+    (``missing`` says why it may not have)."""
+    if not path.exists():
+        section.skipped = f"{path} not found ({missing})"
+        return None
+    return _read_jsonl(path)
+
+
 def _by_step(records: list[dict]) -> list[dict]:
     """One record per step (the last written: a resumed run logs again from its checkpoint), in step order."""
     return [r for _, r in sorted({r["step"]: r for r in records}.items())]
@@ -131,10 +140,8 @@ def _by_step(records: list[dict]) -> list[dict]:
 def section_curves(run: Path, config) -> Section:
     section = Section("curves")
     path = run / "log.jsonl"
-    if not path.exists():
-        section.skipped = f"{path} not found (the run wrote no training log)"
+    if (records := _run_log(section, path, "the run wrote no training log")) is None:
         return section
-    records = _read_jsonl(path)
     train = _by_step([r for r in records if r.get("kind") == "train" and "loss" in r])
     evals = _by_step([r for r in records if r.get("kind") == "eval"])
     if not train and not evals:
@@ -220,10 +227,9 @@ def section_gradients(run: Path, config) -> Section:
     from .gradients import layer_order
     section = Section("gradients")
     path = run / "grad_norms.jsonl"
-    if not path.exists():
-        section.skipped = f"{path} not found (the run logged no gradient norms)"
+    if (logged := _run_log(section, path, "the run logged no gradient norms")) is None:
         return section
-    records = _by_step([r for r in _read_jsonl(path) if isinstance(r.get("norms"), dict)])
+    records = _by_step([r for r in logged if isinstance(r.get("norms"), dict)])
     if not records:
         section.skipped = f"{path} has no gradient-norm records"
         return section

@@ -15,7 +15,7 @@ and Apple a comment above the string; JSON has no place for one (the report coun
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,6 +137,28 @@ def _po_header(store: Any, lang: str, own: dict[str, str] | None) -> tuple[int, 
     return nplurals(forms) or 2, fallback
 
 
+def _to_draft(out: Output, lang: str, keep_translated: bool, previous: dict[Any, Any],
+              reuse: Callable[[Any, Any], None]) -> Iterator[Any]:
+    """The units of a PO or Qt output the model is to draft. A unit already translated in the input is kept when
+    ``keep_translated``; one the earlier output translated takes that back (``reuse(unit, old)``); both counted."""
+    for unit in out.store.store.units:
+        if unit.isheader() or unit.isobsolete() or not unit.source:
+            continue
+        if keep_translated and _translated(unit):
+            out.kept[lang] = out.kept.get(lang, 0) + 1
+            continue
+        if (old := previous.get(_key(unit))) is not None:
+            reuse(unit, old)
+            out.kept[lang] = out.kept.get(lang, 0) + 1
+            continue
+        yield unit
+
+
+def _po_reuse(unit: Any, old: Any) -> None:
+    unit.target, unit.typecomments, unit.othercomments = old.target, old.typecomments, old.othercomments
+    unit.prev_msgctxt, unit.prev_msgid, unit.prev_msgid_plural = old.prev_msgctxt, old.prev_msgid, old.prev_msgid_plural
+
+
 def plan_po(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
     path = output_path(source, lang, out_dir)
     earlier = _earlier(path, overwrite, source)
@@ -151,18 +173,7 @@ def plan_po(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
         out.plural_fallback.append(lang)
     previous = {_key(u): u for u in earlier.store.units
                 if not u.isheader() and not u.isobsolete() and _translated(u)} if earlier else {}
-    for unit in store.units:
-        if unit.isheader() or unit.isobsolete() or not unit.source:
-            continue
-        if not overwrite and own_input and _translated(unit):
-            out.kept[lang] = out.kept.get(lang, 0) + 1
-            continue
-        if (old := previous.get(_key(unit))) is not None:
-            unit.target, unit.typecomments, unit.othercomments = old.target, old.typecomments, old.othercomments
-            unit.prev_msgctxt, unit.prev_msgid, unit.prev_msgid_plural = \
-                old.prev_msgctxt, old.prev_msgid, old.prev_msgid_plural
-            out.kept[lang] = out.kept.get(lang, 0) + 1
-            continue
+    for unit in _to_draft(out, lang, not overwrite and own_input, previous, _po_reuse):
         _po_clear(unit, forms)
         strings = _strings(unit.source)
         sources = form_sources(strings[0], strings[1], forms) if unit.hasplural() else strings[:1]
@@ -284,33 +295,18 @@ def plan_ts(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
     store.settargetlanguage(gettext_locale(lang))
     forms = nplurals(plural_forms(lang)[0]) or 2
     previous = {_key(u): u for u in earlier.store.units if _translated(u)} if earlier else {}
-    for unit in store.units:
-        if unit.isheader() or unit.isobsolete() or not unit.source:
-            continue
-        if not overwrite and own_input and _translated(unit):
-            out.kept[lang] = out.kept.get(lang, 0) + 1
-            continue
-        if (old := previous.get(_key(unit))) is not None:
-            unit.target = old.target
-            unit.markfuzzy(old.isfuzzy())
-            out.kept[lang] = out.kept.get(lang, 0) + 1
-            continue
+    for unit in _to_draft(out, lang, not overwrite and own_input, previous, _ts_reuse):
         text = str(unit.source)
         # Qt writes one source for a numerus message (%n): every form translates it
         sources = [text] * forms if unit.hasplural() else [text]
-        out.slots.append(Slot(lang, sources, _ts_writer(unit), plain=sources))
+        # PO's writer: on a Qt unit fuzzy is type="unfinished" and the note a <translatorcomment>
+        out.slots.append(Slot(lang, sources, _po_writer(unit), plain=sources))
     return out
 
 
-def _ts_writer(unit: Any) -> Callable[[list[str], str], bool]:
-    def write(texts: list[str], note: str) -> bool:
-        from translate.misc.multistring import multistring
-        unit.target = multistring(texts) if unit.hasplural() else texts[0]
-        unit.markfuzzy(True)  # type="unfinished"
-        if note:
-            unit.addnote(note, origin="translator")  # <translatorcomment>
-        return True
-    return write
+def _ts_reuse(unit: Any, old: Any) -> None:
+    unit.target = old.target
+    unit.markfuzzy(old.isfuzzy())
 
 
 # ----------------------------------------------------------------------------- TMX (one file, every language)
