@@ -78,6 +78,7 @@ def calibrated_copy(run, tmp_path, calibration):
     return copy
 
 
+@pytest.mark.slow  # CLI subprocesses
 def test_cli_calibrate_then_translate_file_with_min_confidence(tiny_run, tmp_path):
     from interlingua import Translator
     from interlingua.evaluate.calibration import collect

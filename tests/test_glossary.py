@@ -223,6 +223,7 @@ def test_translate_lines_keeps_terms_and_empties_a_line_that_lost_one(tmp_path):
 
 # ----------------------------------------------------------------------------- the command line
 
+@pytest.mark.slow  # CLI subprocesses
 def test_cli_glossary(catalog, tiny_run, tmp_path):
     bad = write(tmp_path / "bad.csv", "file,fichier\nfile,fichier,fr,extra\n")
     result = run_cli("translate-file", str(catalog), "--model", str(tmp_path / "no-model"), "--to", "fr",
