@@ -31,14 +31,20 @@ def drafts(out: Path, lang: str) -> dict[str, str]:
     return {e.msgid: e.msgstr for e in polib.pofile(str(out / lang / "LC_MESSAGES" / "terms.po")) if e.msgid}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def glossary_arguments(description: str, n: int) -> argparse.ArgumentParser:
+    """The options the glossary benches share (this one and pot_drafts.py): model, held-out data, languages,
+    how many messages, and the glossary (the bench's own by default)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, help="held-out multi-way rows (e.g. data/corpus.test.jsonl)")
     parser.add_argument("--to", default="fr,de,es")
-    parser.add_argument("--n", type=int, default=60)
+    parser.add_argument("--n", type=int, default=n)
     parser.add_argument("--glossary", default=str(Path(__file__).with_name("glossary_terms.csv")))
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = glossary_arguments(__doc__.splitlines()[0], n=60).parse_args()
     torch.set_num_threads(1)
     langs = args.to.split(",")
     glossary = load_glossary(args.glossary)

@@ -15,7 +15,6 @@ empty and why (translate-file's report line).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import polib
 
+from glossary_terms import glossary_arguments  # bench/ is the script's folder, first on sys.path
 from interlingua.corpus.formats import read_corpus
 from interlingua.localize.glossary import load_glossary
 from interlingua.placeholders import is_sequential, substitute, tokens
@@ -69,12 +69,7 @@ def broken_terms(source: str, draft: str, terms) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True, help="held-out multi-way rows (e.g. data/corpus.test.jsonl)")
-    parser.add_argument("--to", default="fr,de,es")
-    parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--glossary", default=str(Path(__file__).with_name("glossary_terms.csv")))
+    parser = glossary_arguments(__doc__.splitlines()[0], n=500)
     parser.add_argument("--out", default="pot-drafts")
     args = parser.parse_args()
     langs = args.to.split(",")

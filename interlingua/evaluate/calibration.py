@@ -47,9 +47,9 @@ def collect(translator: Translator, rows: list[dict[str, str]], targets: list[st
 
 def _ece(predicted: np.ndarray, observed: np.ndarray) -> float:
     """Expected calibration error over equal-count bins: the mean gap between predicted and observed, weighted."""
-    gaps = [abs(p.mean() - o.mean()) * len(p) for p, o in
-            zip(np.array_split(predicted[np.argsort(predicted)], BINS), np.array_split(observed[np.argsort(predicted)], BINS))
-            if len(p)]
+    order = np.argsort(predicted)
+    gaps = [abs(p.mean() - o.mean()) * len(p)
+            for p, o in zip(np.array_split(predicted[order], BINS), np.array_split(observed[order], BINS)) if len(p)]
     return float(sum(gaps) / len(predicted))
 
 
