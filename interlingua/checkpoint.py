@@ -22,9 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import InterlinguaError
-# Atomic writes and JSON I/O are files.py's; these names stay importable from here for older imports.
-from .files import (atomic_write_bytes, atomic_write_text, check_output, open_output,  # noqa: F401
-                    open_outputs, output_path, read_json, write_json)
+from .files import output_path, read_json, write_json
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
