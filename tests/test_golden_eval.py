@@ -3,7 +3,7 @@
 The golden losses (test_train.py) pin training; this pins what comes after it: batching and padding at
 inference (``Translator``), greedy search, chrF/BLEU, retrieval, the probe and the placeholder counts. A
 refactor that claims "outputs unchanged" shows it here. ``tests/data/golden.eval.json`` was written by
-``python tests/test_golden_eval.py`` at the commit named in docs/development.md; after a deliberate change,
+``python tests/test_golden_eval.py`` at the commit the README names; after a deliberate change,
 write it again and say in the commit why it moved.
 """
 from __future__ import annotations
