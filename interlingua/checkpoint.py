@@ -29,10 +29,10 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     """Write the tensors; their file's sha256 (the step's JSON keeps it, so corrupt bytes are caught on load)."""
     with output_path(path) as name:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, name, metadata=metadata)
-        return _sha256(name)
+        return file_sha256(name)
 
 
-def _sha256(path: Path | str) -> str:
+def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -45,7 +45,7 @@ def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: missing weights file")
-    if sha256 is not None and _sha256(path) != sha256:
+    if sha256 is not None and file_sha256(path) != sha256:
         raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); load another "
                                f"checkpoint (--checkpoint latest or a step number) or resume from one")
     try:

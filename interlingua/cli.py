@@ -133,7 +133,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     if args.glossary:
         from .localize.glossary import load_glossary, translate_lines
         glossary = load_glossary(args.glossary)  # a bad glossary fails before the model loads
-    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision, engine=args.engine)
     targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
     if glossary is not None:
         result, left_empty = translate_lines(translator, sentences, targets, glossary, args.beam, args.pivot)
@@ -158,7 +158,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
     from .files import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
     check_output(args.out)
-    vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
+    vectors = Translator.load(args.model, args.checkpoint, engine=args.engine).embed(sentences)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(args.out, buffer.getvalue())
@@ -173,7 +173,7 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     glossary = load_glossary(args.glossary) if args.glossary else None  # a bad glossary fails before the model loads
-    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision, engine=args.engine)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
                             progress=not args.quiet, memory=args.tm, glossary=glossary,
                             min_confidence=args.min_confidence)
@@ -187,9 +187,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
-          max_queue=args.max_queue, precision=args.precision, max_cost=args.max_cost, api_key=args.api_key,
+          max_queue=args.max_queue, precision=args.precision, engine=args.engine, max_cost=args.max_cost, api_key=args.api_key,
           cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
           access_log=args.access_log)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import export
+    folder = export(args.model, "int8" if args.int8 else "fp32", args.checkpoint, args.out)
+    print(f"wrote the ONNX export of {args.model} to {folder}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -331,8 +337,13 @@ CHECKPOINT = shared((("--checkpoint",), dict(default="best", help="best, latest 
 QUIET = shared((("--quiet",), dict(action="store_true", help="no progress bars or progress lines")))
 BEAM = shared((("--beam",), dict(type=beam_size, default=1, help=BEAM_HELP)))
 PRECISION = shared((("--precision",), dict(
-    choices=["fp32", "bf16"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native bf16 (AVX-512 "
-    "BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ (default %(default)s)")))
+    choices=["fp32", "bf16", "int8"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native bf16 "
+    "(AVX-512 BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ. int8: the ONNX "
+    "engine's int8 export (interlingua export --int8) (default %(default)s)")))
+ENGINE = shared((("--engine",), dict(
+    choices=["auto", "torch", "onnx"], default="auto", help="onnx: the run's ONNX Runtime export (interlingua export; "
+    "an error if it is missing or stale); torch: the PyTorch model; auto: the export when there is a usable one for "
+    "this checkpoint, else PyTorch (with a warning if the export is stale or corrupt) (default %(default)s)")))
 TARGETS = shared((("--to",), dict(required=True, help="target language(s), comma-separated, e.g. fr,de")))
 TEST_DATA = shared((("--data",), dict(
     help="test file, any corpus format (default: the test split of the run's corpus)")))
@@ -419,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
-    p = command(commands, "translate", cmd_translate, MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION,
+    p = command(commands, "translate", cmd_translate, MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION, ENGINE,
                 help="translate sentences into one or more languages",
                 description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER)
     p.add_argument("text", nargs="*", help="sentences (default: read lines from --in or stdin)")
@@ -477,12 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "text is kept in RUN/MODEL.md.")
     p.add_argument("--json", action="store_true", help="the card as JSON")
 
-    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, help="language-agnostic sentence vectors (.npy)",
+    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, ENGINE, help="language-agnostic sentence vectors (.npy)",
                 description="One L2-normalised float32 vector per input line: the pooled thought.")
     p.add_argument("--in", dest="input", required=True, help="input file, one sentence per line")
     p.add_argument("--out", required=True, help="output .npy file")
 
-    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION,
+    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION, ENGINE,
                 help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, Apple, JSON), "
                 "placeholders kept",
                 description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, Android "
@@ -519,8 +530,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="also draw the calibration (confidence vs chrF, the fit, held out)")
     p.add_argument("--points", metavar="JSONL", help="also write every draft's confidence, chrF and held-out chance")
 
+    p = command(commands, "export", cmd_export, MODEL, CHECKPOINT, help="export a run for the ONNX Runtime engine",
+                description="Write the run's checkpoint as ONNX graphs (encoder, the thought's keys and values, one "
+                "decoder step with its cache) and export.json, which describes them, to RUN/onnx/fp32 (or int8), "
+                "where translate, translate-file, embed and serve --engine onnx|auto find them. Needs "
+                "pip install 'interlingua[onnx]'.")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="the engine's format (default onnx)")
+    p.add_argument("--int8", action="store_true", help="int8 matmul weights (ONNX Runtime dynamic quantisation)")
+    p.add_argument("--out", help="folder to write (default RUN/onnx/fp32 or RUN/onnx/int8)")
+
     from .serve import settings as serving
-    p = command(commands, "serve", cmd_serve, MODEL, CHECKPOINT, PRECISION,
+    p = command(commands, "serve", cmd_serve, MODEL, CHECKPOINT, PRECISION, ENGINE,
                 help="HTTP API and a web page for a model (FastAPI + uvicorn)",
                 description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the page at /, "
                 "the API docs at /docs and the LibreTranslate API under /libretranslate/ (for Weblate). Requests "
