@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_weights, resolve_checkpoint
-from .files import read_json
+from .checkpoint import load_model, read_run_config, resolve_checkpoint
 from .config import RunConfig
 from .confidence import Calibration, confidence
 from .corpus.langcodes import resolve_language
@@ -74,21 +73,12 @@ class Translator:
         if precision not in ("fp32", "bf16", "int8"):
             raise InterlinguaError(f"precision must be fp32, bf16 or int8, got {precision!r}")
         run = Path(run)
-        if not run.exists():
-            raise InterlinguaError(f"{run}: no such run folder")
-        if not (run / "config.json").exists():
-            raise InterlinguaError(f"{run}: not a run folder (no config.json)")
-        config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+        config = read_run_config(run)
         tokenizer = Tokenizer(run / "tokenizer.model")
         step = resolve_checkpoint(run, checkpoint)
         model = choose_engine(run, config.model, step, engine, precision, device)
         if model is None:
-            model = Interlingua(config.model)
-            try:
-                model.load_state_dict(load_weights(run, step))
-            except RuntimeError as exc:
-                raise InterlinguaError(f"{run}: weights do not match the config ({str(exc).splitlines()[0]})") from None
-            model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
+            model = load_model(run, config, step).to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
             if precision == "bf16":
                 model.to(torch.bfloat16)
         translator = cls(model, tokenizer, config)

@@ -30,13 +30,11 @@ import torch
 import torch.nn as nn
 
 from . import __version__
-from .checkpoint import file_sha256, load_weights, resolve_checkpoint
-from .config import RunConfig
+from .checkpoint import file_sha256, load_model, read_run_config, resolve_checkpoint
 from .errors import InterlinguaError
 from .files import check_output, output_path, read_json, write_json
 from .model import Interlingua
 
-log = logging.getLogger(__name__)
 
 OPSET = 17
 MANIFEST = "export.json"
@@ -188,20 +186,11 @@ def export(run: Path | str, precision: str = "fp32", checkpoint: str = "best", o
     if precision not in PRECISIONS:
         raise InterlinguaError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     run = Path(run)
-    if not run.is_dir():
-        raise InterlinguaError(f"{run}: no such run folder")
-    if not (run / "config.json").exists():
-        raise InterlinguaError(f"{run}: not a run folder (no config.json)")
+    config = read_run_config(run)
     folder = Path(out) if out is not None else export_folder(run, precision)
     check_output(folder / MANIFEST, parents=True)  # before minutes of tracing
-    config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
     step = resolve_checkpoint(run, checkpoint)
-    model = Interlingua(config.model)
-    try:
-        model.load_state_dict(load_weights(run, step))
-    except RuntimeError as exc:
-        raise InterlinguaError(f"{run}: weights do not match the config ({str(exc).splitlines()[0]})") from None
-    model.eval()
+    model = load_model(run, config, step)
     (folder / MANIFEST).unlink(missing_ok=True)  # from here until the new one is written, no export is there
     checksums = write_graphs(model, folder, precision)
     import onnxruntime
