@@ -187,7 +187,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
-          max_queue=args.max_queue, precision=args.precision, engine=args.engine, max_cost=args.max_cost, api_key=args.api_key,
+          max_queue=args.max_queue, precision=args.precision, engine=args.engine, max_cost=args.max_cost,
+          api_key=args.api_key,
           cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
           access_log=args.access_log)
 
@@ -488,12 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "text is kept in RUN/MODEL.md.")
     p.add_argument("--json", action="store_true", help="the card as JSON")
 
-    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, ENGINE, help="language-agnostic sentence vectors (.npy)",
+    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, ENGINE,
+                help="language-agnostic sentence vectors (.npy)",
                 description="One L2-normalised float32 vector per input line: the pooled thought.")
     p.add_argument("--in", dest="input", required=True, help="input file, one sentence per line")
     p.add_argument("--out", required=True, help="output .npy file")
 
-    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION, ENGINE,
+    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION,
+                ENGINE,
                 help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, Apple, JSON), "
                 "placeholders kept",
                 description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, Android "

@@ -50,8 +50,8 @@ def export_folder(run: Path, precision: str) -> Path:
 def weights_sha256(run: Path, step: int) -> str:
     """The checkpoint's weights checksum: the one training saved with it, else computed from the file."""
     stem = Path(run) / "checkpoints" / f"step_{step:07d}"
-    saved = read_json(stem.with_suffix(".json")).get("sha256", {}).get("weights") if stem.with_suffix(".json").exists() else None
-    return saved or file_sha256(stem.with_suffix(".safetensors"))
+    state = read_json(stem.with_suffix(".json")) if stem.with_suffix(".json").exists() else {}
+    return state.get("sha256", {}).get("weights") or file_sha256(stem.with_suffix(".safetensors"))
 
 
 # ----------------------------------------------------------------------------- the traced modules
