@@ -20,12 +20,16 @@ systems take turns within each pass, so a change of load on the machine hits all
 are printed as ratios to CTranslate2 fp32 and to HF, measured in this run; absolute tokens/s are
 context only. Extra rows: interlingua with bf16 weights (`--precision bf16`, where the CPU multiplies
 faster in bf16; CTranslate2 has no bf16 on CPUs), with dynamic int8 Linear layers, and CTranslate2 int8.
+The ONNX Runtime engine (`interlingua export`, `--engine onnx`; the `[onnx]` extra) gets rows of its own,
+fp32 and int8 (`export --int8`): the same model exported, run by the same search code (engine.OnnxModel),
+in this process (ONNX Runtime keeps its own thread pool, as many intra-op threads as torch's).
 Then the levers on interlingua (greedy): unsorted batches, no_grad instead of inference_mode, 1 thread.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import os
 import platform
@@ -280,6 +284,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     parser.add_argument("--batch", type=int, default=32, help="the large batch size")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 rows")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime engine's rows")
     parser.add_argument("--no-levers", action="store_true", help="skip the lever measurements")
     parser.add_argument("--tiny", action="store_true", help="a seconds-long run to keep this script working (tests)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -317,6 +322,16 @@ def main() -> None:
     if not args.no_int8:
         quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(ours), {torch.nn.Linear}, dtype=torch.qint8)
         systems["interlingua int8"] = Ours(quantised, ids)
+    onnx = not args.no_onnx and importlib.util.find_spec("onnxruntime") is not None
+    if not args.no_onnx and not onnx:
+        notes.append("ONNX Runtime is not installed (pip install 'interlingua[onnx]'): its rows are skipped")
+    if onnx:
+        from interlingua.engine import OnnxModel
+        from interlingua.export import write_graphs
+        for precision in ("fp32",) + (() if args.no_int8 else ("int8",)):
+            write_graphs(ours, folder / f"onnx-{precision}", precision)
+            name = "interlingua onnx" + (" int8" if precision == "int8" else "")
+            systems[name] = Ours(OnnxModel(folder / f"onnx-{precision}", config, precision), ids)
     sizes = {"interlingua": ours.num_parameters()}
 
     try:
@@ -399,12 +414,12 @@ def main() -> None:
     for note in notes:
         print(f"note: {note}")
     print()
-    print(f"{'decoding':<9}{'batch':>6}  {'system':<18}{'tok/s':>9}{'/ CT2 fp32':>12}{'/ HF':>8}")
+    print(f"{'decoding':<9}{'batch':>6}  {'system':<22}{'tok/s':>9}{'/ CT2 fp32':>12}{'/ HF':>8}")
     for r in results:
         ct2 = r["systems"].get("CTranslate2 fp32", {}).get("tok_s")
         hf = r["systems"].get("HF generate", {}).get("tok_s")
         for name, f in r["systems"].items():
-            print(f"{r['decoding']:<9}{r['batch']:>6}  {name:<18}{f['tok_s']:>9.0f}{ratio(f['tok_s'], ct2):>12}"
+            print(f"{r['decoding']:<9}{r['batch']:>6}  {name:<22}{f['tok_s']:>9.0f}{ratio(f['tok_s'], ct2):>12}"
                   f"{ratio(f['tok_s'], hf):>8}")
     print()
     summary = []
@@ -418,7 +433,7 @@ def main() -> None:
     else:
         met = [a >= b for _, a, b in summary]
         print(f"goal met in {sum(met)} of {len(met)} rows" + ("" if all(met) else ": NOT MET"))
-    for name in ("interlingua bf16", "interlingua int8"):
+    for name in ("interlingua bf16", "interlingua int8", "interlingua onnx", "interlingua onnx int8"):
         if all(name in r["systems"] for r in results):
             for peer in ("CTranslate2 fp32", "CTranslate2 int8"):
                 pairs = [(f"{r['decoding']} b{r['batch']}", r["systems"][name]["tok_s"],

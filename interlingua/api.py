@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_weights, resolve_checkpoint
-from .files import read_json
+from .checkpoint import load_model, read_run_config, resolve_checkpoint
 from .config import RunConfig
 from .confidence import Calibration, confidence
 from .corpus.langcodes import resolve_language
 from .data import pad, sorted_batches
+from .engine import OnnxModel, choose_engine
 from .errors import InterlinguaError
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
@@ -40,7 +40,8 @@ class Draft:
 
 
 class Translator:
-    def __init__(self, model: Interlingua, tokenizer: Tokenizer, config: RunConfig, batch_tokens: int = 6000):
+    def __init__(self, model: Interlingua | OnnxModel, tokenizer: Tokenizer, config: RunConfig,
+                 batch_tokens: int = 6000):
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.batch_tokens = batch_tokens
         self.max_len = config.train.max_len
@@ -59,32 +60,28 @@ class Translator:
 
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
-             precision: str = "fp32") -> "Translator":
+             precision: str = "fp32", engine: str = "torch") -> "Translator":
         """Load a trained run folder (``checkpoint``: best, latest, or a step number).
 
         ``precision="bf16"`` keeps the weights in bf16: half the bytes to read per decoder step,
         which is what bounds decoding at small batches. On a CPU with native bf16 it translated
         1.3-1.9x faster at the same chrF (±0.1) in docs/performance.md; outputs may differ from fp32's
         in a minority of sentences. Without native bf16 (most CPUs before AVX-512 BF16/AMX) it is far slower.
+
+        ``engine``: ``torch`` (the PyTorch model), ``onnx`` (the run's export, ``interlingua export``;
+        ``precision="int8"`` its int8 one) or ``auto`` (the export where there is a usable one): engine.py.
         """
-        if precision not in ("fp32", "bf16"):
-            raise InterlinguaError(f"precision must be fp32 or bf16, got {precision!r}")
+        if precision not in ("fp32", "bf16", "int8"):
+            raise InterlinguaError(f"precision must be fp32, bf16 or int8, got {precision!r}")
         run = Path(run)
-        if not run.exists():
-            raise InterlinguaError(f"{run}: no such run folder")
-        if not (run / "config.json").exists():
-            raise InterlinguaError(f"{run}: not a run folder (no config.json)")
-        config = RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+        config = read_run_config(run)
         tokenizer = Tokenizer(run / "tokenizer.model")
-        weights = load_weights(run, resolve_checkpoint(run, checkpoint))
-        model = Interlingua(config.model)
-        try:
-            model.load_state_dict(weights)
-        except RuntimeError as exc:
-            raise InterlinguaError(f"{run}: weights do not match the config ({str(exc).splitlines()[0]})") from None
-        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
-        if precision == "bf16":
-            model.to(torch.bfloat16)
+        step = resolve_checkpoint(run, checkpoint)
+        model = choose_engine(run, config.model, step, engine, precision, device)
+        if model is None:
+            model = load_model(run, config, step).to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            if precision == "bf16":
+                model.to(torch.bfloat16)
         translator = cls(model, tokenizer, config)
         translator.calibration = Calibration.of_run(run)
         return translator
@@ -100,7 +97,7 @@ class Translator:
 
     @property
     def device(self) -> torch.device:
-        return self.model.embed.weight.device
+        return self.model.device
 
     def _language(self, lang: str) -> str:
         """The model's code for a spelling of one of its languages (``pt_BR``, ``PT-br`` -> ``pt-BR``)."""

@@ -21,6 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config import RunConfig
 from .errors import InterlinguaError
 from .files import output_path, read_json, write_json
 
@@ -29,10 +30,10 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     """Write the tensors; their file's sha256 (the step's JSON keeps it, so corrupt bytes are caught on load)."""
     with output_path(path) as name:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, name, metadata=metadata)
-        return _sha256(name)
+        return file_sha256(name)
 
 
-def _sha256(path: Path | str) -> str:
+def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -45,7 +46,7 @@ def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: missing weights file")
-    if sha256 is not None and _sha256(path) != sha256:
+    if sha256 is not None and file_sha256(path) != sha256:
         raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); load another "
                                f"checkpoint (--checkpoint latest or a step number) or resume from one")
     try:
@@ -208,3 +209,23 @@ def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict
     optim_path = Path(f"{stem}.optim.safetensors")
     optim = load_tensors(optim_path, sha256.get("optimizer")) if optim_path.exists() else None
     return weights, optim, state
+
+
+def read_run_config(run: Path) -> RunConfig:
+    """A run folder's resolved config, or one line saying why the folder is not a run."""
+    if not run.exists():
+        raise InterlinguaError(f"{run}: no such run folder")
+    if not (run / "config.json").exists():
+        raise InterlinguaError(f"{run}: not a run folder (no config.json)")
+    return RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
+
+
+def load_model(run: Path, config: RunConfig, step: int):
+    """The run's model with the weights of checkpoint ``step``, in eval mode, on the CPU."""
+    from .model import Interlingua
+    model = Interlingua(config.model)
+    try:
+        model.load_state_dict(load_weights(run, step))
+    except RuntimeError as exc:
+        raise InterlinguaError(f"{run}: weights do not match the config ({str(exc).splitlines()[0]})") from None
+    return model.eval()

@@ -113,8 +113,13 @@ CHECKPOINT = shared(arg("--checkpoint", default="best", help="best, latest or a 
 QUIET = shared(arg("--quiet", action="store_true", help="no progress bars or progress lines"))
 BEAM = shared(arg("--beam", type=beam_size, default=1, help=BEAM_HELP))
 PRECISION = shared(arg(
-    "--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native "
-    "bf16 (AVX-512 BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ (default "
+    "--precision", choices=["fp32", "bf16", "int8"], default="fp32", help="bf16: weights in bf16, faster on CPUs with "
+    "native bf16 (AVX-512 BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ. int8: the "
+    "ONNX engine's int8 export (interlingua export --int8) (default %(default)s)"))
+ENGINE = shared(arg(
+    "--engine", choices=["auto", "torch", "onnx"], default="auto", help="onnx: the run's ONNX Runtime export "
+    "(interlingua export; an error if it is missing or stale); torch: the PyTorch model; auto: the export when there "
+    "is a usable one for this checkpoint, else PyTorch (with a warning if the export is stale or corrupt) (default "
     "%(default)s)"))
 TARGETS = shared(arg("--to", required=True, help="target language(s), comma-separated, e.g. fr,de"))
 TEST_DATA = shared(arg("--data", help="test file, any corpus format (default: the test split of the run's corpus)"))
@@ -279,7 +284,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     if args.glossary:
         from .localize.glossary import load_glossary, translate_lines
         glossary = load_glossary(args.glossary)  # a bad glossary fails before the model loads
-    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision, engine=args.engine)
     targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
     if glossary is not None:
         result, left_empty = translate_lines(translator, sentences, targets, glossary, args.beam, args.pivot)
@@ -298,7 +303,7 @@ def cmd_translate(args: argparse.Namespace) -> None:
     atomic_write_text(args.out or "-", "".join(line + "\n" for line in lines))
 
 
-TRANSLATE = Command("translate", cmd_translate, [MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION, shared(
+TRANSLATE = Command("translate", cmd_translate, [MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION, ENGINE, shared(
     arg("text", nargs="*", help="sentences (default: read lines from --in or stdin)"),
     # Read by nothing: the encoder is never told the source language (docs/design.md). Kept, and said to be
     # ignored, so that scripts that pass it go on working.
@@ -320,14 +325,14 @@ def cmd_embed(args: argparse.Namespace) -> None:
     from .files import atomic_write_bytes, check_output
     sentences = _read_lines(args.input, [])
     check_output(args.out)
-    vectors = Translator.load(args.model, args.checkpoint).embed(sentences)
+    vectors = Translator.load(args.model, args.checkpoint, engine=args.engine).embed(sentences)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(args.out, buffer.getvalue())
     _report(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}", args.out)
 
 
-EMBED = Command("embed", cmd_embed, [MODEL, CHECKPOINT, shared(
+EMBED = Command("embed", cmd_embed, [MODEL, CHECKPOINT, ENGINE, shared(
     arg("--in", dest="input", required=True, help="input file, one sentence per line"),
     arg("--out", required=True, help="output .npy file"))],
     dict(help="language-agnostic sentence vectors (.npy)",
@@ -342,14 +347,15 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
     if not targets:
         raise InterlinguaError("--to needs at least one language, e.g. --to fr,de")
     glossary = load_glossary(args.glossary) if args.glossary else None  # a bad glossary fails before the model loads
-    translator = Translator.load(args.model, args.checkpoint, precision=args.precision)
+    translator = Translator.load(args.model, args.checkpoint, precision=args.precision, engine=args.engine)
     counts = translate_file(args.input, translator, targets, args.out, overwrite=args.overwrite, beam=args.beam,
                             progress=not args.quiet, memory=args.tm, glossary=glossary,
                             min_confidence=args.min_confidence)
     print(format_counts(counts))
 
 
-TRANSLATE_FILE = Command("translate-file", cmd_translate_file, [MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION, shared(
+TRANSLATE_FILE = Command("translate-file", cmd_translate_file, [MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION,
+                                                                   ENGINE, shared(
     arg("input", help="a .po, .pot, .xlf/.xliff, .tmx, .ts, strings.xml, .strings or .json file"),
     arg("--out", required=True, help="output directory"),
     arg("--overwrite", action="store_true",
@@ -377,12 +383,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     serve(args.model, host=args.host, port=args.port, checkpoint=args.checkpoint, max_batch=args.max_batch,
           max_wait_ms=args.max_wait_ms, max_chars=args.max_chars, max_sentences=args.max_sentences,
-          max_queue=args.max_queue, precision=args.precision, max_cost=args.max_cost, api_key=args.api_key,
+          max_queue=args.max_queue, precision=args.precision, engine=args.engine, max_cost=args.max_cost,
+          api_key=args.api_key,
           cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
           access_log=args.access_log)
 
 
-SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, shared(
+SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, ENGINE, shared(
     arg("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)"),
     arg("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)"),
     arg("--max-batch", type=positive_int, default=serving.MAX_BATCH,
@@ -490,6 +497,22 @@ CALIBRATE = Command("calibrate", cmd_calibrate, [MODEL, TEST_DATA, BEAM, CHECKPO
          "prints how well it held up under two-fold cross-validation."))
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import export
+    folder = export(args.model, "int8" if args.int8 else "fp32", args.checkpoint, args.out)
+    print(f"wrote the ONNX export of {args.model} to {folder}")
+
+
+EXPORT = Command("export", cmd_export, [MODEL, CHECKPOINT, shared(
+    arg("--format", choices=["onnx"], default="onnx", help="the engine's format (default onnx)"),
+    arg("--int8", action="store_true", help="int8 matmul weights (ONNX Runtime dynamic quantisation)"),
+    arg("--out", help="folder to write (default RUN/onnx/fp32 or RUN/onnx/int8)"))],
+    dict(help="export a run for the ONNX Runtime engine",
+         description="Write the run's checkpoint as ONNX graphs (encoder, the thought's keys and values, one decoder "
+         "step with its cache) and export.json, which describes them, to RUN/onnx/fp32 (or int8), where translate, "
+         "translate-file, embed and serve --engine onnx|auto find them. Needs pip install 'interlingua[onnx]'."))
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .card import card_text, model_card
     card = model_card(Path(args.model))
@@ -567,7 +590,7 @@ QUICKSTART = Command("quickstart", cmd_quickstart, [shared(
 # ----------------------------------------------------------------------------- parser
 
 COMMANDS = [QUICKSTART, CORPUS, TRAIN, TRANSLATE, EVALUATE, MINE, REPORT, INFO, EMBED, TRANSLATE_FILE, CALIBRATE,
-            SERVE]  # in the order --help lists them
+            EXPORT, SERVE]  # in the order --help lists them
 
 
 def add_commands(parser: argparse.ArgumentParser, commands: list[Command], dest: str, metavar: str) -> None:

@@ -121,7 +121,8 @@ class Attention(nn.Module):
             q, k, v = (self._heads(t) for t in self.qkv(x).chunk(3, dim=-1))
             if cache is not None:  # incremental decoding: attend to every step's keys and values so far
                 k, v = cache.append(k, v)
-                causal = causal and q.shape[2] > 1
+                # bool(): traced for ONNX (export.py) the length is a tensor; one new token, so a constant
+                causal = causal and bool(q.shape[2] > 1)
         else:
             q = self._heads(self.q(x))
             k, v = memory_kv if memory_kv is not None else self.project_memory(memory)
@@ -311,6 +312,10 @@ class Interlingua(nn.Module):
             if std > 0 and module.padding_idx is not None:  # Marian's zero padding row (the default keeps its draw)
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()
+
+    @property
+    def device(self) -> torch.device:
+        return self.embed.weight.device
 
     def language_ids(self, languages: list[str]) -> torch.Tensor:
         table = {lang: i for i, lang in enumerate(self.config.target_languages)}

@@ -30,6 +30,7 @@ def test_inference_tiny():
     assert "tok/s" in out and "/ CT2 fp32" in out and "interlingua / CTranslate2 fp32" in out, out[-2000:]
     assert "HF generate" in out and "output tokens: identical" in out, out[-2000:]
     assert "CTranslate2 fp32" in out.split("tok/s", 1)[1] or "CTranslate2 is not installed" in out, out[-2000:]
+    assert "interlingua onnx int8" in out or "ONNX Runtime is not installed" in out, out[-2000:]
 
 
 def test_decode_step_tiny():

@@ -176,6 +176,8 @@ WITHOUT_A_MODEL = {
     "info not a run": (["info", "--model", "{T}/mine"], ["{T}/mine"]),
     "evaluate not a run": (["evaluate", "--model", "{T}/mine"], ["{T}/mine"]),
     "embed no model": (["embed", "--model", "{T}/none", "--in", "{T}/good.txt", "--out", "{T}/v.npy"], ["none"]),
+    "export no model": (["export", "--model", "{T}/none"], ["none", "no such run folder"]),
+    "export not a run": (["export", "--model", "{T}/mine"], ["{T}/mine", "not a run folder"]),
 }
 
 
@@ -253,6 +255,9 @@ WITH_A_MODEL = {
                               "{T}/good.txt"], ["good.txt"]),
     "report out a folder": (["report", "--out", "{T}/mine"],
                           ["{T}/mine", "is a folder"]),
+    "export out under a file": (["export", "--out", "{T}/good.txt/onnx"], ["good.txt", "not a folder"]),
+    "engine onnx, no export": (["translate", "--to", "fr", "--engine", "onnx", "hi"], ["no ONNX export"]),
+    "engine torch, int8": (["translate", "--to", "fr", "--engine", "torch", "--precision", "int8", "hi"], ["int8"]),
     "report data missing": (["report", "--out", "{T}/r.html", "--data", "{T}/none.jsonl"], ["none.jsonl"]),
 }
 

@@ -74,7 +74,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(run: str | Path, host: str = HOST, port: int = PORT, checkpoint: str = "best",
           max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS, max_chars: int = MAX_CHARS,
-          max_sentences: int = MAX_SENTENCES, log_level: str = "info", precision: str = "fp32",
+          max_sentences: int = MAX_SENTENCES, log_level: str = "info", precision: str = "fp32", engine: str = "torch",
           max_queue: int = MAX_QUEUE, max_cost: int = MAX_COST,
           api_key: str | None = None, cors_origins: list[str] | None = None, access_log: bool = False) -> None:
     """Load the run once and serve it on ``host:port`` until interrupted.
@@ -90,7 +90,7 @@ def serve(run: str | Path, host: str = HOST, port: int = PORT, checkpoint: str =
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     from ..api import Translator
-    translator = Translator.load(run, checkpoint, precision=precision)
+    translator = Translator.load(run, checkpoint, precision=precision, engine=engine)
     app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
                      max_sentences=max_sentences, name=Path(run).resolve().name, max_queue=max_queue,
                      max_cost=max_cost, api_key=api_key, cors_origins=cors_origins)
