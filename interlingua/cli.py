@@ -179,7 +179,7 @@ def _fit_language_removal(args: argparse.Namespace) -> None:
     if args.plot:
         check_output(args.plot)
     translator = Translator.load(args.model, args.checkpoint, language_removal=False)
-    removal = fit_run(translator, args.model, meanings=args.meanings)
+    removal = fit_run(translator, args.model, meanings=args.meanings, rounds=args.rounds)
     removal.save(out)
     print(f"wrote {out}: {removal.directions.shape[0]} language directions from {removal.meanings} training "
           f"meanings per language ({', '.join(removal.languages)})")
@@ -522,6 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="estimate the language directions on the run's training meanings and write them")
     p.add_argument("--meanings", type=whole(2), default=1000,
                    help="with --fit-language-removal: training meanings per language (default 1000)")
+    p.add_argument("--rounds", type=whole(0, 100), default=0,
+                   help="with --fit-language-removal: rounds of iterative nullspace projection after the language "
+                   "means (default 0; docs/evaluation.md)")
     p.add_argument("--plot", metavar="PNG", help="with --fit-language-removal: t-SNE of test thoughts before and "
                    "after, coloured by language and by meaning")
     p.add_argument("--data", help="with --plot: test data (default: the test split of the run's corpus)")

@@ -98,11 +98,21 @@ class LanguageRemoval:
         return cls.load(path) if path.exists() else None
 
 
-def fit(vectors: dict[str, np.ndarray], meanings: int, rank: int | None = None) -> LanguageRemoval:
+def _classifier_directions(vectors: dict[str, np.ndarray], removal: LanguageRemoval, seed: int = 0) -> np.ndarray:
+    """(languages, d) the weights of a linear language classifier fitted on the vectors as ``project`` leaves them."""
+    from sklearn.linear_model import LogisticRegression
+    x = np.concatenate([removal.project(v) for v in vectors.values()])
+    y = np.repeat(np.arange(len(vectors)), [len(v) for v in vectors.values()])
+    return LogisticRegression(max_iter=1000, random_state=seed).fit(x, y).coef_
+
+
+def fit(vectors: dict[str, np.ndarray], meanings: int, rank: int | None = None, rounds: int = 0) -> LanguageRemoval:
     """Statistics from {language: (n, d) vectors}, ideally of the same meanings in every language.
 
-    ``rank``: how many directions ``project`` removes (default: all that the language means span,
-    one fewer than the languages).
+    ``rank``: how many directions of the language means ``project`` removes (default: all they span,
+    one fewer than the languages). ``rounds``: then that many rounds of iterative nullspace projection
+    (Ravfogel et al. 2020): fit a linear language classifier on what is left, add its weight
+    directions to the removed ones, again; it finds language that is not in the means.
     """
     languages = list(vectors)
     if len(languages) < 2:
@@ -113,12 +123,17 @@ def fit(vectors: dict[str, np.ndarray], meanings: int, rank: int | None = None) 
     _, singular, right = np.linalg.svd(language_means - mean, full_matrices=False)
     spanned = int(np.sum(singular > singular[0] * 1e-6)) if singular[0] > 0 else 0
     rank = spanned if rank is None else min(rank, spanned)
-    return LanguageRemoval(languages, mean.astype(np.float32), language_means.astype(np.float32),
-                           right[:rank].astype(np.float32), meanings)
+    removal = LanguageRemoval(languages, mean.astype(np.float32), language_means.astype(np.float32),
+                              right[:rank].astype(np.float32), meanings)
+    for _ in range(rounds):
+        found = np.concatenate([removal.directions, _classifier_directions(vectors, removal)]).astype(np.float64)
+        basis, singular, _ = np.linalg.svd(found.T, full_matrices=False)  # an orthonormal basis of their span
+        removal.directions = basis[:, singular > singular[0] * 1e-6].T.astype(np.float32)
+    return removal
 
 
 def fit_rows(embed, rows: list[dict[str, str]], languages: list[str], meanings: int = FIT_MEANINGS,
-             rank: int | None = None) -> LanguageRemoval:
+             rank: int | None = None, rounds: int = 0) -> LanguageRemoval:
     """Fit on the first ``meanings`` rows per language (``embed``: sentences -> raw vectors); rows that have every
     language come first, so the language means differ by language rather than by content."""
     full = [row for row in rows if all(lang in row for lang in languages)]
@@ -128,14 +143,15 @@ def fit_rows(embed, rows: list[dict[str, str]], languages: list[str], meanings: 
         texts = [row[lang] for row in full + rest if lang in row][:meanings]
         if len(texts) >= 2:
             vectors[lang] = embed(texts)
-    return fit(vectors, min((len(v) for v in vectors.values()), default=0), rank)
+    return fit(vectors, min((len(v) for v in vectors.values()), default=0), rank, rounds)
 
 
-def fit_run(translator, run: str | Path, meanings: int = FIT_MEANINGS, rank: int | None = None) -> LanguageRemoval:
+def fit_run(translator, run: str | Path, meanings: int = FIT_MEANINGS, rank: int | None = None,
+            rounds: int = 0) -> LanguageRemoval:
     """Fit on the *training* split of the corpus the run learned from (never on test meanings)."""
     from .corpus.split import run_split
     found = run_split(Path(run), "train")
     if found is None or not found[0]:
         raise InterlinguaError(f"{Path(run) / 'run.json'}: no training split recorded to fit the language removal on")
     return fit_rows(lambda texts: translator.embed(texts, language_removal=False), found[0], translator.languages,
-                    meanings, rank)
+                    meanings, rank, rounds)

@@ -43,6 +43,20 @@ def test_projection_puts_every_language_mean_on_one_point_and_the_probe_at_chanc
         fit({"en": train["en"]}, meanings=150)
 
 
+def test_nullspace_rounds_find_the_language_the_kept_directions_left():
+    train, test = _vectors(seed=0), _vectors(seed=1)
+    labels = np.repeat(list(test), 150)
+    halves = split_by_meaning(np.tile(np.arange(150), len(test)))
+    raw = np.concatenate(list(test.values()))
+    one = fit(train, meanings=150, rank=1)  # one of the three language directions: the others still tell
+    assert probe_accuracy(one.project(raw), labels, halves) > 0.8
+    rounds = fit(train, meanings=150, rank=1, rounds=2)
+    count = rounds.directions.shape[0]
+    assert 1 < count <= 1 + 2 * 4
+    assert np.allclose(rounds.directions @ rounds.directions.T, np.eye(count), atol=1e-5)
+    assert probe_accuracy(rounds.project(raw), labels, halves) < 0.4
+
+
 @pytest.fixture
 def run_copy(made_up_run, tmp_path):
     out = tmp_path / "run"
