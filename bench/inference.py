@@ -41,9 +41,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.config import ModelConfig  # noqa: E402
+from interlingua.data import by_length, pad  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.search import decode_thought, greedy  # noqa: E402
-from interlingua.tokenizer import PAD, Tokenizer, train_tokenizer  # noqa: E402
+from interlingua.tokenizer import Tokenizer, train_tokenizer  # noqa: E402
 from interlingua.hardware import choose_precision  # noqa: E402
 
 warnings.filterwarnings("ignore")  # torch.ao quantization deprecation notices; transformers generation notes
@@ -74,16 +75,9 @@ def sentences(n_train: int, seed: int = 0) -> tuple[list[str], list[str]]:
 
 
 def make_batches(ids: list[list[int]], batch: int, sort: bool) -> list[list[int]]:
-    """Row indices per batch; sorted by source length as Translator._batches does, or in input order."""
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i])) if sort else list(range(len(ids)))
+    """Row indices per batch of ``batch`` rows: in Translator's length order (data.by_length) or input order."""
+    order = by_length([len(seq) for seq in ids]).tolist() if sort else list(range(len(ids)))
     return [order[i:i + batch] for i in range(0, len(order), batch)]
-
-
-def padded(rows: list[list[int]], pad: int) -> torch.Tensor:
-    out = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
-    for r, seq in enumerate(rows):
-        out[r, :len(seq)] = torch.tensor(seq)
-    return out
 
 
 # ----------------------------------------------------------------------------- the systems
@@ -95,7 +89,7 @@ class Ours:
         self.model, self.ids, self.no_grad = model, ids, no_grad
 
     def prepare(self, batches):
-        return [padded([self.ids[i] for i in b], PAD) for b in batches]
+        return [pad([self.ids[i] for i in b]) for b in batches]
 
     def run(self, prepared, beam: int, new_tokens: int) -> int:
         n = 0
@@ -120,7 +114,7 @@ class HF:
     def prepare(self, batches):
         out = []
         for b in batches:
-            src = padded([self.ids[i] for i in b], self.pad)
+            src = pad([self.ids[i] for i in b], pad_id=self.pad)
             out.append((src, (src != self.pad).long()))
         return out
 

@@ -50,8 +50,7 @@ from interlingua.config import ModelConfig, TrainConfig  # noqa: E402
 from interlingua.model import Interlingua  # noqa: E402
 from interlingua.hardware import choose_precision, measure_matmul_flops  # noqa: E402
 from interlingua.losses import output_layer_loss, translation_loss  # noqa: E402
-
-PAD, BOS = 0, 2
+from interlingua.tokenizer import BOS, PAD  # noqa: E402
 
 
 def real_batches(corpus: Path | None, vocab: int, n_batches: int, max_tokens: int, seed: int = 0):
@@ -81,21 +80,14 @@ def real_batches(corpus: Path | None, vocab: int, n_batches: int, max_tokens: in
     # length within pools of ~64 batches, at most max_tokens padded tokens): cutting the shuffled
     # pairs in order instead would make ~3/4 of every batch padding, for every system alike.
     import numpy as np
-    from interlingua.data import bucket
+    from interlingua.data import bucket, to_batch
     lengths = np.array([max(len(a), len(b)) for a, b in zip(src, tgt)])
     groups = bucket(lengths, max_tokens, np.random.default_rng(seed))[:n_batches]
     batches, batch_rows = [], []
     for group in groups:
         rows_in = [int(j) for j in group]
-        s = torch.full((len(rows_in), max(len(src[j]) for j in rows_in)), PAD)
-        t_in = torch.full((len(rows_in), max(len(tgt[j]) for j in rows_in)), PAD)
-        t_out = t_in.clone()
-        for r, j in enumerate(rows_in):
-            s[r, :len(src[j])] = torch.tensor(src[j])
-            t_out[r, :len(tgt[j])] = torch.tensor(tgt[j])
-            t_in[r, 0] = BOS
-            t_in[r, 1:len(tgt[j])] = torch.tensor(tgt[j][:-1])
-        batches.append((s, t_in, t_out))
+        batch = to_batch([src[j] for j in rows_in], [tgt[j] for j in rows_in], [0] * len(rows_in), rows_in)
+        batches.append((batch.src, batch.tgt_in, batch.tgt_out))
         batch_rows.append(rows_in)
     return batches, tokenizer.vocab_size, {"pieces": pieces, "src": src, "tgt": tgt, "batch_rows": batch_rows}
 

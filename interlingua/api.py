@@ -23,6 +23,7 @@ from .files import read_json
 from .config import RunConfig
 from .confidence import Calibration, confidence
 from .corpus.langcodes import resolve_language
+from .data import pad, sorted_batches
 from .errors import InterlinguaError
 from .language_removal import LanguageRemoval
 from .model import Interlingua
@@ -135,19 +136,8 @@ class Translator:
         self.input_cut = [len(seq) > self.max_len for seq in ids]
         self.truncated = sum(self.input_cut)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        start = 0
-        while start < len(order):
-            end = start + 1
-            while end < len(order) and len(ids[order[end]]) * (end - start + 1) <= self.batch_tokens:
-                end += 1
-            chunk = order[start:end]
-            width = max(len(ids[i]) for i in chunk)
-            src = torch.full((len(chunk), width), PAD, dtype=torch.long)
-            for row, i in enumerate(chunk):
-                src[row, :len(ids[i])] = torch.tensor(ids[i])
-            yield chunk, src.to(self.device)
-            start = end
+        for chunk in sorted_batches([len(seq) for seq in ids], self.batch_tokens):
+            yield chunk, pad([ids[i] for i in chunk]).to(self.device)
 
     @torch.inference_mode()
     def thoughts(self, sentences: list[str]) -> list[torch.Tensor]:

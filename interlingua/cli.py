@@ -1,5 +1,8 @@
 """Command line: argument parsing only; each subcommand calls one function of the library.
 
+Each command's options stand beside the function they feed (a ``Command``: shared option sets such as
+``MODEL`` or ``BEAM`` first, then its own); ``build_parser`` only assembles ``COMMANDS``.
+
 Errors a user can fix print one line (``interlingua: error: ...``) and exit 2; ``--debug``
 shows the traceback instead.
 """
@@ -12,6 +15,7 @@ import logging
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,6 +23,8 @@ from . import __version__
 from .corpus.langcodes import resolve_languages, split_languages
 from .corpus.split import METHODS
 from .errors import InterlinguaError, Interrupted
+from .mine import DEFAULT_THRESHOLD
+from .serve import settings as serving
 
 log = logging.getLogger("interlingua")
 
@@ -29,6 +35,94 @@ OUTSIDE_HELP = ("hold out every meaning of these products (gettext domains, e.g.
 TRANSLATE_ORDER = ("Output: one line per input sentence per target language, grouped by input: "
                    "for inputs A, B and --to fr,de the lines are A→fr, A→de, B→fr, B→de. "
                    "With --tsv each line is 'lang<TAB>translation'.")
+
+
+# ----------------------------------------------------------------------------- options
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line like every other error (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"interlingua: error: {message} (see: {self.prog} --help)\n")
+
+
+def _number(convert: Callable[[str], int | float], name: str, low: float, high: float | None,
+            too_far: str) -> Callable[[str], int | float]:
+    """argparse type: a finite number in [low, high] (nan and inf are never a setting); out of range is a one-line
+    usage error naming the range. ``too_far`` words it from {bounds}, {value} and {text}."""
+    shown = "d" if convert is int else "g"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {name}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"at least {low:{shown}}" if high is None else f"from {low:{shown}} to {high:{shown}}"
+            raise argparse.ArgumentTypeError(too_far.format(bounds=bounds, value=value, text=repr(text)))
+        return value
+    parse.__name__ = name  # what argparse calls the type in its own messages
+    return parse
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high]."""
+    return _number(int, "whole number", low, high, "must be {bounds}, got {value}")
+
+
+def real(low: float, high: float | None = None) -> Callable[[str], float]:
+    """argparse type: a finite number in [low, high]."""
+    return _number(float, "number", low, high, "must be a number {bounds}, got {text}")
+
+
+positive_int = whole(1)
+count = whole(0)  # a number of meanings or sentences, where 0 means none
+# Beam search keeps 2·beam candidates per hypothesis; past a few dozen it costs time and buys nothing
+# (and the model's vocabulary bounds it anyway: api.Translator.translate names that limit).
+MAX_BEAM = 64
+beam_size = whole(1, MAX_BEAM)
+BEAM_HELP = f"beam size, 1 to {MAX_BEAM} (default 1: greedy)"
+
+
+def arg(*names: str, **settings) -> tuple[tuple[str, ...], dict]:
+    """One option, as ``add_argument`` takes it."""
+    return names, settings
+
+
+def shared(*arguments: tuple[tuple[str, ...], dict]) -> argparse.ArgumentParser:
+    """A parent parser (``parents=[...]``): a set of options, defined once, that one command or several take."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for names, settings in arguments:
+        parent.add_argument(*names, **settings)
+    return parent
+
+
+@dataclass
+class Command:
+    """A subcommand: its name, the function it calls, its option sets (shared ones first, then its own), and
+    ``add_parser``'s help and description; a group (``corpus``) has subcommands instead of a function."""
+    name: str
+    run: Callable[[argparse.Namespace], None] | None
+    options: list[argparse.ArgumentParser] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    subcommands: list["Command"] = field(default_factory=list)
+
+
+MODEL = shared(arg("--model", required=True, help="run folder"))
+CHECKPOINT = shared(arg("--checkpoint", default="best", help="best, latest or a step number"))
+QUIET = shared(arg("--quiet", action="store_true", help="no progress bars or progress lines"))
+BEAM = shared(arg("--beam", type=beam_size, default=1, help=BEAM_HELP))
+PRECISION = shared(arg(
+    "--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native "
+    "bf16 (AVX-512 BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ (default "
+    "%(default)s)"))
+TARGETS = shared(arg("--to", required=True, help="target language(s), comma-separated, e.g. fr,de"))
+TEST_DATA = shared(arg("--data", help="test file, any corpus format (default: the test split of the run's corpus)"))
+SPLIT = shared(arg("--dev", type=count, default=500, help="dev meanings (default 500)"),
+               arg("--test", type=count, default=1000, help="test meanings (default 1000)"),
+               arg("--seed", type=int, default=1, help="split seed (default 1)"),
+               arg("--split", choices=METHODS, default="grouped", help=SPLIT_HELP),
+               arg("--outside", metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP))
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -59,6 +153,26 @@ def cmd_corpus_build(args: argparse.Namespace) -> None:
     print(f"wrote {out} and its splits " + ", ".join(f"{k}: {p.name}" for k, p in paths.items()))
 
 
+BUILD = Command("build", cmd_corpus_build, [SPLIT, QUIET, shared(
+    arg("--out", required=True, help="output JSONL, e.g. data/corpus.jsonl"),
+    arg("--roots", nargs="*", help="folders to search instead of the default locale folders"),
+    arg("--deb", action="append", default=[], metavar="PKG.deb",
+        help="also harvest the catalogs inside this Debian package, not installed (repeatable; "
+        "e.g. from 'apt-get download wordpress-l10n')"),
+    arg("--wheel", action="append", default=[], metavar="W.whl",
+        help="also harvest the catalogs inside this Python wheel (repeatable; e.g. from 'pip download --no-deps Django')"),
+    arg("--from-dir", action="append", default=[], metavar="DIR",
+        help="also harvest every .deb and .whl directly inside DIR (repeatable)"),
+    arg("--no-system", action="store_true",
+        help="leave out the machine's installed catalogs: only the --deb/--wheel/--from-dir ones"),
+    arg("--min-translations", type=count, default=1000, help="leave out languages with fewer translations "
+        "(default 1000)"))],
+    dict(help="harvest the machine's gettext catalogs into a multi-way corpus",
+         description="Harvest .mo/.po catalogs (system locale folders and installed packages, plus those inside .deb "
+         "packages and wheels given), align them by the English source string and write multi-way JSONL plus "
+         "train/dev/test splits beside it."))
+
+
 def cmd_corpus_import(args: argparse.Namespace) -> None:
     from .corpus.formats import merge_corpora, write_corpus
     langs = tuple(split_languages(args.langs)) if args.langs else None
@@ -69,12 +183,31 @@ def cmd_corpus_import(args: argparse.Namespace) -> None:
     _report(f"wrote {len(rows):,} rows to {args.out}", args.out)
 
 
+IMPORT = Command("import", cmd_corpus_import, [shared(
+    arg("inputs", nargs="+", help="input files"),
+    arg("--out", required=True, help="output file (format from its extension)"),
+    arg("--langs", help="two languages for formats that do not name theirs, e.g. en,fr"),
+    arg("--format", choices=["jsonl", "tsv", "tmx", "po", "moses"], help="output format"))],
+    dict(help="read Moses, TSV, TMX, PO or JSONL files into one multi-way corpus",
+         description="Read corpora in the field's formats (Moses 'file.en,file.fr' or a prefix with --langs, TSV, TMX, "
+         "PO/POT, JSONL) and write one multi-way corpus."))
+
+
 def cmd_corpus_split(args: argparse.Namespace) -> None:
     from .corpus.split import outside_ids, split_file
     outside = outside_ids(Path(args.corpus), args.outside.split(",")) if args.outside else ()
     for name, (path, count) in split_file(Path(args.corpus), args.dev, args.test, args.seed, args.split,
                                           outside).items():
         print(f"{name}: {count:,} meanings -> {path}")
+
+
+SPLIT_COMMAND = Command("split", cmd_corpus_split, [SPLIT, shared(arg("corpus"))],
+                        dict(help="write train/dev/test splits (by meaning) beside a corpus",
+                             description="Split by meaning, never by pair: a held-out meaning is unseen in every "
+                             "language."))
+CORPUS = Command("corpus", None, settings=dict(help="build, import or split a parallel corpus",
+                                               description="Corpus commands."),
+                 subcommands=[BUILD, IMPORT, SPLIT_COMMAND])
 
 
 # ----------------------------------------------------------------------------- train
@@ -86,6 +219,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     # resumed: the run's own config, with any overrides (e.g. a longer max_minutes) on top
     config = resume_config(args.out, overrides) if args.resume else load_config(args.config, overrides)
     train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
+
+
+TRAIN = Command("train", cmd_train, [shared(
+    arg("--data", required=True, help="corpus (JSONL with .train/.dev siblings, or any readable format)"),
+    arg("--out", required=True, help="run folder"),
+    arg("--config", default="base", help="preset (tiny, small, base) or YAML file (default base)"),
+    arg("--max-minutes", type=real(0), help="stop after this many minutes of training"),
+    arg("--resume", action="store_true", help="continue the run in --out from its latest checkpoint"),
+    arg("--overwrite", action="store_true", help="replace an existing run folder"),
+    arg("overrides", nargs="*", metavar="key=value", help="config overrides"))],
+    dict(help="train a model on a corpus",
+         description="Train on CORPUS's train split (dev split for validation). Any config key can be overridden as "
+         "key=value, e.g. lr=0.001 model.bridge_queries=8 directions=all align_weight=0.1."))
 
 
 # ----------------------------------------------------------------------------- use a model
@@ -152,6 +298,22 @@ def cmd_translate(args: argparse.Namespace) -> None:
     atomic_write_text(args.out or "-", "".join(line + "\n" for line in lines))
 
 
+TRANSLATE = Command("translate", cmd_translate, [MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION, shared(
+    arg("text", nargs="*", help="sentences (default: read lines from --in or stdin)"),
+    # Read by nothing: the encoder is never told the source language (docs/design.md). Kept, and said to be
+    # ignored, so that scripts that pass it go on working.
+    arg("--from", dest="source", metavar="LANG", help="ignored: the model reads any of its languages without being "
+        "told which (accepted for scripts written for tools that need it)"),
+    arg("--in", dest="input", help="input file, one sentence per line"),
+    arg("--out", help="output file (written atomically; default stdout)"),
+    arg("--pivot", help="translate through this language, e.g. en, to compare with direct"),
+    arg("--tsv", action="store_true", help="prefix each line with its language and a tab"),
+    arg("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
+        "source,target[,language]); a line that loses a term is left empty, with a warning"))],
+    dict(help="translate sentences into one or more languages",
+         description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER))
+
+
 def cmd_embed(args: argparse.Namespace) -> None:
     import numpy as np
     from .api import Translator
@@ -189,6 +351,28 @@ def _fit_language_removal(args: argparse.Namespace) -> None:
         print(f"wrote {args.plot}")
 
 
+EMBED = Command("embed", cmd_embed, [MODEL, CHECKPOINT, shared(
+    arg("--in", dest="input", help="input file, one sentence per line"),
+    arg("--out", help="output .npy file (with --fit-language-removal: the statistics file, default "
+        "RUN/language_removal.safetensors)"),
+    arg("--no-language-removal", action="store_true",
+        help="the raw pooled thought, even where the run has language-removal statistics"),
+    arg("--fit-language-removal", action="store_true",
+        help="estimate the language directions on the run's training meanings and write them"),
+    arg("--meanings", type=whole(2), default=1000,
+        help="with --fit-language-removal: training meanings per language (default 1000)"),
+    arg("--rounds", type=whole(0, 100), default=0,
+        help="with --fit-language-removal: rounds of iterative nullspace projection after the language means "
+        "(default 0; docs/evaluation.md)"),
+    arg("--plot", metavar="PNG", help="with --fit-language-removal: t-SNE of test thoughts before and after, "
+        "coloured by language and by meaning"),
+    arg("--data", help="with --plot: test data (default: the test split of the run's corpus)"))],
+    dict(help="language-agnostic sentence vectors (.npy)",
+         description="One L2-normalised float32 vector per input line: the pooled thought, with the language "
+         "directions of RUN/language_removal.safetensors projected out when the run has that file. "
+         "--fit-language-removal writes that file from the run's training meanings (docs/evaluation.md)."))
+
+
 def cmd_translate_file(args: argparse.Namespace) -> None:
     from .api import Translator
     from .localize import format_counts, translate_file
@@ -204,6 +388,27 @@ def cmd_translate_file(args: argparse.Namespace) -> None:
     print(format_counts(counts))
 
 
+TRANSLATE_FILE = Command("translate-file", cmd_translate_file, [MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION, shared(
+    arg("input", help="a .po, .pot, .xlf/.xliff, .tmx, .ts, strings.xml, .strings or .json file"),
+    arg("--out", required=True, help="output directory"),
+    arg("--overwrite", action="store_true",
+        help="retranslate every entry, also those already translated (default: fill only empty ones)"),
+    arg("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least 95%% "
+        "similarity is used before the model, marked for review and noted with its score"),
+    arg("--min-confidence", type=real(0, 1), metavar="X", help="leave a model draft empty when the model's "
+        "confidence in it (0 to 1, written beside each draft; docs/localize.md) is below X, and count it"),
+    arg("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
+        "source,target[,language] (empty target: do not translate); a draft that loses a term is left empty and "
+        "counted"))],
+    dict(help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, Apple, JSON), placeholders kept",
+         description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, Android strings.xml, "
+         "Apple .strings or JSON i18n file, one output per language (OUT/<lang>/LC_MESSAGES/<domain>.po, "
+         "OUT/values-<lang>/strings.xml, ...), or add the target languages to a TMX memory (OUT/<name>.tmx). A "
+         "translation memory (--tm) is used first, the model for the rest. Every draft is marked for review in the "
+         "format's own way (PO fuzzy, XLIFF state, Qt unfinished, ...); a draft that would lose or invent a "
+         "placeholder (%%s, {0}, %%(name)s, <b>, &amp;, XLIFF <x/>, ...) is left empty and counted."))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
     if args.threads:
@@ -214,6 +419,35 @@ def cmd_serve(args: argparse.Namespace) -> None:
           max_queue=args.max_queue, precision=args.precision, max_cost=args.max_cost, api_key=args.api_key,
           cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
           access_log=args.access_log)
+
+
+SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, shared(
+    arg("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)"),
+    arg("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)"),
+    arg("--max-batch", type=positive_int, default=serving.MAX_BATCH,
+        help=f"sentences per model call at most (default {serving.MAX_BATCH}; 1: no batching)"),
+    arg("--max-wait-ms", type=real(0, 60_000), default=serving.MAX_WAIT_MS,
+        help=f"how long a request waits for others to batch with (default {serving.MAX_WAIT_MS:g})"),
+    arg("--max-chars", type=positive_int, default=serving.MAX_CHARS,
+        help=f"characters per sentence at most (default {serving.MAX_CHARS}; more: 413)"),
+    arg("--max-sentences", type=positive_int, default=serving.MAX_SENTENCES,
+        help=f"sentences per request at most (default {serving.MAX_SENTENCES}; more: 413)"),
+    arg("--max-queue", type=positive_int, default=serving.MAX_QUEUE,
+        help=f"requests waiting for the model at most (default {serving.MAX_QUEUE}; more: 503 with Retry-After)"),
+    arg("--max-cost", type=positive_int, default=serving.MAX_COST,
+        help=f"characters x target languages x beam per request at most (default {serving.MAX_COST}; more: 413)"),
+    arg("--api-key", default=None, help="a key every model endpoint wants (Authorization: Bearer KEY, or "
+        "LibreTranslate's api_key); default: the environment's INTERLINGUA_API_KEY, else none. The environment keeps "
+        "it out of ps"),
+    arg("--cors-origins", default=None,
+        help="web origins whose pages may call the API, comma-separated ('*': any; default: none)"),
+    arg("--access-log", action="store_true", help="log every request (uvicorn's access log)"),
+    arg("--threads", type=whole(0, 1024), default=0, help="CPU threads for the model (default 0: torch's choice, one "
+        "per core); fewer leave cores to other work, e.g. a second server process"))],
+    dict(help="HTTP API and a web page for a model (FastAPI + uvicorn)",
+         description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the page at /, the API "
+         "docs at /docs and the LibreTranslate API under /libretranslate/ (for Weblate). Requests that arrive "
+         "together are batched."))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -248,6 +482,22 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             print(f"wrote {path}", file=sys.stderr if to_stdout else sys.stdout)
 
 
+EVALUATE = Command("evaluate", cmd_evaluate, [MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET, shared(
+    arg("--baselines", action="store_true", help="add translation-memory and char n-gram baselines"),
+    arg("--train-data", help="training corpus for the baselines (default: the run's training split)"),
+    arg("--max-sentences", type=positive_int, help="first N test rows per source language"),
+    arg("--no-translation", action="store_true",
+        help="measure only the vectors: retrieval, probes, language removal (seconds, not minutes)"),
+    arg("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the tables go to "
+        "stderr)"),
+    arg("--plot", metavar="DIR", help="also write PNGs: directions.png (chrF heatmap, zero-shot hatched) and "
+        "depth.png (lang-ID probe and retrieval by layer)"))],
+    dict(help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, language-ID probe, baselines",
+         description="Translation quality for every direction (supervised or zero-shot, with the pivot through "
+         "English), cross-lingual retrieval (xsim, cosine and margin), per-layer language-ID probe and retrieval, "
+         "placeholder survival, and with --baselines the traditional approach on the same rows."))
+
+
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from .files import check_output
     from .confidence import FILE
@@ -270,10 +520,31 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         print(f"wrote {args.points}")
 
 
+CALIBRATE = Command("calibrate", cmd_calibrate, [MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET, shared(
+    arg("--max-sentences", type=positive_int, default=100, help="rows per direction (default 100)"),
+    arg("--min-chrf", type=real(0, 100), default=50.0, help="a draft is good from this sentence chrF on (default 50)"),
+    arg("--from", dest="source", default="en", help="source language (default en)"),
+    arg("--out", help="where to write the calibration (default RUN/calibration.json)"),
+    arg("--plot", metavar="PNG", help="also draw the calibration (confidence vs chrF, the fit, held out)"),
+    arg("--points", metavar="JSONL", help="also write every draft's confidence, chrF and held-out chance"))],
+    dict(help="what a draft's confidence is worth: fit it to held-out chrF",
+         description="Draft the first --max-sentences held-out rows of every direction --from -> X, score each draft "
+         "by its sentence chrF, and fit the chance that a draft of a given confidence reaches --min-chrf "
+         "(isotonic). Writes RUN/calibration.json (plain JSON), which translate-file and Translator.load read; "
+         "prints how well it held up under two-fold cross-validation."))
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .card import card_text, model_card
     card = model_card(Path(args.model))
     print(json.dumps(card, indent=2, ensure_ascii=False) if args.json else card_text(card), end="" if not args.json else "\n")
+
+
+INFO = Command("info", cmd_info, [MODEL, shared(arg("--json", action="store_true", help="the card as JSON"))],
+               dict(help="a model's card: languages, size, training, evaluation figures",
+                    description="What a run folder holds: its languages and trained directions, architecture and "
+                    "size, steps and minutes trained, the last dev figures and, after `evaluate`, the test figures. "
+                    "The same text is kept in RUN/MODEL.md."))
 
 
 def cmd_mine(args: argparse.Namespace) -> None:
@@ -286,11 +557,37 @@ def cmd_mine(args: argparse.Namespace) -> None:
     _report(f"wrote {count} pairs to {args.out}", args.out)
 
 
+MINE = Command("mine", cmd_mine, [MODEL, CHECKPOINT, QUIET, shared(
+    arg("--src", required=True, help="text file, one sentence per line, any language of the model"),
+    arg("--tgt", required=True, help="text file, one sentence per line, any language of the model"),
+    arg("--out", required=True, help="output TSV (written atomically)"),
+    arg("--threshold", type=real(0), default=DEFAULT_THRESHOLD,
+        help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)"),
+    arg("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)"),
+    arg("--no-language-removal", action="store_true",
+        help="mine on the raw pooled thought, even where the run has language-removal statistics"))],
+    dict(help="bitext mining: the translation pairs hidden in two unaligned text files",
+         description="Embed every line of --src and --tgt as a thought vector, score candidate pairs by ratio margin "
+         "over the k nearest neighbours (as LASER does), and write the pairs at or above --threshold, best first, "
+         "each sentence used once: 'margin<TAB>src<TAB>tgt'."))
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from .insight.report import write_report
     out = write_report(args.run, args.out, data=args.data, max_sentences=args.max_sentences or None,
                        checkpoint=args.checkpoint, progress=not args.quiet)
     _report(f"wrote {out}", args.out)
+
+
+REPORT = Command("report", cmd_report, [TEST_DATA, CHECKPOINT, QUIET, shared(
+    arg("run", help="run folder"),
+    arg("--out", required=True, help="HTML file to write"),
+    arg("--max-sentences", type=count, default=200,
+        help="test rows per source language for the evaluation (default 200; 0: all)"))],
+    dict(help="one HTML page of pictures: training, gradient flow, weight importance and ablation, layers, the "
+         "thought, baselines, zero-shot vs pivot",
+         description="Measure a run and write one self-contained HTML report (images embedded) with eight sections, "
+         "each explained from its own numbers. See docs/report.md."))
 
 
 def cmd_quickstart(args: argparse.Namespace) -> None:
@@ -299,76 +596,36 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
                max_minutes=args.max_minutes)
 
 
+QUICKSTART = Command("quickstart", cmd_quickstart, [shared(
+    arg("--steps", type=positive_int, default=None,
+        help="training steps (default: the preset's max_steps; small: about 12 minutes on 2 idle cores). A fixed "
+        "amount of work, so a busy machine takes longer rather than learning less"),
+    arg("--max-minutes", type=real(0), default=0.0,
+        help="stop training after this many minutes even if the steps are not done (default: no limit)"),
+    arg("--workdir", default="runs/quickstart", help="where the corpus and run go"),
+    arg("--config", default="small", help="preset or YAML file (default small)"),
+    arg("--overwrite", action="store_true", help="replace an earlier quickstart run"))],
+    dict(help="build the embedded corpus, train a small model, show what it does",
+         description="On the gettext catalogs of this machine: build the corpus, train a small model for a fixed "
+         "number of steps, then show translations, a zero-shot pair beside its pivot through English, and a "
+         "cross-lingual similarity."))
+
+
 # ----------------------------------------------------------------------------- parser
 
-class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors as one line like every other error (the usage is one --help away)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"interlingua: error: {message} (see: {self.prog} --help)\n")
+COMMANDS = [QUICKSTART, CORPUS, TRAIN, TRANSLATE, EVALUATE, MINE, REPORT, INFO, EMBED, TRANSLATE_FILE, CALIBRATE,
+            SERVE]  # in the order --help lists them
 
 
-def _number(convert: Callable[[str], int | float], name: str, low: float, high: float | None,
-            too_far: str) -> Callable[[str], int | float]:
-    """argparse type: a finite number in [low, high] (nan and inf are never a setting); out of range is a one-line
-    usage error naming the range. ``too_far`` words it from {bounds}, {value} and {text}."""
-    shown = "d" if convert is int else "g"
-
-    def parse(text: str) -> int | float:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {name}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (high is not None and value > high):
-            bounds = f"at least {low:{shown}}" if high is None else f"from {low:{shown}} to {high:{shown}}"
-            raise argparse.ArgumentTypeError(too_far.format(bounds=bounds, value=value, text=repr(text)))
-        return value
-    parse.__name__ = name  # what argparse calls the type in its own messages
-    return parse
-
-
-def whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    """argparse type: a whole number in [low, high]."""
-    return _number(int, "whole number", low, high, "must be {bounds}, got {value}")
-
-
-def real(low: float, high: float | None = None) -> Callable[[str], float]:
-    """argparse type: a finite number in [low, high]."""
-    return _number(float, "number", low, high, "must be a number {bounds}, got {text}")
-
-
-positive_int = whole(1)
-count = whole(0)  # a number of meanings or sentences, where 0 means none
-# Beam search keeps 2·beam candidates per hypothesis; past a few dozen it costs time and buys nothing
-# (and the model's vocabulary bounds it anyway: api.Translator.translate names that limit).
-MAX_BEAM = 64
-beam_size = whole(1, MAX_BEAM)
-BEAM_HELP = f"beam size, 1 to {MAX_BEAM} (default 1: greedy)"
-
-
-def shared(*arguments: tuple[tuple[str, ...], dict]) -> argparse.ArgumentParser:
-    """A parent parser (``parents=[...]``): options that several commands take, defined once."""
-    parent = argparse.ArgumentParser(add_help=False)
-    for names, settings in arguments:
-        parent.add_argument(*names, **settings)
-    return parent
-
-
-MODEL = shared((("--model",), dict(required=True, help="run folder")))
-CHECKPOINT = shared((("--checkpoint",), dict(default="best", help="best, latest or a step number")))
-QUIET = shared((("--quiet",), dict(action="store_true", help="no progress bars or progress lines")))
-BEAM = shared((("--beam",), dict(type=beam_size, default=1, help=BEAM_HELP)))
-PRECISION = shared((("--precision",), dict(
-    choices=["fp32", "bf16"], default="fp32", help="bf16: weights in bf16, faster on CPUs with native bf16 (AVX-512 "
-    "BF16, AMX) and on GPUs; the same chrF in docs/performance.md, some outputs differ (default %(default)s)")))
-TARGETS = shared((("--to",), dict(required=True, help="target language(s), comma-separated, e.g. fr,de")))
-TEST_DATA = shared((("--data",), dict(
-    help="test file, any corpus format (default: the test split of the run's corpus)")))
-SPLIT = shared((("--dev",), dict(type=count, default=500, help="dev meanings (default 500)")),
-               (("--test",), dict(type=count, default=1000, help="test meanings (default 1000)")),
-               (("--seed",), dict(type=int, default=1, help="split seed (default 1)")),
-               (("--split",), dict(choices=METHODS, default="grouped", help=SPLIT_HELP)),
-               (("--outside",), dict(metavar="PRODUCT[,PRODUCT]", help=OUTSIDE_HELP)))
+def add_commands(parser: argparse.ArgumentParser, commands: list[Command], dest: str, metavar: str) -> None:
+    """Each command's parser from its option sets; a group gets its own subcommands, a command its function."""
+    group = parser.add_subparsers(dest=dest, metavar=metavar, required=True)
+    for command in commands:
+        sub = group.add_parser(command.name, parents=command.options, **command.settings)
+        if command.subcommands:
+            add_commands(sub, command.subcommands, f"{command.name}_command", "ACTION")
+        else:
+            sub.set_defaults(func=command.run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,224 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
         "translate any of its languages into any other, including pairs never seen together.")
     parser.add_argument("--version", action="version", version=f"interlingua {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(group, name: str, func: Callable[[argparse.Namespace], None], *parents: argparse.ArgumentParser,
-                **settings) -> argparse.ArgumentParser:
-        p = group.add_parser(name, parents=list(parents), **settings)
-        p.set_defaults(func=func)
-        return p
-
-    p = command(commands, "quickstart", cmd_quickstart,
-                help="build the embedded corpus, train a small model, show what it does",
-                description="On the gettext catalogs of this machine: build the corpus, train a small model for a "
-                "fixed number of steps, then show translations, a zero-shot pair beside its pivot through English, "
-                "and a cross-lingual similarity.")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help="training steps (default: the preset's max_steps; small: about 12 minutes on 2 idle cores). "
-                   "A fixed amount of work, so a busy machine takes longer rather than learning less")
-    p.add_argument("--max-minutes", type=real(0), default=0.0,
-                   help="stop training after this many minutes even if the steps are not done (default: no limit)")
-    p.add_argument("--workdir", default="runs/quickstart", help="where the corpus and run go")
-    p.add_argument("--config", default="small", help="preset or YAML file (default small)")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart run")
-
-    corpus = commands.add_parser("corpus", help="build, import or split a parallel corpus",
-                                 description="Corpus commands.").add_subparsers(dest="corpus_command",
-                                                                                metavar="ACTION", required=True)
-    p = command(corpus, "build", cmd_corpus_build, SPLIT, QUIET,
-                help="harvest the machine's gettext catalogs into a multi-way corpus",
-                description="Harvest .mo/.po catalogs (system locale folders and installed packages, plus those "
-                "inside .deb packages and wheels given), align them by the English source string and write "
-                "multi-way JSONL plus train/dev/test splits beside it.")
-    p.add_argument("--out", required=True, help="output JSONL, e.g. data/corpus.jsonl")
-    p.add_argument("--roots", nargs="*", help="folders to search instead of the default locale folders")
-    p.add_argument("--deb", action="append", default=[], metavar="PKG.deb",
-                   help="also harvest the catalogs inside this Debian package, not installed (repeatable; "
-                   "e.g. from 'apt-get download wordpress-l10n')")
-    p.add_argument("--wheel", action="append", default=[], metavar="W.whl",
-                   help="also harvest the catalogs inside this Python wheel (repeatable; "
-                   "e.g. from 'pip download --no-deps Django')")
-    p.add_argument("--from-dir", action="append", default=[], metavar="DIR",
-                   help="also harvest every .deb and .whl directly inside DIR (repeatable)")
-    p.add_argument("--no-system", action="store_true",
-                   help="leave out the machine's installed catalogs: only the --deb/--wheel/--from-dir ones")
-    p.add_argument("--min-translations", type=count, default=1000,
-                   help="leave out languages with fewer translations (default 1000)")
-
-    p = command(corpus, "import", cmd_corpus_import,
-                help="read Moses, TSV, TMX, PO or JSONL files into one multi-way corpus",
-                description="Read corpora in the field's formats (Moses 'file.en,file.fr' or a prefix with --langs, "
-                "TSV, TMX, PO/POT, JSONL) and write one multi-way corpus.")
-    p.add_argument("inputs", nargs="+", help="input files")
-    p.add_argument("--out", required=True, help="output file (format from its extension)")
-    p.add_argument("--langs", help="two languages for formats that do not name theirs, e.g. en,fr")
-    p.add_argument("--format", choices=["jsonl", "tsv", "tmx", "po", "moses"], help="output format")
-
-    p = command(corpus, "split", cmd_corpus_split, SPLIT,
-                help="write train/dev/test splits (by meaning) beside a corpus",
-                description="Split by meaning, never by pair: a held-out meaning is unseen in every language.")
-    p.add_argument("corpus")
-
-    p = command(commands, "train", cmd_train, help="train a model on a corpus",
-                description="Train on CORPUS's train split (dev split for validation). Any config key can be "
-                "overridden as key=value, e.g. lr=0.001 model.bridge_queries=8 directions=all align_weight=0.1.")
-    p.add_argument("--data", required=True, help="corpus (JSONL with .train/.dev siblings, or any readable format)")
-    p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--config", default="base", help="preset (tiny, small, base) or YAML file (default base)")
-    p.add_argument("--max-minutes", type=real(0), help="stop after this many minutes of training")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-
-    p = command(commands, "translate", cmd_translate, MODEL, TARGETS, BEAM, CHECKPOINT, PRECISION,
-                help="translate sentences into one or more languages",
-                description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER)
-    p.add_argument("text", nargs="*", help="sentences (default: read lines from --in or stdin)")
-    # Read by nothing: the encoder is never told the source language (docs/design.md). Kept, and said to be
-    # ignored, so that scripts that pass it go on working.
-    p.add_argument("--from", dest="source", metavar="LANG", help="ignored: the model reads any of its languages "
-                   "without being told which (accepted for scripts written for tools that need it)")
-    p.add_argument("--in", dest="input", help="input file, one sentence per line")
-    p.add_argument("--out", help="output file (written atomically; default stdout)")
-    p.add_argument("--pivot", help="translate through this language, e.g. en, to compare with direct")
-    p.add_argument("--tsv", action="store_true", help="prefix each line with its language and a tab")
-    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
-                   "source,target[,language]); a line that loses a term is left empty, with a warning")
-
-    p = command(commands, "evaluate", cmd_evaluate, MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET,
-                help="measure a run: chrF per direction (zero-shot vs pivot), retrieval, language-ID probe, baselines",
-                description="Translation quality for every direction (supervised or zero-shot, with the pivot "
-                "through English), cross-lingual retrieval (xsim, cosine and margin), per-layer language-ID probe "
-                "and retrieval, placeholder survival, and with --baselines the traditional approach on the same rows.")
-    p.add_argument("--baselines", action="store_true", help="add translation-memory and char n-gram baselines")
-    p.add_argument("--train-data", help="training corpus for the baselines (default: the run's training split)")
-    p.add_argument("--max-sentences", type=positive_int, help="first N test rows per source language")
-    p.add_argument("--no-translation", action="store_true",
-                   help="measure only the vectors: retrieval, probes, language removal (seconds, not minutes)")
-    p.add_argument("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the "
-                   "tables go to stderr)")
-    p.add_argument("--plot", metavar="DIR", help="also write PNGs: directions.png (chrF heatmap, zero-shot "
-                   "hatched) and depth.png (lang-ID probe and retrieval by layer)")
-
-    from .mine import DEFAULT_THRESHOLD
-    p = command(commands, "mine", cmd_mine, MODEL, CHECKPOINT, QUIET,
-                help="bitext mining: the translation pairs hidden in two unaligned text files",
-                description="Embed every line of --src and --tgt as a thought vector, score candidate pairs by "
-                "ratio margin over the k nearest neighbours (as LASER does), and write the pairs at or above "
-                "--threshold, best first, each sentence used once: 'margin<TAB>src<TAB>tgt'.")
-    p.add_argument("--src", required=True, help="text file, one sentence per line, any language of the model")
-    p.add_argument("--tgt", required=True, help="text file, one sentence per line, any language of the model")
-    p.add_argument("--out", required=True, help="output TSV (written atomically)")
-    p.add_argument("--threshold", type=real(0), default=DEFAULT_THRESHOLD,
-                   help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)")
-    p.add_argument("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)")
-    p.add_argument("--no-language-removal", action="store_true",
-                   help="mine on the raw pooled thought, even where the run has language-removal statistics")
-
-    p = command(commands, "report", cmd_report, TEST_DATA, CHECKPOINT, QUIET,
-                help="one HTML page of pictures: training, gradient flow, weight importance and ablation, layers, "
-                "the thought, baselines, zero-shot vs pivot",
-                description="Measure a run and write one self-contained HTML report (images embedded) with eight "
-                "sections, each explained from its own numbers. See docs/report.md.")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--max-sentences", type=count, default=200,
-                   help="test rows per source language for the evaluation (default 200; 0: all)")
-
-    p = command(commands, "info", cmd_info, MODEL,
-                help="a model's card: languages, size, training, evaluation figures",
-                description="What a run folder holds: its languages and trained directions, architecture and size, "
-                "steps and minutes trained, the last dev figures and, after `evaluate`, the test figures. The same "
-                "text is kept in RUN/MODEL.md.")
-    p.add_argument("--json", action="store_true", help="the card as JSON")
-
-    p = command(commands, "embed", cmd_embed, MODEL, CHECKPOINT, help="language-agnostic sentence vectors (.npy)",
-                description="One L2-normalised float32 vector per input line: the pooled thought, with the language "
-                "directions of RUN/language_removal.safetensors projected out when the run has that file. "
-                "--fit-language-removal writes that file from the run's training meanings (docs/evaluation.md).")
-    p.add_argument("--in", dest="input", help="input file, one sentence per line")
-    p.add_argument("--out", help="output .npy file (with --fit-language-removal: the statistics file, default "
-                   "RUN/language_removal.safetensors)")
-    p.add_argument("--no-language-removal", action="store_true",
-                   help="the raw pooled thought, even where the run has language-removal statistics")
-    p.add_argument("--fit-language-removal", action="store_true",
-                   help="estimate the language directions on the run's training meanings and write them")
-    p.add_argument("--meanings", type=whole(2), default=1000,
-                   help="with --fit-language-removal: training meanings per language (default 1000)")
-    p.add_argument("--rounds", type=whole(0, 100), default=0,
-                   help="with --fit-language-removal: rounds of iterative nullspace projection after the language "
-                   "means (default 0; docs/evaluation.md)")
-    p.add_argument("--plot", metavar="PNG", help="with --fit-language-removal: t-SNE of test thoughts before and "
-                   "after, coloured by language and by meaning")
-    p.add_argument("--data", help="with --plot: test data (default: the test split of the run's corpus)")
-
-    p = command(commands, "translate-file", cmd_translate_file, MODEL, TARGETS, BEAM, CHECKPOINT, QUIET, PRECISION,
-                help="machine drafts of a localisation file (PO, XLIFF, TMX, Qt, Android, Apple, JSON), "
-                "placeholders kept",
-                description="Fill the untranslated entries of a PO/POT catalog, XLIFF 1.2/2.x, Qt .ts, Android "
-                "strings.xml, Apple .strings or JSON i18n file, one output per language "
-                "(OUT/<lang>/LC_MESSAGES/<domain>.po, OUT/values-<lang>/strings.xml, ...), or add the target "
-                "languages to a TMX memory (OUT/<name>.tmx). A translation memory (--tm) is used first, the model "
-                "for the rest. Every draft is marked for review in the format's own way (PO fuzzy, XLIFF state, Qt "
-                "unfinished, ...); a draft that would lose or invent a placeholder (%%s, {0}, %%(name)s, <b>, "
-                "&amp;, XLIFF <x/>, ...) is left empty and counted.")
-    p.add_argument("input", help="a .po, .pot, .xlf/.xliff, .tmx, .ts, strings.xml, .strings or .json file")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--overwrite", action="store_true",
-                   help="retranslate every entry, also those already translated (default: fill only empty ones)")
-    p.add_argument("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least "
-                   "95%% similarity is used before the model, marked for review and noted with its score")
-    p.add_argument("--min-confidence", type=real(0, 1), metavar="X",
-                   help="leave a model draft empty when the model's confidence in it (0 to 1, written beside each "
-                   "draft; docs/localize.md) is below X, and count it")
-    p.add_argument("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
-                   "source,target[,language] (empty target: do not translate); a draft that loses a term is left "
-                   "empty and counted")
-
-    p = command(commands, "calibrate", cmd_calibrate, MODEL, TEST_DATA, BEAM, CHECKPOINT, QUIET,
-                help="what a draft's confidence is worth: fit it to held-out chrF",
-                description="Draft the first --max-sentences held-out rows of every direction --from -> X, score "
-                "each draft by its sentence chrF, and fit the chance that a draft of a given confidence reaches "
-                "--min-chrf (isotonic). Writes RUN/calibration.json (plain JSON), which translate-file and "
-                "Translator.load read; prints how well it held up under two-fold cross-validation.")
-    p.add_argument("--max-sentences", type=positive_int, default=100, help="rows per direction (default 100)")
-    p.add_argument("--min-chrf", type=real(0, 100), default=50.0,
-                   help="a draft is good from this sentence chrF on (default 50)")
-    p.add_argument("--from", dest="source", default="en", help="source language (default en)")
-    p.add_argument("--out", help="where to write the calibration (default RUN/calibration.json)")
-    p.add_argument("--plot", metavar="PNG", help="also draw the calibration (confidence vs chrF, the fit, held out)")
-    p.add_argument("--points", metavar="JSONL", help="also write every draft's confidence, chrF and held-out chance")
-
-    from .serve import settings as serving
-    p = command(commands, "serve", cmd_serve, MODEL, CHECKPOINT, PRECISION,
-                help="HTTP API and a web page for a model (FastAPI + uvicorn)",
-                description="Serve /translate, /embed, /similarity, /health, /languages, /metrics, the page at /, "
-                "the API docs at /docs and the LibreTranslate API under /libretranslate/ (for Weblate). Requests "
-                "that arrive together are batched.")
-    p.add_argument("--host", default=serving.HOST, help=f"address to listen on (default {serving.HOST}: this machine only)")
-    p.add_argument("--port", type=whole(0, 65535), default=serving.PORT, help=f"port (default {serving.PORT}; 0: any free port)")
-    p.add_argument("--max-batch", type=positive_int, default=serving.MAX_BATCH,
-                   help=f"sentences per model call at most (default {serving.MAX_BATCH}; 1: no batching)")
-    p.add_argument("--max-wait-ms", type=real(0, 60_000), default=serving.MAX_WAIT_MS,
-                   help=f"how long a request waits for others to batch with (default {serving.MAX_WAIT_MS:g})")
-    p.add_argument("--max-chars", type=positive_int, default=serving.MAX_CHARS,
-                   help=f"characters per sentence at most (default {serving.MAX_CHARS}; more: 413)")
-    p.add_argument("--max-sentences", type=positive_int, default=serving.MAX_SENTENCES,
-                   help=f"sentences per request at most (default {serving.MAX_SENTENCES}; more: 413)")
-    p.add_argument("--max-queue", type=positive_int, default=serving.MAX_QUEUE,
-                   help=f"requests waiting for the model at most (default {serving.MAX_QUEUE}; more: 503 with Retry-After)")
-    p.add_argument("--max-cost", type=positive_int, default=serving.MAX_COST,
-                   help=f"characters x target languages x beam per request at most (default {serving.MAX_COST}; more: 413)")
-    p.add_argument("--api-key", default=None,
-                   help="a key every model endpoint wants (Authorization: Bearer KEY, or LibreTranslate's api_key); "
-                   "default: the environment's INTERLINGUA_API_KEY, else none. The environment keeps it out of ps")
-    p.add_argument("--cors-origins", default=None,
-                   help="web origins whose pages may call the API, comma-separated ('*': any; default: none)")
-    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
-    p.add_argument("--threads", type=whole(0, 1024), default=0,
-                   help="CPU threads for the model (default 0: torch's choice, one per core); fewer leave cores to "
-                   "other work, e.g. a second server process")
+    add_commands(parser, COMMANDS, "command", "COMMAND")
     return parser
 
 

@@ -31,6 +31,7 @@ class ModelConfig:
     dropout: float = 0.1
     max_positions: int = 256
     norm: str = "pre"          # pre: x + f(norm(x)) (stable at any depth) | post: norm(x + f(x)) (Vaswani, Marian)
+    init_std: float = 0.0      # 0: Xavier-uniform matrices, embeddings N(0, 1/d) | > 0: N(0, init_std) for both (Marian, BART: 0.02)
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
     language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
 
@@ -174,7 +175,7 @@ AT_LEAST_1 = ("model.vocab_size", "model.d_model", "model.n_heads", "model.d_ff"
               "model.decoder_layers", "model.bridge_layers", "model.max_positions", "train.max_languages",
               "train.max_tokens", "train.max_len", "train.log_every", "train.eval_every", "train.eval_sentences",
               "train.keep_checkpoints", "train.tokenizer_sample", "train.stream_buffer")
-AT_LEAST_0 = ("model.bridge_queries", "train.warmup_steps", "train.weight_decay", "train.align_weight",
+AT_LEAST_0 = ("model.bridge_queries", "model.init_std", "train.warmup_steps", "train.weight_decay", "train.align_weight",
               "train.adversary_weight", "train.max_steps", "train.max_minutes", "train.save_every_minutes",
               "train.threads")
 ABOVE_0 = ("train.lr", "train.clip_norm", "train.align_temperature", "train.tokenizer_temperature")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +82,13 @@ class Batch:
                        (self.src, self.tgt_in, self.tgt_out, self.lang, self.meaning)))
 
 
-def _pad(seqs: list[np.ndarray], prefix: int | None = None) -> torch.Tensor:
+def pad(seqs: Sequence[Sequence[int]], prefix: int | None = None, pad_id: int = PAD) -> torch.Tensor:
+    """(len(seqs), longest) int64 ids, right-padded with ``pad_id``; ``prefix`` (BOS) first in every row when given.
+
+    The one padder: training batches, the Translator's inputs and the benches' peers all pad here.
+    """
     width = max(len(s) for s in seqs) + (prefix is not None)
-    out = np.full((len(seqs), width), PAD, dtype=np.int64)
+    out = np.full((len(seqs), width), pad_id, dtype=np.int64)
     for i, s in enumerate(seqs):
         if prefix is None:
             out[i, :len(s)] = s
@@ -138,7 +142,7 @@ def tokenise_rows(rows: list[dict[str, str]], tokenizer: Tokenizer, languages: l
 
 def to_batch(src: list[np.ndarray], tgt: list[np.ndarray], lang: list[int], meaning: list[int]) -> Batch:
     """Padded tensors of aligned examples: source ids, target ids (BOS-shifted in, EOS-ended out)."""
-    return Batch(src=_pad(src), tgt_in=_pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=_pad(tgt),
+    return Batch(src=pad(src), tgt_in=pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=pad(tgt),
                  lang=torch.tensor(lang), meaning=torch.tensor(meaning))
 
 
@@ -183,6 +187,31 @@ class DirectionDataset:
         return [order[batch] for batch in bucket(lengths, max_tokens, rng, pool_batches)]
 
 
+def fill(order: Iterable[int], lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
+    """Cut positions, taken in ``order``, into batches of at most ``max_tokens`` padded tokens (rows × the longest).
+
+    A batch always takes its first position, so one sentence longer than ``max_tokens`` is a batch of its own.
+    """
+    batches: list[np.ndarray] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        if current and longest_if_added * (len(current) + 1) > max_tokens:
+            batches.append(np.array(current))
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(np.array(current))
+    return batches
+
+
+def by_length(lengths: Sequence[int]) -> np.ndarray:
+    """Positions from shortest to longest, ties in input order: sentences of a length share a batch."""
+    return np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+
+
 def bucket(lengths: np.ndarray, max_tokens: int, rng: np.random.Generator, pool_batches: int = 64) -> list[np.ndarray]:
     """Group positions of (already shuffled) examples into batches of at most ``max_tokens`` padded tokens.
 
@@ -192,19 +221,13 @@ def bucket(lengths: np.ndarray, max_tokens: int, rng: np.random.Generator, pool_
     batches: list[np.ndarray] = []
     pool = max(1, pool_batches * max_tokens // max(1, int(lengths.mean()) if len(lengths) else 1))
     for start in range(0, len(lengths), pool):
-        idx = start + np.argsort(lengths[start:start + pool], kind="stable")
-        current: list[int] = []
-        longest = 0
-        for i in idx:
-            longest_if_added = max(longest, lengths[i])
-            if current and longest_if_added * (len(current) + 1) > max_tokens:
-                batches.append(np.array(current))
-                current, longest_if_added = [], lengths[i]
-            current.append(i)
-            longest = longest_if_added
-        if current:
-            batches.append(np.array(current))
+        batches += fill(start + by_length(lengths[start:start + pool]), lengths, max_tokens)
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sorted_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Inference's batches: all positions sorted by length, then cut like training's (no shuffle, one pool)."""
+    return [batch.tolist() for batch in fill(by_length(lengths), lengths, max_tokens)]
 
 
 def _groups(items: Iterable, size: int) -> Iterator[list]:

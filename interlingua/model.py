@@ -296,13 +296,21 @@ class Interlingua(nn.Module):
                                    if c.language_adversary and c.bridge_queries > 0 else None)
         self.apply(self._init_weights)
 
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
+    def _init_weights(self, module: nn.Module) -> None:
+        # Default: Xavier for products, N(0, 1/d) for the table (times sqrt(d) in _embed: unit variance).
+        # init_std > 0 is HF Marian's and BART's scheme, N(0, 0.02) for both, kept to compare with them.
+        std = self.config.init_std
         if isinstance(module, nn.Linear):
-            nn.init.xavier_uniform_(module.weight)
+            if std > 0:
+                nn.init.normal_(module.weight, std=std)
+            else:
+                nn.init.xavier_uniform_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=module.embedding_dim ** -0.5)
+            nn.init.normal_(module.weight, std=std or module.embedding_dim ** -0.5)
+            if std > 0 and module.padding_idx is not None:  # Marian's zero padding row (the default keeps its draw)
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
 
     def language_ids(self, languages: list[str]) -> torch.Tensor:
         table = {lang: i for i, lang in enumerate(self.config.target_languages)}

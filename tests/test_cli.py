@@ -132,3 +132,29 @@ def test_evaluate_writes_the_documented_json(tiny_run, corpus_path, tmp_path):
     for key in ("supervised_chrf", "zero_shot_chrf", "pivot_chrf", "xsim_error", "langid_probe", "langid_chance",
                 "retrieval_by_layer", "placeholder_kept"):
         assert key in summary, key
+
+
+def test_every_command_calls_its_function_and_every_option_says_what_it_does():
+    """In-process: the parser is assembled from cli.COMMANDS, so a command left out of the table, or an option
+    without help, shows here before a user meets it."""
+    import argparse
+    from interlingua import cli
+    from interlingua.cli import COMMANDS, build_parser
+
+    def leaves(parser, path=()):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path, parser
+        for action in subs:
+            for name, sub in action.choices.items():
+                yield from leaves(sub, (*path, name))
+
+    found = dict(leaves(build_parser()))
+    expected = {(c.name,) if not c.subcommands else (c.name, s.name): (s if c.subcommands else c).run
+                for c in COMMANDS for s in (c.subcommands or [c])}
+    assert {path: parser.get_default("func") for path, parser in found.items()} == expected
+    assert set(expected.values()) == {f for name, f in vars(cli).items() if name.startswith("cmd_")}
+    for path, parser in found.items():
+        parser.format_help()  # a stray % in a help text raises here, not at a user's --help
+        for action in parser._actions:
+            assert action.help or not action.option_strings, (path, action.dest)  # (corpus split's CORPUS has none)

@@ -179,6 +179,20 @@ def test_qt_drafts_are_unfinished_with_every_numerus_form(files, tmp_path):
     assert [f.text for f in translations[1].findall("numerusform")] == ["«ru» %n file(s)"] * 3
 
 
+@pytest.mark.parametrize("name, lang", [("app.xlf", "fr"), ("app2.xlf", "de"), ("app.ts", "ru")])
+def test_a_second_run_keeps_the_earlier_xliff_and_qt_drafts_unless_overwrite(files, tmp_path, name, lang):
+    """The earlier output's translations come back (with their marks) and the model is not asked again."""
+    first = translate_file(files[name], Echo(), [lang], tmp_path / "out", progress=False)
+    path = Path(first["files"][0])
+    written = path.read_bytes()
+    model = Echo(lambda text, lang: text + " (again)")  # keeps the inline codes
+    again = translate_file(files[name], model, [lang], tmp_path / "out", progress=False)
+    assert (again["kept"], again["filled"], model.calls) == (first["filled"], 0, 0)
+    assert path.read_bytes() == written
+    redone = translate_file(files[name], model, [lang], tmp_path / "out", overwrite=True, progress=False)
+    assert (redone["kept"], redone["filled"]) == (0, first["filled"]) and b"(again)" in path.read_bytes()
+
+
 def test_android_drafts_plurals_and_marks(files, tmp_path):
     translate_file(files["strings.xml"], Echo(), ["ru"], tmp_path / "out", progress=False)
     text = (tmp_path / "out" / "values-ru" / "strings.xml").read_text(encoding="utf-8")

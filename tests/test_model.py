@@ -123,3 +123,15 @@ def test_post_norm_layers_end_normalised_and_decode_incrementally_as_in_one_pass
     state = model.start_decoding(thought, lang)
     steps = torch.cat([model.decode(tgt[:, i:i + 1], state) for i in range(tgt.shape[1])], dim=1)
     assert torch.allclose(whole, steps, atol=1e-4)
+
+
+def test_init_std_draws_every_matrix_and_the_table_from_one_normal():
+    """model.init_std=0.02 (HF Marian's and BART's init): matrices and embeddings N(0, 0.02), padding row
+    zero; the default keeps Xavier matrices and unit-variance scaled embeddings."""
+    torch.manual_seed(0)
+    marian_like = tiny_model(init_std=0.02)
+    up = marian_like.decoder[0].ff.up.weight
+    assert abs(up.std().item() - 0.02) < 0.004 and abs(marian_like.embed.weight[1:].std().item() - 0.02) < 0.004
+    assert marian_like.embed.weight[marian_like.PAD].abs().sum() == 0
+    default = tiny_model()
+    assert default.decoder[0].ff.up.weight.std().item() > 0.05  # Xavier at this size: sqrt(2 / (fan_in + fan_out))

@@ -94,6 +94,24 @@ def _earlier(path: Path, overwrite: bool, source: Store) -> Store | None:
     return load(path, " (an earlier output; pass --overwrite to replace it)")
 
 
+def _start(source: Store, lang: str, out_dir: Path, overwrite: bool) -> tuple[Output, Store | None]:
+    """A fresh copy of the input to fill for ``lang``, and the earlier output at its path (``_earlier``)."""
+    path = output_path(source, lang, out_dir)
+    earlier = _earlier(path, overwrite, source)
+    return Output(load(source.path), path), earlier
+
+
+def _start_bilingual(source: Store, lang: str, out_dir: Path, overwrite: bool,
+                     target_language: str) -> tuple[Output, bool, dict[Any, Any]]:
+    """XLIFF and Qt: (the copy, its target language set to ``target_language``; whether the input is already
+    ``lang``'s file, whose own translations are then kept; the earlier output's translated units by key)."""
+    out, earlier = _start(source, lang, out_dir, overwrite)
+    declared = source.store.gettargetlanguage()
+    own_input = not declared or same_language(declared, lang)
+    out.store.store.settargetlanguage(target_language)
+    return out, own_input, {_key(u): u for u in earlier.store.units if _translated(u)} if earlier else {}
+
+
 def _key(unit: Any) -> tuple[str, tuple[str, ...]]:
     source = unit.source
     return str(unit.getid()), tuple(getattr(source, "strings", [source]))
@@ -160,9 +178,7 @@ def _po_reuse(unit: Any, old: Any) -> None:
 
 
 def plan_po(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
-    path = output_path(source, lang, out_dir)
-    earlier = _earlier(path, overwrite, source)
-    out = Output(load(source.path), path)
+    out, earlier = _start(source, lang, out_dir, overwrite)
     store = out.store.store
     declared = to_bcp47(source.store.parseheader().get("Language", "") or "")
     own_input = declared is None or same_language(declared, lang)
@@ -245,13 +261,8 @@ def _xliff2_note(unit_element: etree._Element, text: str) -> None:
 
 
 def plan_xliff(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
-    path = output_path(source, lang, out_dir)
-    earlier = _earlier(path, overwrite, source)
-    out = Output(load(source.path), path)
+    out, own_input, previous = _start_bilingual(source, lang, out_dir, overwrite, lang)
     store = out.store.store
-    own_input = not source.store.gettargetlanguage() or same_language(source.store.gettargetlanguage(), lang)
-    store.settargetlanguage(lang)
-    previous = {_key(u): u for u in earlier.store.units if _translated(u)} if earlier else {}
     for unit in store.units:
         if unit.isheader() or not unit.istranslatable() or unit.source_dom is None:
             continue
@@ -287,14 +298,8 @@ def _copy_into(old: etree._Element, new: etree._Element) -> etree._Element:
 # ----------------------------------------------------------------------------- Qt .ts
 
 def plan_ts(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
-    path = output_path(source, lang, out_dir)
-    earlier = _earlier(path, overwrite, source)
-    out = Output(load(source.path), path)
-    store = out.store.store
-    own_input = not source.store.gettargetlanguage() or same_language(source.store.gettargetlanguage(), lang)
-    store.settargetlanguage(gettext_locale(lang))
+    out, own_input, previous = _start_bilingual(source, lang, out_dir, overwrite, gettext_locale(lang))
     forms = nplurals(plural_forms(lang)[0]) or 2
-    previous = {_key(u): u for u in earlier.store.units if _translated(u)} if earlier else {}
     for unit in _to_draft(out, lang, not overwrite and own_input, previous, _ts_reuse):
         text = str(unit.source)
         # Qt writes one source for a numerus message (%n): every form translates it
@@ -364,9 +369,7 @@ def _tmx_writer(tu: etree._Element, lang: str, codes: list[etree._Element]) -> C
 
 
 def plan_tmx(source: Store, langs: list[str], out_dir: Path, overwrite: bool) -> Output:
-    path = output_path(source, langs[0], out_dir)
-    earlier = _earlier(path, overwrite, source)
-    out = Output(load(source.path), path)
+    out, earlier = _start(source, langs[0], out_dir, overwrite)
     store = out.store.store
     source_lang = tmx_source_language(store)
     previous: dict[str, dict[str, etree._Element]] = {}
@@ -428,9 +431,7 @@ def _mono_writer(kind: str, unit: Any, tags: list[str] | None) -> Callable[[list
 def plan_mono(source: Store, lang: str, out_dir: Path, overwrite: bool) -> Output:
     """The input is the English file; each language's file holds the entries translated so far only,
     so the app falls back to English for the rest (as Weblate writes them), and a rerun fills only those."""
-    path = output_path(source, lang, out_dir)
-    earlier = _earlier(path, overwrite, source)
-    out = Output(load(source.path), path)
+    out, earlier = _start(source, lang, out_dir, overwrite)
     store = out.store.store
     by_tag: dict[str, dict[str, str]] = {}
     if source.kind == "android":  # the source's quantities, read before the target language changes them
