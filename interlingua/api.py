@@ -6,6 +6,8 @@
     translator.translate(["Ouvrir le fichier"], to="de", pivot="en")   # through English, to compare
     translator.drafts(["Open the file"], to="de")      # [Draft(text='Datei öffnen', confidence=0.71)]
     translator.embed(["Datei öffnen", "Open file"])                    # (2, d) L2-normalised float32
+
+``embed`` applies the run's language removal (``language_removal.py``) when the run folder has one.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .corpus.langcodes import resolve_language
 from .data import pad, sorted_batches
 from .engine import OnnxModel, choose_engine
 from .errors import InterlinguaError
+from .language_removal import LanguageRemoval
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
 from .search import MaskConstraint, decode_thought
@@ -53,6 +56,7 @@ class Translator:
         # ... and the confidence of each (what drafts() returns with the texts)
         self.confidence: dict[str, list[float | None]] = {}
         self.calibration: Calibration | None = None  # the run's calibration.json, set by load()
+        self.language_removal: LanguageRemoval | None = None  # the run's language_removal.safetensors, set by load()
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
         self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
         # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
@@ -60,8 +64,11 @@ class Translator:
 
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
-             precision: str = "fp32", engine: str = "torch") -> "Translator":
+             precision: str = "fp32", engine: str = "torch", language_removal: bool = True) -> "Translator":
         """Load a trained run folder (``checkpoint``: best, latest, or a step number).
+
+        ``language_removal``: ``embed`` applies the run's ``language_removal.safetensors`` when it has one
+        (False: the raw pooled thought, as ``layer_vectors`` gives it).
 
         ``precision="bf16"`` keeps the weights in bf16: half the bytes to read per decoder step,
         which is what bounds decoding at small batches. On a CPU with native bf16 it translated
@@ -84,6 +91,7 @@ class Translator:
                 model.to(torch.bfloat16)
         translator = cls(model, tokenizer, config)
         translator.calibration = Calibration.of_run(run)
+        translator.language_removal = LanguageRemoval.of_run(run) if language_removal else None
         return translator
 
     @property
@@ -242,12 +250,15 @@ class Translator:
         return unmask(drop_invented(output, tokens(mask(source)[0])), originals)
 
     @torch.inference_mode()
-    def embed(self, sentences: list[str]) -> np.ndarray:
-        """One language-agnostic vector per sentence: the pooled thought, L2-normalised, float32."""
+    def embed(self, sentences: list[str], language_removal: bool = True) -> np.ndarray:
+        """One language-agnostic vector per sentence: the pooled thought, L2-normalised, float32; with the
+        run's language directions projected out where it has them (``language_removal=False``: never)."""
         sentences = self._check_sentences(sentences)
         vectors = np.zeros((len(sentences), self.config.model.d_model), dtype=np.float32)
         for chunk, src in self._batches(sentences):
             vectors[chunk] = self.model.pool(self.model.encode(src)).float().cpu().numpy()
+        if language_removal and self.language_removal is not None and len(sentences):
+            vectors = self.language_removal.project(vectors)
         return vectors
 
     @torch.inference_mode()

@@ -323,20 +323,60 @@ def cmd_embed(args: argparse.Namespace) -> None:
     import numpy as np
     from .api import Translator
     from .files import atomic_write_bytes, check_output
+    if args.fit_language_removal:
+        return _fit_language_removal(args)
+    if not args.input or not args.out:
+        raise InterlinguaError("embed needs --in and --out (or --fit-language-removal)")
     sentences = _read_lines(args.input, [])
     check_output(args.out)
-    vectors = Translator.load(args.model, args.checkpoint, engine=args.engine).embed(sentences)
+    translator = Translator.load(args.model, args.checkpoint, engine=args.engine,
+                                 language_removal=not args.no_language_removal)
+    vectors = translator.embed(sentences)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(args.out, buffer.getvalue())
     _report(f"wrote {vectors.shape[0]} vectors of dimension {vectors.shape[1]} to {args.out}", args.out)
 
 
+def _fit_language_removal(args: argparse.Namespace) -> None:
+    from .api import Translator
+    from .files import check_output
+    from .language_removal import FILE, fit_run
+    out = args.out or str(Path(args.model) / FILE)
+    check_output(out)
+    if args.plot:
+        check_output(args.plot)
+    translator = Translator.load(args.model, args.checkpoint, language_removal=False)
+    removal = fit_run(translator, args.model, meanings=args.meanings, rounds=args.rounds)
+    removal.save(out)
+    print(f"wrote {out}: {removal.directions.shape[0]} language directions from {removal.meanings} training "
+          f"meanings per language ({', '.join(removal.languages)})")
+    if args.plot:
+        from .insight.report import write_thought_map
+        write_thought_map(translator, removal, args.model, args.plot, data=args.data)
+        print(f"wrote {args.plot}")
+
+
 EMBED = Command("embed", cmd_embed, [MODEL, CHECKPOINT, ENGINE, shared(
-    arg("--in", dest="input", required=True, help="input file, one sentence per line"),
-    arg("--out", required=True, help="output .npy file"))],
+    arg("--in", dest="input", help="input file, one sentence per line"),
+    arg("--out", help="output .npy file (with --fit-language-removal: the statistics file, default "
+        "RUN/language_removal.safetensors)"),
+    arg("--no-language-removal", action="store_true",
+        help="the raw pooled thought, even where the run has language-removal statistics"),
+    arg("--fit-language-removal", action="store_true",
+        help="estimate the language directions on the run's training meanings and write them"),
+    arg("--meanings", type=whole(2), default=1000,
+        help="with --fit-language-removal: training meanings per language (default 1000)"),
+    arg("--rounds", type=whole(0, 100), default=0,
+        help="with --fit-language-removal: rounds of iterative nullspace projection after the language means "
+        "(default 0; docs/evaluation.md)"),
+    arg("--plot", metavar="PNG", help="with --fit-language-removal: t-SNE of test thoughts before and after, "
+        "coloured by language and by meaning"),
+    arg("--data", help="with --plot: test data (default: the test split of the run's corpus)"))],
     dict(help="language-agnostic sentence vectors (.npy)",
-         description="One L2-normalised float32 vector per input line: the pooled thought."))
+         description="One L2-normalised float32 vector per input line: the pooled thought, with the language "
+         "directions of RUN/language_removal.safetensors projected out when the run has that file. "
+         "--fit-language-removal writes that file from the run's training meanings (docs/evaluation.md)."))
 
 
 def cmd_translate_file(args: argparse.Namespace) -> None:
@@ -421,7 +461,9 @@ SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, ENGINE, share
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate.run import format_summary, run_evaluation, write_result
     to_stdout = args.json == "-"
-    out = Path(args.json) if args.json and not to_stdout else Path(args.model) / "eval.json"
+    # a vectors-only result never replaces the run's full eval.json (its card reads that)
+    default = "eval-vectors.json" if args.no_translation else "eval.json"
+    out = Path(args.json) if args.json and not to_stdout else Path(args.model) / default
     if args.json and not to_stdout:  # fail on an unusable output now, not after minutes of evaluation
         from .files import check_output
         check_output(out)
@@ -429,7 +471,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         from .insight.report import prepare_plot_dir
         prepare_plot_dir(args.plot)
     result = run_evaluation(args.model, args.data, beam=args.beam, baselines=args.baselines, train_data=args.train_data,
-                            max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet)
+                            max_sentences=args.max_sentences, checkpoint=args.checkpoint, progress=not args.quiet,
+                            translation=not args.no_translation)
     # With --json - the JSON owns stdout, so the table goes to stderr.
     print(format_summary(result), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
@@ -451,6 +494,8 @@ EVALUATE = Command("evaluate", cmd_evaluate, [MODEL, TEST_DATA, BEAM, CHECKPOINT
     arg("--baselines", action="store_true", help="add translation-memory and char n-gram baselines"),
     arg("--train-data", help="training corpus for the baselines (default: the run's training split)"),
     arg("--max-sentences", type=positive_int, help="first N test rows per source language"),
+    arg("--no-translation", action="store_true",
+        help="measure only the vectors: retrieval, probes, language removal (seconds, not minutes)"),
     arg("--json", help="where to write the JSON result (default RUN/eval.json; '-': stdout, and the tables go to "
         "stderr)"),
     arg("--plot", metavar="DIR", help="also write PNGs: directions.png (chrF heatmap, zero-shot hatched) and "
@@ -531,7 +576,8 @@ def cmd_mine(args: argparse.Namespace) -> None:
     from .mine import mine_files
     check_output(args.out)
     count = mine_files(args.model, args.src, args.tgt, args.out, k=args.k, threshold=args.threshold,
-                       checkpoint=args.checkpoint, progress=not args.quiet)
+                       checkpoint=args.checkpoint, progress=not args.quiet,
+                       language_removal=not args.no_language_removal)
     _report(f"wrote {count} pairs to {args.out}", args.out)
 
 
@@ -541,7 +587,9 @@ MINE = Command("mine", cmd_mine, [MODEL, CHECKPOINT, QUIET, shared(
     arg("--out", required=True, help="output TSV (written atomically)"),
     arg("--threshold", type=real(0), default=DEFAULT_THRESHOLD,
         help=f"minimum margin (default {DEFAULT_THRESHOLD}; higher: fewer, surer pairs)"),
-    arg("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)"))],
+    arg("--k", type=whole(1, 1000), default=4, help="neighbours in the margin's denominator (default 4)"),
+    arg("--no-language-removal", action="store_true",
+        help="mine on the raw pooled thought, even where the run has language-removal statistics"))],
     dict(help="bitext mining: the translation pairs hidden in two unaligned text files",
          description="Embed every line of --src and --tgt as a thought vector, score candidate pairs by ratio margin "
          "over the k nearest neighbours (as LASER does), and write the pairs at or above --threshold, best first, "

@@ -107,14 +107,18 @@ def read_sentences(path: str | Path) -> list[str]:
 
 
 def mine_files(run: str | Path, src: str | Path, tgt: str | Path, out: str | Path, *, k: int = 4,
-               threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True) -> int:
-    """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count."""
+               threshold: float = DEFAULT_THRESHOLD, checkpoint: str = "best", progress: bool = True,
+               language_removal: bool = True) -> int:
+    """Mine two text files into ``out`` (TSV: margin, src, tgt; best first; written atomically); the pair count.
+
+    The vectors are ``Translator.embed``'s: with the run's language removal where it has one, unless
+    ``language_removal=False``."""
     from .api import Translator
     from .files import atomic_write_text
     if k < 1:
         raise InterlinguaError(f"k must be at least 1 (got {k})")
     sources, targets = read_sentences(src), read_sentences(tgt)
-    translator = Translator.load(run, checkpoint)
+    translator = Translator.load(run, checkpoint, language_removal=language_removal)
     pairs = mine_sentences(translator, sources, targets, k=k, threshold=threshold, progress=progress)
     clean = str.maketrans({"\t": " ", "\n": " "})
     atomic_write_text(out, "".join(f"{score:.4f}\t{a.translate(clean)}\t{b.translate(clean)}\n"

@@ -67,6 +67,45 @@ def test_probe_is_at_chance_on_random_vectors_and_perfect_when_the_language_is_e
     assert probe_accuracy(vecs, labels, train) >= 0.99
 
 
+def test_mlp_probe_reads_what_a_linear_one_cannot():
+    # the language is the vector's length (shells around one centre): every language has the same mean, so no
+    # linear boundary separates them, but a small MLP does: "a linear probe fails" is not "no probe succeeds"
+    rng = np.random.default_rng(0)
+    langs, meanings = ["en", "fr", "de"], 200
+    labels = np.repeat(langs, meanings)
+    direction = rng.normal(size=(len(labels), 2))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    radius = np.repeat([1.0, 2.0, 3.0], meanings)[:, None]
+    vecs = np.hstack([direction * radius + 0.05 * rng.normal(size=direction.shape), rng.normal(size=(len(labels), 4))])
+    train = split_by_meaning(np.tile(np.arange(meanings), len(langs)))
+    assert probe_accuracy(vecs, labels, train, kind="linear") < 0.55
+    assert probe_accuracy(vecs, labels, train, kind="mlp") > 0.9
+    vecs, labels, train, _ = _probe_data(False)
+    assert probe_accuracy(vecs, labels, train, kind="mlp") == pytest.approx(0.25, abs=0.1)
+    with pytest.raises(ValueError, match="unknown probe"):
+        probe_accuracy(vecs, labels, train, kind="forest")
+
+
+def test_probe_halves_are_disjoint_in_meaning_and_balanced_in_language():
+    from interlingua.evaluate.probes import balanced_items
+    rows = []
+    for i in range(60):  # languages with gaps of different sizes: balance has to be enforced, not found
+        row = {"id": str(i), "en": f"e{i}", "fr": f"f{i}", "de": f"d{i}"}
+        if i % 3 == 0:
+            del row["fr"]
+        if i % 5 == 0:
+            del row["de"]
+        rows.append(row)
+    items = balanced_items(rows, ["en", "fr", "de"], per_language=1000)
+    train_rows = {i for _, i, is_train in items if is_train}
+    test_rows = {i for _, i, is_train in items if not is_train}
+    assert train_rows and test_rows and not train_rows & test_rows  # no meaning on both sides
+    for is_train in (True, False):
+        counts = {lang: sum(1 for l, _, t in items if l == lang and t == is_train) for lang in ("en", "fr", "de")}
+        assert len(set(counts.values())) == 1 and counts["en"] > 0, counts
+    assert len(set(items)) == len(items)
+
+
 def test_placeholders_must_be_kept_exactly():
     sources = ["Open %s", "Delete {0} of %(count)d files", "<b>Bold</b> &amp; more", "No placeholders"]
     hypotheses = ["Ouvrir %s", "Supprimer {0} fichiers", "<b>Gras</b> &amp; plus", "anything %s"]
@@ -216,6 +255,11 @@ def test_schema_of_the_result(evaluation):
     assert "placeholder_kept" in s and (s["placeholder_kept"] is None or 0 <= s["placeholder_kept"] <= 1)
     layers = ["layer0", "layer1", "thought", "pooled"]  # the tiny model has one encoder layer
     assert list(s["langid_probe"]) == layers and list(s["retrieval_by_layer"]) == layers
+    assert list(s["langid_probe_mlp"]) == layers and _finite(s["langid_probe_mlp"])
+    removal = s["language_removal"]  # fitted on the run's training split: the tiny run has one
+    assert removal["applied_by_embed"] == "project" and removal["directions"] == 3  # 4 languages span 3
+    for method in ("center", "project"):
+        assert _finite(removal[method]), removal
     assert s["langid_chance"] == pytest.approx(0.25)
     assert s["retrieval_by_layer"]["pooled"] == pytest.approx(1 - s["xsim_error"])
     assert json.loads(json.dumps(evaluation)) == evaluation  # JSON-ready as it is

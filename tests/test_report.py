@@ -58,6 +58,8 @@ def test_report_on_the_tiny_run_has_every_section_and_valid_pngs(report):
     assert re.search(r"Removing the top 1% of weights (costs [\d,.]+× the damage of removing a random 1%|raises)", html)
     assert re.search(r"In translation quality: held-out chrF [\d.]+ falls to [\d.]+ without the top 1%", html)
     assert "sacrebleu signatures" in html and "nrefs:1" in html
+    # section 6 draws the thought after language removal too, fitted on the tiny run's training split
+    assert "With the language directions projected out (3 of them" in html
     assert not list(path.parent.glob("*.tmp"))
     assert "http://" not in html and "https://" not in html  # nothing to fetch: opens offline
 

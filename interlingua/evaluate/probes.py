@@ -1,10 +1,11 @@
 """Language-identification probe: how much does each layer's vector still say which language it read?
 
-A linear classifier (standardised features, logistic regression) learns the language from the
+A classifier (standardised features, then logistic regression, or a small MLP) learns the language from the
 vectors of one half of the test *meanings* and is scored on the other half, so no meaning is
 in both halves and the probe cannot win by remembering sentences. Every language has the same
 number of sentences in each half, so chance is exactly 1 / number of languages. Embeddings
-(``layer0``) should be near 1.0; a language-free thought is near chance.
+(``layer0``) should be near 1.0; a language-free thought is near chance. The MLP beside the linear
+probe is there because "a linear probe fails" is a weaker claim than "no probe succeeds".
 """
 from __future__ import annotations
 
@@ -21,16 +22,24 @@ log = logging.getLogger("interlingua.evaluate")
 
 PROBE_SENTENCES = 400  # per language, both halves together
 MIN_PER_HALF = 3       # a language with fewer sentences in a half is left out of the probe
+PROBES = ("linear", "mlp")
+MLP_HIDDEN = 256       # one hidden layer as wide as the base thought
 
 
-def _sklearn():
+def _classifier(kind: str, seed: int):
     try:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
     except ImportError:
         raise InterlinguaError("the language-ID probe needs scikit-learn: pip install scikit-learn") from None
-    return LogisticRegression, make_pipeline, StandardScaler
+    if kind == "linear":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
+    if kind == "mlp":
+        return make_pipeline(StandardScaler(), MLPClassifier((MLP_HIDDEN,), alpha=1e-3, max_iter=500,
+                                                             random_state=seed))
+    raise ValueError(f"unknown probe {kind!r} (choose from {', '.join(PROBES)})")
 
 
 def split_by_meaning(groups, seed: int = 0) -> np.ndarray:
@@ -42,14 +51,17 @@ def split_by_meaning(groups, seed: int = 0) -> np.ndarray:
     return np.array([g in train for g in groups.tolist()], dtype=bool)
 
 
-def probe_accuracy(vectors: np.ndarray, labels, train: np.ndarray, seed: int = 0) -> float:
-    """Accuracy on the ``~train`` rows of a linear classifier fitted on the ``train`` rows."""
-    LogisticRegression, make_pipeline, StandardScaler = _sklearn()
+def probe_accuracy(vectors: np.ndarray, labels, train: np.ndarray, seed: int = 0, kind: str = "linear") -> float:
+    """Accuracy on the ``~train`` rows of a classifier (``kind``: linear or mlp) fitted on the ``train`` rows."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
     vectors, labels, train = np.asarray(vectors, dtype=np.float64), np.asarray(labels), np.asarray(train, dtype=bool)
     if len(set(labels[train].tolist())) < 2 or not (~train).any():
         raise ValueError("a probe needs two labels in the train half and a non-empty test half")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
-    model.fit(vectors[train], labels[train])
+    model = _classifier(kind, seed)
+    with warnings.catch_warnings():  # an MLP that has not converged in max_iter is still a probe; say nothing
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(vectors[train], labels[train])
     return float(np.mean(model.predict(vectors[~train]) == labels[~train]))
 
 
@@ -82,9 +94,12 @@ def balanced_items(rows: list[Row], languages: list[str], per_language: int = PR
 
 
 def evaluate_probes(vectors: LayerVectors, rows: list[Row], languages: list[str], *,
-                    per_language: int = PROBE_SENTENCES, seed: int = 0, progress: bool = True
+                    per_language: int = PROBE_SENTENCES, seed: int = 0, progress: bool = True, kind: str = "linear"
                     ) -> tuple[dict[str, float], float | None]:
-    """({layer: language-ID accuracy on held-out meanings}, chance level); ({}, None) with < 2 languages."""
+    """({layer: language-ID accuracy on held-out meanings}, chance level); ({}, None) with < 2 languages.
+
+    ``vectors``: anything with ``LayerVectors.get`` (``RemovedVectors`` too); ``kind``: linear or mlp.
+    """
     items = balanced_items(rows, languages, per_language, seed)
     if not items:
         return {}, None
@@ -97,7 +112,7 @@ def evaluate_probes(vectors: LayerVectors, rows: list[Row], languages: list[str]
     train = np.array([items[n][2] for n in order])
     layers = LayerVectors.layer_order(next(iter(parts.values())))
     accuracy = {}
-    for layer in tqdm(layers, desc="language-ID probe", unit="layer", disable=not progress):
+    for layer in tqdm(layers, desc=f"language-ID probe ({kind})", unit="layer", disable=not progress):
         stacked = np.concatenate([parts[lang][layer] for lang in by_lang])
-        accuracy[layer] = probe_accuracy(stacked, labels, train, seed)
+        accuracy[layer] = probe_accuracy(stacked, labels, train, seed, kind)
     return accuracy, 1.0 / len(by_lang)

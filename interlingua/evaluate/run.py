@@ -8,6 +8,7 @@ What each number means and how to read them together: docs/evaluation.md.
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from .metrics import bleu_tokenizer, signatures
 from .placeholders import placeholder_summary
 from .probes import PROBE_SENTENCES, evaluate_probes
 from .retrieval import evaluate_retrieval
-from .testset import load_test_rows
+from .testset import Row, load_test_rows
 from .translation import score_direction, translate_directions
-from .vectors import LayerVectors
+from .vectors import LayerVectors, RemovedVectors
+
+log = logging.getLogger("interlingua.evaluate")
 
 
 def _mean(values) -> float | None:
@@ -41,6 +44,35 @@ def _training_rows(run: Path, record: dict, train_data: str | Path | None) -> li
     return found[0]
 
 
+def language_removal_effect(translator, run: Path, vectors: LayerVectors, rows: list[Row], languages: list[str], *,
+                            max_sentences: int | None, per_language: int, progress: bool) -> dict | None:
+    """Retrieval and both probes on the pooled vectors after each language-removal method, on the same rows.
+
+    The statistics are the run's ``language_removal.safetensors`` when it has one, else fitted here on the
+    run's training meanings (and not written). None when there is neither.
+    """
+    from ..language_removal import FILE, fit_run
+    removal, source = translator.language_removal, str(run / FILE)
+    if removal is None:
+        try:
+            removal, source = fit_run(translator, run), "fitted for this evaluation on the run's training split"
+        except InterlinguaError as exc:
+            log.warning("no language removal measured: %s", exc)
+            return None
+    effect = {"source": source, "meanings": removal.meanings, "directions": int(removal.directions.shape[0]),
+              "applied_by_embed": "project"}
+    for method in ("center", "project"):
+        removed = RemovedVectors(vectors, removal, method)
+        retrieval, _, _ = evaluate_retrieval(removed, rows, languages, max_sentences=max_sentences, progress=False)
+        effect[method] = {"xsim_error": _mean(r["xsim_error"] for r in retrieval.values()),
+                          "xsim_error_margin": _mean(r["xsim_error_margin"] for r in retrieval.values())}
+        for kind, key in (("linear", "langid_probe"), ("mlp", "langid_probe_mlp")):
+            probe, _ = evaluate_probes(removed, rows, languages, per_language=per_language, progress=progress,
+                                       kind=kind)
+            effect[method][key] = probe.get("pooled")
+    return effect
+
+
 def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
     """chrF's signature, BLEU's with the 13a tokenizer, and ``bleu:<lang>`` for targets tokenised otherwise."""
     out = signatures("")
@@ -52,7 +84,7 @@ def _sacrebleu_signatures(languages: list[str]) -> dict[str, str]:
 
 def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int = 1, baselines: bool = False,
                    train_data: str | Path | None = None, max_sentences: int | None = None,
-                   checkpoint: str = "best", progress: bool = True) -> dict:
+                   checkpoint: str = "best", progress: bool = True, translation: bool = True) -> dict:
     """Translate, retrieve and probe the test rows of ``data`` with the run's model; the result as a dict.
 
     ``data``: a test file in any corpus format; None: the test split of the corpus the run was trained on.
@@ -60,6 +92,7 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
     ``max_sentences`` caps the test rows per source language (the first ones in id order);
     ``baselines`` adds the translation-memory and character-n-gram baselines, built from
     ``train_data`` or else from the training split of the corpus the run was trained on.
+    ``translation=False`` measures only the vectors (retrieval, probes, language removal): seconds, not minutes.
     """
     if beam < 1:
         raise InterlinguaError(f"beam must be at least 1 (got {beam})")
@@ -72,19 +105,22 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
     rows, languages, data = load_test_rows(data, translator.languages, run)
 
     directions = translate_directions(translator, rows, languages, trained, beam=beam,
-                                      max_sentences=max_sentences, progress=progress)
+                                      max_sentences=max_sentences, progress=progress) if translation else []
     entries = [score_direction(d) for d in directions]
 
     vectors = LayerVectors(translator)
     retrieval, by_layer, retrieval_used = evaluate_retrieval(vectors, rows, languages, max_sentences=max_sentences,
                                                              progress=progress)
-    probe, chance = evaluate_probes(vectors, rows, languages, progress=progress,
-                                    per_language=min(max_sentences or PROBE_SENTENCES, PROBE_SENTENCES))
+    per_language = min(max_sentences or PROBE_SENTENCES, PROBE_SENTENCES)
+    probe, chance = evaluate_probes(vectors, rows, languages, progress=progress, per_language=per_language)
+    probe_mlp, _ = evaluate_probes(vectors, rows, languages, progress=progress, per_language=per_language, kind="mlp")
+    removal = language_removal_effect(translator, run, vectors, rows, languages, max_sentences=max_sentences,
+                                      per_language=per_language, progress=progress) if retrieval else None
 
     if baselines:
         from .baselines import CharNgramRetrieval, TranslationMemory, translation_memory_chrf
         train_rows = _training_rows(run, record, train_data)
-        tm = translation_memory_chrf(TranslationMemory(train_rows), directions, progress=progress)
+        tm = {} if not translation else translation_memory_chrf(TranslationMemory(train_rows), directions, progress=progress)
         for entry in entries:
             entry["tm_chrf"] = tm.get((entry["src"], entry["tgt"]))
         if retrieval:
@@ -93,7 +129,8 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
                 retrieval[lang]["xsim_error_baseline"] = features.xsim_error(
                     lang, [rows[i][lang] for i in chosen], [rows[i]["en"] for i in chosen])
 
-    placeholders = placeholder_summary(directions, rows, trained, translator, beam=beam, max_sentences=max_sentences)
+    placeholders = (placeholder_summary(directions, rows, trained, translator, beam=beam, max_sentences=max_sentences)
+                    if translation else {"sentences": 0, "sentences_kept": None})
     of_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("supervised", "zero-shot")}
     summary = {
         "supervised_chrf": _mean(e["chrf"] for e in of_kind["supervised"]),
@@ -106,7 +143,9 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
         "xsim_error_reverse": _mean(r["xsim_error_reverse"] for r in retrieval.values()),
         "xsim_error_margin": _mean(r["xsim_error_margin"] for r in retrieval.values()),
         "langid_probe": probe,
+        "langid_probe_mlp": probe_mlp,
         "langid_chance": chance,
+        "language_removal": removal,
         "retrieval_by_layer": by_layer,
         "placeholder_kept": placeholders["sentences_kept"],
         "placeholder_sentences": placeholders["sentences"],
@@ -178,13 +217,26 @@ def format_summary(result: dict) -> str:
                          + (_num(r.get("xsim_error_baseline"), 100, 8) if base else "")
                          + (f"{r['sentences']:>11}" if "sentences" in r else ""))
     probe, by_layer = s.get("langid_probe") or {}, s.get("retrieval_by_layer") or {}
+    probe_mlp = s.get("langid_probe_mlp") or {}
     layers = list(dict.fromkeys([*probe, *by_layer]))
     if layers:
-        lines += ["", f"by depth: language-ID probe accuracy (chance {_num(s.get('langid_chance'), 100, 0)}%; "
-                      f"lower = more language-free) and retrieval accuracy X->en (higher = more shared)",
-                  f"{'layer':<10}{'lang-ID %':>11}{'retrieval %':>13}"]
-        lines += [f"{layer:<10}{_num(probe.get(layer), 100, 11)}{_num(by_layer.get(layer), 100, 13)}"
-                  for layer in layers]
+        lines += ["", f"by depth: language-ID probe accuracy on held-out meanings, linear and MLP (chance "
+                      f"{_num(s.get('langid_chance'), 100, 0).strip()}%; lower = more language-free) and retrieval "
+                      f"accuracy X->en (higher = more shared)",
+                  f"{'layer':<10}{'lang-ID %':>11}{'MLP %':>8}{'retrieval %':>13}"]
+        lines += [f"{layer:<10}{_num(probe.get(layer), 100, 11)}{_num(probe_mlp.get(layer), 100, 8)}"
+                  f"{_num(by_layer.get(layer), 100, 13)}" for layer in layers]
+    removal = s.get("language_removal")
+    if removal:
+        lines += ["", f"language removal on the pooled vectors ({removal['source']}; {removal['meanings']} training "
+                      f"meanings per language; `embed` applies {removal['applied_by_embed']})",
+                  f"{'vectors':<28}{'xsim %':>8}{'margin %':>10}{'lang-ID %':>11}{'MLP %':>8}"]
+        before = {"xsim_error": s.get("xsim_error"), "xsim_error_margin": s.get("xsim_error_margin"),
+                  "langid_probe": probe.get("pooled"), "langid_probe_mlp": probe_mlp.get("pooled")}
+        names = {"center": "minus language mean", "project": f"{removal['directions']} directions projected out"}
+        for name, r in [("as the model makes them", before)] + [(names[m], removal[m]) for m in names]:
+            lines.append(f"{name:<28}{_num(r['xsim_error'], 100, 8)}{_num(r['xsim_error_margin'], 100, 10)}"
+                         f"{_num(r['langid_probe'], 100, 11)}{_num(r['langid_probe_mlp'], 100, 8)}")
     if s.get("placeholder_sentences"):
         lines += ["", f"placeholders kept exactly: {_num(s['placeholder_kept'], 100, 0).strip()}% of "
                       f"{s['placeholder_sentences']} translations whose source has them"]

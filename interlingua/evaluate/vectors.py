@@ -37,3 +37,19 @@ class LayerVectors:
         """layer0, layer1, ..., thought, pooled: the order a sentence goes through them."""
         layers = sorted((n for n in names if n.startswith("layer")), key=lambda n: int(n[5:]))
         return layers + [n for n in ("thought", "pooled") if n in names]
+
+
+class RemovedVectors:
+    """The ``pooled`` vectors of a ``LayerVectors`` after language removal (``language_removal.py``), as the same
+    ``get``: ``method`` is ``project`` (what ``embed`` applies) or ``center`` (needs the language: here it is known)."""
+
+    def __init__(self, vectors: LayerVectors, removal, method: str):
+        if method not in ("project", "center"):
+            raise ValueError(f"unknown language-removal method {method!r}")
+        self.vectors, self.removal, self.method = vectors, removal, method
+
+    def get(self, lang: str, rows: list[Row], positions: list[int]) -> dict[str, np.ndarray]:
+        pooled = self.vectors.get(lang, rows, positions)["pooled"]
+        if self.method == "center":
+            return {"pooled": self.removal.center(pooled, lang)}
+        return {"pooled": self.removal.project(pooled)}

@@ -564,22 +564,37 @@ def _scatter_figure(representations: dict[str, np.ndarray], labels: dict[str, st
     return fig
 
 
-def section_thought(translator, rows: list[dict[str, str]], languages: list[str], progress: bool) -> Section:
+def _thought_points(translator, picked: list[dict[str, str]], chosen: list[str], names: list[str], removal=None
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """({name: stacked vectors} of the picked meanings in every chosen language, meaning index, language index);
+    with ``removal``, also ``removed``: the pooled thought with its language directions projected out."""
+    per_language = {lang: translator.layer_vectors([row[lang] for row in picked]) for lang in chosen}
+    keys = list(next(iter(per_language.values())))
+    stacked = {name: np.concatenate([per_language[lang][name] for lang in chosen]) for name in names if name in keys}
+    if removal is not None:
+        stacked["removed"] = removal.project(np.concatenate([per_language[lang]["pooled"] for lang in chosen]))
+    meaning = np.tile(np.arange(len(picked)), len(chosen))
+    language = np.repeat(np.arange(len(chosen)), len(picked))
+    return stacked, meaning, language
+
+
+REMOVED_LABEL = "pooled, language removed"
+
+
+def section_thought(translator, rows: list[dict[str, str]], languages: list[str], progress: bool,
+                    removal=None) -> Section:
     section = Section("thought")
     picked, chosen = choose_meanings(rows, languages)
     if len(picked) < 3 or len(chosen) < 2:
         section.skipped = "fewer than three test meanings have the same two or more languages"
         return section
-    per_language = {lang: translator.layer_vectors([row[lang] for row in picked]) for lang in chosen}
-    keys = list(next(iter(per_language.values())))
-    names = [k for k in ("layer0", "layer1") if k in keys] + ["pooled"]
+    stacked, meaning, language = _thought_points(translator, picked, chosen, ["layer0", "layer1", "pooled"], removal)
+    names = list(stacked)
     labels = {"layer0": "embeddings (layer0)", "layer1": "first encoder layer (layer1)",
-              "pooled": "pooled thought (embed)"}
-    stacked = {name: np.concatenate([per_language[lang][name] for lang in chosen]) for name in names}
-    meaning = np.tile(np.arange(len(picked)), len(chosen))
-    language = np.repeat(np.arange(len(chosen)), len(picked))
+              "pooled": "pooled thought (embed)" if removal is None else "pooled thought (raw)",
+              "removed": REMOVED_LABEL + " (embed)"}
     section.images.append(_png(_scatter_figure(stacked, labels, meaning, language, chosen, "pca"),
-                               "PCA of sentence vectors at three depths, coloured by language and by meaning",
+                               "PCA of sentence vectors at several depths, coloured by language and by meaning",
                                f"The same {len(picked)} test meanings in {len(chosen)} languages "
                                f"({', '.join(chosen)}), each a dot; right-hand panels join the translations of one "
                                f"meaning to their centre. Vectors L2-normalised, then projected by PCA."))
@@ -593,12 +608,16 @@ def section_thought(translator, rows: list[dict[str, str]], languages: list[str]
     n = len(meaning)
     chance_meaning, chance_language = (len(chosen) - 1) / (n - 1), (len(picked) - 1) / (n - 1)
     pooled_m, pooled_l = rates["pooled"]
-    low = names[1] if len(names) > 2 else names[0]
+    low = "layer1" if "layer1" in rates else names[0]
     low_m, low_l = rates[low]
     text = [f"In the pooled thought, the nearest neighbour of {_pct(pooled_m)} of the sentences is a translation of "
             f"the same meaning (chance {_pct(chance_meaning)}) and of {_pct(pooled_l)} a sentence in the same "
             f"language (chance {_pct(chance_language)}); in the {labels[low]} it is {_pct(low_m)} and "
             f"{_pct(low_l)}."]
+    if "removed" in rates:
+        text.append(f"With the language directions projected out ({removal.directions.shape[0]} of them, fitted on "
+                    f"training meanings), the same rates are {_pct(rates['removed'][0])} by meaning and "
+                    f"{_pct(rates['removed'][1])} by language.")
     def above_chance(rate: float, chance: float) -> float:  # 0 at chance, 1 when every neighbour matches
         return (rate - chance) / max(1e-9, 1 - chance)
     by_meaning, by_language = above_chance(pooled_m, chance_meaning), above_chance(pooled_l, chance_language)
@@ -619,6 +638,25 @@ def section_thought(translator, rows: list[dict[str, str]], languages: list[str]
                     f"language).")
     section.text = text
     return section
+
+
+def write_thought_map(translator, removal, run: str | Path, out_png: str | Path, data: str | Path | None = None,
+                      ) -> Path:
+    """The t-SNE of section 6 for the pooled thought before and after language removal, as one PNG
+    (``interlingua embed --fit-language-removal --plot PNG``)."""
+    from ..evaluate.testset import load_test_rows
+    rows, languages, _ = load_test_rows(data, translator.languages, run)
+    picked, chosen = choose_meanings(rows, languages)
+    if len(picked) < 3 or len(chosen) < 2:
+        raise InterlinguaError(f"{data or run}: fewer than three test meanings have the same two or more languages")
+    stacked, meaning, language = _thought_points(translator, picked, chosen, ["pooled"], removal)
+    labels = {"pooled": "pooled thought, as the model makes it", "removed": REMOVED_LABEL}
+    fig = _scatter_figure(stacked, labels, meaning, language, chosen, "tsne" if len(meaning) >= TSNE_MIN_POINTS
+                          else "pca")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    atomic_write_bytes(out_png, buffer.getvalue())
+    return Path(out_png)
 
 
 # ----------------------------------------------------------------------------- 7. learned vs hand-made
@@ -773,6 +811,18 @@ def _config_items(config) -> list[tuple[str, list[tuple[str, str]]]]:
     return out
 
 
+def _language_removal(translator, run: Path):
+    """The run's language-removal statistics, else fitted now on its training meanings (not written); None if neither."""
+    from ..language_removal import fit_run
+    if translator.language_removal is not None:
+        return translator.language_removal
+    try:
+        return fit_run(translator, run)
+    except InterlinguaError as exc:
+        log.warning("report: no language removal drawn: %s", exc)
+        return None
+
+
 def write_report(run: str | Path, out_html: str | Path, data: str | Path | None = None, *,
                  max_sentences: int | None = 200, checkpoint: str = "best", progress: bool = True) -> Path:
     """Measure ``run`` and write the eight-section HTML report to ``out_html`` (atomically); return its path.
@@ -821,7 +871,7 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
     step("5/8 abstraction by depth")
     sections["depth"] = section_depth(result)
     step("6/8 the thought, seen")
-    sections["thought"] = section_thought(translator, rows, languages, progress)
+    sections["thought"] = section_thought(translator, rows, languages, progress, _language_removal(translator, run))
     step("7-8/8 baselines and the direction matrix")
     sections["baselines"] = section_baselines(result)
     sections["zeroshot"] = section_zeroshot(result)
