@@ -55,9 +55,9 @@ class Translator:
         self.confidence: dict[str, list[float | None]] = {}
         self.calibration: Calibration | None = None  # the run's calibration.json, set by load()
         # A model trained with a memory (model.memory) reads the best match of each sentence: from this memory
-        # (use_memory), else from its run's training split (``run``, set by load()), read when first needed.
+        # (use_memory), else from its run's training split (``memory_run``, set by load()), read when first needed.
         self.memory: TranslationMemory | None = None
-        self.run: Path | None = None
+        self.memory_run: Path | None = None
         # ... and which memory match each output of the last translate call read, per target language
         self.matches: dict[str, list[Match | None]] = {}
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
@@ -95,7 +95,7 @@ class Translator:
             model.to(torch.bfloat16)
         translator = cls(model, tokenizer, config)
         translator.calibration = Calibration.of_run(run)
-        translator.run = run
+        translator.memory_run = run
         return translator
 
     def use_memory(self, memory: str | Path | TranslationMemory) -> None:
@@ -107,11 +107,15 @@ class Translator:
         self.memory = memory if isinstance(memory, TranslationMemory) else TranslationMemory.from_file(memory)
 
     def _memory(self) -> TranslationMemory | None:
-        if self.memory is None and self.config.model.memory and self.run is not None:
+        """The memory to read: the one given, else the run's training split, looked for once."""
+        if self.memory is None and self.config.model.memory and self.memory_run is not None:
             from .corpus.split import run_split
-            found = run_split(self.run, "train")
+            found = run_split(self.memory_run, "train")
+            self.memory_run = None  # found or not, not looked for again at every batch
             if found is not None and found[0]:
                 self.memory = TranslationMemory(found[0])
+            else:
+                log.warning("the run's training split is not where it was: translating without a memory (--tm FILE)")
         return self.memory
 
     def _match_ids(self, sentences: list[str], lang: str) -> tuple[torch.Tensor | None, list[Match | None]]:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ import torch
 from .errors import InterlinguaError
 from .placeholders import mask, target_order, tokens
 from .tokenizer import BOS, EOS, PAD, Tokenizer, language_sample, stream_language_sample
+
+if TYPE_CHECKING:
+    from .memory import TranslationMemory
 
 log = logging.getLogger("interlingua.data")
 
@@ -156,7 +160,7 @@ NO_MATCH = np.array([EOS], dtype=np.int32)  # the empty sentence: what the model
 class MemorySettings:
     """How a dataset's examples get their memory match (model.memory): from ``memory`` (memory.TranslationMemory),
     at least ``min_score``; ``drop`` of the training matches withheld (a pure function of ``seed``)."""
-    memory: object
+    memory: TranslationMemory
     min_score: float
     drop: float = 0.0
     seed: int = 0
@@ -171,16 +175,16 @@ def example_matches(rows: list[dict[str, str]], examples: np.ndarray, languages:
     """
     memory = settings.memory
     found: list[str | None] = [None] * len(examples)
-    if memory.rows is rows:  # type: ignore[attr-defined]
+    if memory.rows is rows:
         for n, (row, s, t) in enumerate(examples.tolist()):
-            hit = memory.training_match(row, languages[s], languages[t], settings.min_score)  # type: ignore[attr-defined]
+            hit = memory.training_match(row, languages[s], languages[t], settings.min_score)
             if hit is not None:
-                found[n] = memory.rows[hit[0]][languages[t]]  # type: ignore[attr-defined]
+                found[n] = memory.rows[hit[0]][languages[t]]
     else:
         for t, target in enumerate(languages):
             picked = np.nonzero(examples[:, 2] == t)[0]
             queries = [rows[examples[n, 0]][languages[examples[n, 1]]] for n in picked]
-            for n, hit in zip(picked, memory.lookup(queries, target, settings.min_score)):  # type: ignore[attr-defined]
+            for n, hit in zip(picked, memory.lookup(queries, target, settings.min_score)):
                 found[n] = hit.translation if hit is not None else None
     if settings.drop > 0:  # the model must also learn to translate with no match at all
         withheld = np.random.default_rng([settings.seed, 13]).random(len(examples)) < settings.drop

@@ -125,7 +125,8 @@ def test_training_batches_carry_each_examples_match_and_withhold_a_share(made_up
     batch = kept.make_batch(kept.epoch_batches(0, 1, 300)[0], {lang: i for i, lang in enumerate(languages)})
     assert batch.match is not None and batch.match.shape[0] == batch.src.shape[0]
     plain = DirectionDataset(rows, tokenizer, languages, directions, 32)
-    assert plain.make_batch(plain.epoch_batches(0, 1, 300)[0], {lang: i for i, lang in enumerate(languages)}).match is None
+    ids = {lang: i for i, lang in enumerate(languages)}
+    assert plain.make_batch(plain.epoch_batches(0, 1, 300)[0], ids).match is None
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_a_tiny_model_with_a_memory_trains_and_its_loss_falls(memory_run, made_u
 
 
 @pytest.mark.slow
-def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(memory_run, tmp_path):
+def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(memory_run, made_up_corpus, tmp_path):
     from interlingua.api import Translator
     from interlingua.checkpoint import load_weights, resolve_checkpoint
     translator = Translator.load(memory_run, "latest")
@@ -159,6 +160,10 @@ def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(m
     fresh = tiny_model(**{k: v for k, v in vars(translator.config.model).items()})
     assert not torch.equal(fresh.state_dict()[names[0]], saved[names[0]])  # trained, not the initial weights
 
+    from interlingua.corpus.split import load_split
+    seen = load_split(made_up_corpus, "train")[0]
+    [own] = translator.drafts([seen["en"]], to="fr")  # no --tm: the run's training split is the memory
+    assert own.match == 100 and translator.matches["fr"][0].translation == seen["fr"]
     write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
     translator.use_memory(tmp_path / "mine.jsonl")
     close, far = translator.drafts(["open the file", "zzz qqq xxx"], to="fr")
