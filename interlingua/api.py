@@ -126,11 +126,7 @@ class Translator:
         found = memory.lookup(sentences, lang, self.config.train.memory_min_score)
         texts = [m.translation if m is not None else "" for m in found]
         ids = self.tokenizer.encode([mask(t)[0] for t in texts] if self.mask_ids else texts, self.max_len)
-        ids = [seq if text else [EOS] for seq, text in zip(ids, texts)]
-        match = torch.full((len(ids), max(map(len, ids))), PAD, dtype=torch.long)
-        for row, seq in enumerate(ids):
-            match[row, :len(seq)] = torch.tensor(seq)
-        return match.to(self.device), found
+        return pad([seq if text else [EOS] for seq, text in zip(ids, texts)]).to(self.device), found
 
     @property
     def languages(self) -> list[str]:
