@@ -26,10 +26,11 @@ from .data import pad, sorted_batches
 from .engine import OnnxModel, choose_engine
 from .errors import InterlinguaError
 from .language_removal import LanguageRemoval
+from .memory import Match, TranslationMemory
 from .model import Interlingua
 from .placeholders import drop_invented, is_sequential, mask, tokens, unmask
 from .search import MaskConstraint, decode_thought
-from .tokenizer import BOS, PAD, PLACEHOLDER_PIECES, Tokenizer
+from .tokenizer import BOS, EOS, PAD, PLACEHOLDER_PIECES, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Draft:
     which stays blank without the model."""
     text: str
     confidence: float | None
+    match: float | None = None  # the similarity (0-100) of the memory match the model read (model.memory), if any
 
 
 class Translator:
@@ -57,6 +59,12 @@ class Translator:
         self.confidence: dict[str, list[float | None]] = {}
         self.calibration: Calibration | None = None  # the run's calibration.json, set by load()
         self.language_removal: LanguageRemoval | None = None  # the run's language_removal.safetensors, set by load()
+        # A model trained with a memory (model.memory) reads the best match of each sentence: from this memory
+        # (use_memory), else from its run's training split (``memory_run``, set by load()), read when first needed.
+        self.memory: TranslationMemory | None = None
+        self.memory_run: Path | None = None
+        # ... and which memory match each output of the last translate call read, per target language
+        self.matches: dict[str, list[Match | None]] = {}
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
         self.mask_ids = tokenizer.mask_ids if config.train.mask_placeholders else []
         # ... and then writes no placeholder of its own: the raw pieces are banned, a spelled one dropped
@@ -92,7 +100,38 @@ class Translator:
         translator = cls(model, tokenizer, config)
         translator.calibration = Calibration.of_run(run)
         translator.language_removal = LanguageRemoval.of_run(run) if language_removal else None
+        translator.memory_run = run
         return translator
+
+    def use_memory(self, memory: str | Path | TranslationMemory) -> None:
+        """The translation memory a model trained with one reads (a TMX, PO, JSONL or TSV file, ``--tm``)
+        instead of its run's training split. A model trained without one cannot read it: an error."""
+        if not self.config.model.memory:
+            raise InterlinguaError("this model was trained without a translation memory (model.memory=false), so "
+                                   "it cannot read one; train with model.memory=true")
+        self.memory = memory if isinstance(memory, TranslationMemory) else TranslationMemory.from_file(memory)
+
+    def _memory(self) -> TranslationMemory | None:
+        """The memory to read: the one given, else the run's training split, looked for once."""
+        if self.memory is None and self.config.model.memory and self.memory_run is not None:
+            from .corpus.split import run_split
+            found = run_split(self.memory_run, "train")
+            self.memory_run = None  # found or not, not looked for again at every batch
+            if found is not None and found[0]:
+                self.memory = TranslationMemory(found[0])
+            else:
+                log.warning("the run's training split is not where it was: translating without a memory (--tm FILE)")
+        return self.memory
+
+    def _match_ids(self, sentences: list[str], lang: str) -> tuple[torch.Tensor | None, list[Match | None]]:
+        """The memory matches of ``sentences`` into ``lang`` as padded token ids (EOS alone for none)."""
+        memory = self._memory() if self.config.model.memory else None
+        if memory is None:
+            return None, [None] * len(sentences)
+        found = memory.lookup(sentences, lang, self.config.train.memory_min_score)
+        texts = [m.translation if m is not None else "" for m in found]
+        ids = self.tokenizer.encode([mask(t)[0] for t in texts] if self.mask_ids else texts, self.max_len)
+        return pad([seq if text else [EOS] for seq, text in zip(ids, texts)]).to(self.device), found
 
     @property
     def languages(self) -> list[str]:
@@ -175,45 +214,53 @@ class Translator:
                                    max_len=max_len) if words else {lang: [] for lang in targets}
             found_cut = self.cut_short if words else {lang: [] for lang in targets}
             found_sure = self.confidence if words else {lang: [] for lang in targets}
+            found_match = self.matches if words else {lang: [] for lang in targets}
             result = {lang: [""] * len(sentences) for lang in targets}
             cut = {lang: [False] * len(sentences) for lang in targets}  # a blank line is never cut short
             sure: dict[str, list[float | None]] = {lang: [None] * len(sentences) for lang in targets}
+            matched: dict[str, list[Match | None]] = {lang: [None] * len(sentences) for lang in targets}
             for lang in targets:
-                for i, text, short, value in zip(words, found[lang], found_cut[lang], found_sure[lang]):
-                    result[lang][i], cut[lang][i], sure[lang][i] = text, short, value
-            self.cut_short, self.confidence = cut, sure
+                for i, text, short, value, match in zip(words, found[lang], found_cut[lang], found_sure[lang],
+                                                        found_match[lang]):
+                    result[lang][i], cut[lang][i], sure[lang][i], matched[lang][i] = text, short, value, match
+            self.cut_short, self.confidence, self.matches = cut, sure, matched
             return result[targets[0]] if one else result
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut, through_sure = self.cut_short[pivot], self.confidence[pivot]
-            result, cut, sure = {}, {}, {}
+            result, cut, sure, matched = {}, {}, {}, {pivot: self.matches[pivot]}
             for lang in targets:
                 if lang == pivot:
                     result[lang], cut[lang], sure[lang] = list(through), through_cut, through_sure
                     continue
                 result[lang] = self.translate(through, to=lang, beam=beam, max_len=max_len)
+                matched[lang] = self.matches[lang]  # the second leg's: the pivot text matched in the memory
                 cut[lang] = [a or b for a, b in zip(through_cut, self.cut_short[lang])]
                 # a chain is as sure as its weaker leg (the second leg alone would trust a bad pivot text)
                 sure[lang] = [a if b is None else min(a, b) for a, b in zip(through_sure, self.confidence[lang])]
-            self.cut_short, self.confidence = cut, sure
+            self.cut_short, self.confidence, self.matches = cut, sure, matched
             return result[targets[0]] if one else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
         cut = {lang: [False] * len(sentences) for lang in targets}
         sure = {lang: [0.0] * len(sentences) for lang in targets}
+        matched: dict[str, list[Match | None]] = {lang: [None] * len(sentences) for lang in targets}
         originals = [mask(s)[1] for s in sentences] if self.mask_ids else [[] for _ in sentences]
         for chunk, src in self._batches(sentences):
             thought = self.model.encode(src)
             for lang in targets:
                 lang_ids = self.model.language_ids([lang] * len(chunk))
+                match, found = self._match_ids([sentences[i] for i in chunk], lang)
                 ids, scores = decode_thought(self.model, thought, lang_ids, limit, beam,
-                                             masks=self._constraint(chunk, originals), with_scores=True)
+                                             masks=self._constraint(chunk, originals), with_scores=True, match=match)
+                for i, m in zip(chunk, found):
+                    matched[lang][i] = m
                 for i, seq, text, score in zip(chunk, ids, self.tokenizer.decode(ids), scores):
                     result[lang][i] = self._restore(text, sentences[i], originals[i])
                     # search strips EOS, so an output as long as the limit never ended by itself
                     cut[lang][i] = self.input_cut[i] or len(seq) >= limit
                     sure[lang][i] = confidence(score)
-        self.cut_short, self.confidence = cut, sure
+        self.cut_short, self.confidence, self.matches = cut, sure, matched
         return result[targets[0]] if one else result
 
     def drafts(self, sentences: list[str], to: str | list[str], beam: int = 1, pivot: str | None = None,
@@ -225,10 +272,12 @@ class Translator:
         run has one (``interlingua calibrate``), turns it into a chance that the draft is good.
         """
         result = self.translate(sentences, to=to, beam=beam, pivot=pivot, max_len=max_len)
+        def made(texts: list[str], lang: str) -> list[Draft]:
+            return [Draft(text, value, m.score if m is not None else None)
+                    for text, value, m in zip(texts, self.confidence[lang], self.matches[lang])]
         if isinstance(to, str):  # translate keys self.confidence by the model's code for ``to``
-            return [Draft(text, value) for text, value in zip(result, self.confidence[self._language(to)])]
-        return {lang: [Draft(text, value) for text, value in zip(texts, self.confidence[lang])]
-                for lang, texts in result.items()}
+            return made(result, self._language(to))
+        return {lang: made(texts, lang) for lang, texts in result.items()}
 
     def _constraint(self, chunk: list[int], originals: list[list[str]]) -> MaskConstraint | None:
         """Which masks each sentence of the batch must write: the first len(its placeholders)."""

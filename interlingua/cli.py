@@ -284,7 +284,13 @@ def cmd_translate(args: argparse.Namespace) -> None:
     if args.glossary:
         from .localize.glossary import load_glossary, translate_lines
         glossary = load_glossary(args.glossary)  # a bad glossary fails before the model loads
+    memory = None
+    if args.tm:
+        from .memory import TranslationMemory
+        memory = TranslationMemory.from_file(args.tm)  # a bad memory fails before the model loads
     translator = Translator.load(args.model, args.checkpoint, precision=args.precision, engine=args.engine)
+    if memory is not None:
+        translator.use_memory(memory)
     targets = resolve_languages(targets, translator.languages)  # pt_BR -> pt-BR: the model's own spelling
     if glossary is not None:
         result, left_empty = translate_lines(translator, sentences, targets, glossary, args.beam, args.pivot)
@@ -299,7 +305,12 @@ def cmd_translate(args: argparse.Namespace) -> None:
     lines = []
     for i in range(len(sentences)):
         for lang in targets:
-            lines.append(f"{lang}\t{result[lang][i]}" if args.tsv else result[lang][i])
+            line = f"{lang}\t{result[lang][i]}" if args.tsv else result[lang][i]
+            if args.show_match:  # which drafts came from a close match, and how close
+                found = translator.matches.get(lang, [])
+                match = found[i] if i < len(found) else None
+                line += f"\tmemory {match.score:.0f}%" if match is not None else "\t"
+            lines.append(line)
     atomic_write_text(args.out or "-", "".join(line + "\n" for line in lines))
 
 
@@ -314,7 +325,11 @@ TRANSLATE = Command("translate", cmd_translate, [MODEL, TARGETS, BEAM, CHECKPOIN
     arg("--pivot", help="translate through this language, e.g. en, to compare with direct"),
     arg("--tsv", action="store_true", help="prefix each line with its language and a tab"),
     arg("--glossary", metavar="FILE", help="terms to keep or translate as given (TBX, or CSV rows "
-        "source,target[,language]); a line that loses a term is left empty, with a warning"))],
+        "source,target[,language]); a line that loses a term is left empty, with a warning"),
+    arg("--tm", metavar="FILE", help="the translation memory (TMX, PO, JSONL or TSV) a model trained with one "
+        "(model.memory=true) reads; default: its run's training split"),
+    arg("--show-match", action="store_true", help="add a tab and the similarity of the memory match each line was "
+        "drafted from ('memory 87%%'; empty: none)"))],
     dict(help="translate sentences into one or more languages",
          description="Translate TEXT arguments, or one sentence per line from --in or stdin. " + TRANSLATE_ORDER))
 
@@ -401,7 +416,8 @@ TRANSLATE_FILE = Command("translate-file", cmd_translate_file, [MODEL, TARGETS, 
     arg("--overwrite", action="store_true",
         help="retranslate every entry, also those already translated (default: fill only empty ones)"),
     arg("--tm", metavar="FILE", help="translation memory (PO, XLIFF, TMX or Qt .ts): a match of at least 95%% "
-        "similarity is used before the model, marked for review and noted with its score"),
+        "similarity is used before the model, marked for review and noted with its score; a model trained with a "
+        "memory (model.memory=true) also reads its closest match for every other draft"),
     arg("--min-confidence", type=real(0, 1), metavar="X", help="leave a model draft empty when the model's "
         "confidence in it (0 to 1, written beside each draft; docs/localize.md) is below X, and count it"),
     arg("--glossary", metavar="FILE", help="terms to keep or translate as given: TBX, or CSV with rows "
@@ -426,7 +442,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
           max_queue=args.max_queue, precision=args.precision, engine=args.engine, max_cost=args.max_cost,
           api_key=args.api_key,
           cors_origins=[o.strip() for o in args.cors_origins.split(",") if o.strip()] if args.cors_origins else None,
-          access_log=args.access_log)
+          access_log=args.access_log, memory=args.tm)
 
 
 SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, ENGINE, shared(
@@ -450,6 +466,8 @@ SERVE = Command("serve", cmd_serve, [MODEL, CHECKPOINT, PRECISION, ENGINE, share
     arg("--cors-origins", default=None,
         help="web origins whose pages may call the API, comma-separated ('*': any; default: none)"),
     arg("--access-log", action="store_true", help="log every request (uvicorn's access log)"),
+    arg("--tm", metavar="FILE", help="the translation memory (TMX, PO, JSONL or TSV) a model trained with one "
+        "(model.memory=true) reads; default: its run's training split"),
     arg("--threads", type=whole(0, 1024), default=0, help="CPU threads for the model (default 0: torch's choice, one "
         "per core); fewer leave cores to other work, e.g. a second server process"))],
     dict(help="HTTP API and a web page for a model (FastAPI + uvicorn)",

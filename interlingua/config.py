@@ -34,6 +34,7 @@ class ModelConfig:
     init_std: float = 0.0      # 0: Xavier-uniform matrices, embeddings N(0, 1/d) | > 0: N(0, init_std) for both (Marian, BART: 0.02)
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
     language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
+    memory: bool = False       # the decoder also reads a translation memory's match (memory.py), by its own path
 
 
 @dataclass
@@ -67,6 +68,9 @@ class TrainConfig:
     stream_buffer: int = 100_000    # with stream: examples shuffled and bucketed together (the memory bound)
     precision: str = "auto"         # auto | fp32 | bf16 (autocast); auto: bf16 where it is measured faster
     mask_placeholders: bool = True  # placeholders become indexed mask pieces in training and translation
+    memory_min_score: float = 50.0  # with model.memory: a match below this fuzzy ratio (0-100) is no match
+    memory_drop: float = 0.2        # with model.memory: the share of training matches withheld, so that the
+                                    # model learns to translate with none too
 
 
 @dataclass
@@ -179,7 +183,7 @@ AT_LEAST_0 = ("model.bridge_queries", "model.init_std", "train.warmup_steps", "t
               "train.adversary_weight", "train.max_steps", "train.max_minutes", "train.save_every_minutes",
               "train.threads")
 ABOVE_0 = ("train.lr", "train.clip_norm", "train.align_temperature", "train.tokenizer_temperature")
-FRACTION = ("model.dropout", "train.label_smoothing")  # 0 <= x < 1
+FRACTION = ("model.dropout", "train.label_smoothing", "train.memory_drop")  # 0 <= x < 1
 
 
 def value_problems(config: RunConfig, source: str = "config") -> list[str]:
@@ -197,6 +201,11 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
     if t.adversary_weight > 0 and m.bridge_queries == 0:
         problems.append(f"{source}: train.adversary_weight needs a bridge (model.bridge_queries > 0): its "
                         f"classifier reads the fixed-size thought")
+    if not 0 < t.memory_min_score <= 100:
+        problems.append(f"{source}: train.memory_min_score must be above 0 and at most 100, got {t.memory_min_score!r}")
+    if m.memory and t.stream:
+        problems.append(f"{source}: model.memory needs the training split in memory (train.stream=false): a match "
+                        f"is searched among all training rows")
     if m.norm not in ("pre", "post"):
         problems.append(f"{source}: model.norm must be 'pre' or 'post', not '{m.norm}'")
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):

@@ -14,13 +14,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .errors import InterlinguaError
 from .placeholders import mask, target_order, tokens
-from .tokenizer import BOS, PAD, Tokenizer, language_sample, stream_language_sample
+from .tokenizer import BOS, EOS, PAD, Tokenizer, language_sample, stream_language_sample
+
+if TYPE_CHECKING:
+    from .memory import TranslationMemory
 
 log = logging.getLogger("interlingua.data")
 
@@ -72,14 +76,15 @@ class Batch:
     tgt_out: torch.Tensor   # (B, T) target ids + EOS, PAD-padded (PAD is ignored by the loss)
     lang: torch.Tensor      # (B,) target-language ids
     meaning: torch.Tensor   # (B,) row index: two examples of one meaning are not negatives
+    match: torch.Tensor | None = None  # (B, M) the memory's translation, EOS alone for none (model.memory)
 
     @property
     def target_tokens(self) -> int:
         return int((self.tgt_out != PAD).sum())
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(*(t.to(device, non_blocking=True) for t in
-                       (self.src, self.tgt_in, self.tgt_out, self.lang, self.meaning)))
+        return Batch(*(t.to(device, non_blocking=True) if t is not None else None for t in
+                       (self.src, self.tgt_in, self.tgt_out, self.lang, self.meaning, self.match)))
 
 
 def pad(seqs: Sequence[Sequence[int]], prefix: int | None = None, pad_id: int = PAD) -> torch.Tensor:
@@ -140,17 +145,59 @@ def tokenise_rows(rows: list[dict[str, str]], tokenizer: Tokenizer, languages: l
     return TokenisedRows(ids, masked, mask_ids)
 
 
-def to_batch(src: list[np.ndarray], tgt: list[np.ndarray], lang: list[int], meaning: list[int]) -> Batch:
-    """Padded tensors of aligned examples: source ids, target ids (BOS-shifted in, EOS-ended out)."""
+def to_batch(src: list[np.ndarray], tgt: list[np.ndarray], lang: list[int], meaning: list[int],
+             match: list[np.ndarray] | None = None) -> Batch:
+    """Padded tensors of aligned examples: source ids, target ids (BOS-shifted in, EOS-ended out), memory matches."""
     return Batch(src=pad(src), tgt_in=pad([t[:-1] for t in tgt], prefix=BOS), tgt_out=pad(tgt),
-                 lang=torch.tensor(lang), meaning=torch.tensor(meaning))
+                 lang=torch.tensor(lang), meaning=torch.tensor(meaning),
+                 match=pad(match) if match is not None else None)
+
+
+NO_MATCH = np.array([EOS], dtype=np.int32)  # the empty sentence: what the model reads when the memory has nothing
+
+
+@dataclass
+class MemorySettings:
+    """How a dataset's examples get their memory match (model.memory): from ``memory`` (memory.TranslationMemory),
+    at least ``min_score``; ``drop`` of the training matches withheld (a pure function of ``seed``)."""
+    memory: TranslationMemory
+    min_score: float
+    drop: float = 0.0
+    seed: int = 0
+
+
+def example_matches(rows: list[dict[str, str]], examples: np.ndarray, languages: list[str],
+                    settings: MemorySettings) -> list[str | None]:
+    """The memory's translation for each (row, src, tgt) example, or None.
+
+    When the memory holds these very rows (training), a row's match is never itself nor a near-duplicate
+    of its meaning (``TranslationMemory.training_match``); other rows (dev) are looked up by their text.
+    """
+    memory = settings.memory
+    found: list[str | None] = [None] * len(examples)
+    if memory.rows is rows:
+        for n, (row, s, t) in enumerate(examples.tolist()):
+            hit = memory.training_match(row, languages[s], languages[t], settings.min_score)
+            if hit is not None:
+                found[n] = memory.rows[hit[0]][languages[t]]
+    else:
+        for t, target in enumerate(languages):
+            picked = np.nonzero(examples[:, 2] == t)[0]
+            queries = [rows[examples[n, 0]][languages[examples[n, 1]]] for n in picked]
+            for n, hit in zip(picked, memory.lookup(queries, target, settings.min_score)):
+                found[n] = hit.translation if hit is not None else None
+    if settings.drop > 0:  # the model must also learn to translate with no match at all
+        withheld = np.random.default_rng([settings.seed, 13]).random(len(examples)) < settings.drop
+        found = [None if w else text for text, w in zip(found, withheld)]
+    return found
 
 
 class DirectionDataset:
-    """Tokenised rows and the (row, src, tgt) examples of the chosen directions."""
+    """Tokenised rows and the (row, src, tgt) examples of the chosen directions (and each one's memory match)."""
 
     def __init__(self, rows: list[dict[str, str]], tokenizer: Tokenizer, languages: list[str],
-                 directions: list[tuple[str, str]], max_len: int, mask_placeholders: bool = False):
+                 directions: list[tuple[str, str]], max_len: int, mask_placeholders: bool = False,
+                 memory: MemorySettings | None = None):
         self.languages, self.directions = languages, directions
         self.lang_index = {lang: i for i, lang in enumerate(languages)}
         self.tokenised = tokenise_rows(rows, tokenizer, languages, max_len, mask_placeholders)
@@ -161,6 +208,15 @@ class DirectionDataset:
         if len(self.examples) == 0:
             raise InterlinguaError("no training examples: no row has both sides of any direction "
                                    f"({', '.join(f'{s}-{t}' for s, t in directions[:6])}…)")
+        self.matches: list[np.ndarray] | None = None
+        if memory is not None:
+            texts = example_matches(rows, self.examples, languages, memory)
+            unique = sorted({text for text in texts if text})
+            # a match is read as a source is: placeholders masked in its own order when the run masks them
+            encoded = tokenizer.encode([mask(text)[0] for text in unique] if mask_placeholders else unique, max_len)
+            ids = {text: np.asarray(seq, dtype=np.int32) for text, seq in zip(unique, encoded)}
+            self.matches = [ids[text] if text else NO_MATCH for text in texts]
+            log.info("memory matches for %d of %d examples", sum(bool(text) for text in texts), len(texts))
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -171,18 +227,23 @@ class DirectionDataset:
 
     def lengths(self, example: np.ndarray) -> tuple[int, int]:
         """Unmasked lengths, for bucketing: a mask is one piece where its placeholder was one or more."""
-        row, s, t = example
+        row, s, t = example[:3]
         return len(self.ids[(row, self.languages[s])]), len(self.ids[(row, self.languages[t])])
 
     def make_batch(self, examples: np.ndarray, target_lang_ids: dict[str, int]) -> Batch:
-        pairs = [self.tokenised.pair(r, self.languages[s], self.languages[t]) for r, s, t in examples]
+        """``examples``: rows of ``self.examples`` with their index appended (as ``epoch_batches`` gives them)."""
+        pairs = [self.tokenised.pair(r, self.languages[s], self.languages[t]) for r, s, t, _ in examples]
+        matches = [self.matches[n] for n in examples[:, 3]] if self.matches is not None else None
         return to_batch([src for src, _ in pairs], [tgt for _, tgt in pairs],
-                        [target_lang_ids[self.languages[t]] for _, _, t in examples], examples[:, 0].tolist())
+                        [target_lang_ids[self.languages[t]] for _, _, t, _ in examples], examples[:, 0].tolist(),
+                        matches)
 
     def epoch_batches(self, epoch: int, seed: int, max_tokens: int, pool_batches: int = 64) -> list[np.ndarray]:
-        """This epoch's batches (arrays of examples), a pure function of (seed, epoch)."""
+        """This epoch's batches (arrays of examples, each with its index in ``self.examples`` appended),
+        a pure function of (seed, epoch)."""
         rng = np.random.default_rng([seed, epoch])
-        order = self.examples[rng.permutation(len(self.examples))]
+        indexed = np.concatenate([self.examples, np.arange(len(self.examples))[:, None]], axis=1)
+        order = indexed[rng.permutation(len(self.examples))]
         lengths = np.array([max(self.lengths(e)) for e in order])
         return [order[batch] for batch in bucket(lengths, max_tokens, rng, pool_batches)]
 
@@ -385,8 +446,9 @@ class CorpusInMemory:
         return language_sample(self.rows, languages, size, temperature, seed)
 
     def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
-                max_len: int, mask_placeholders: bool = False) -> DirectionDataset:
-        return DirectionDataset(self.rows, tokenizer, languages, directions, max_len, mask_placeholders)
+                max_len: int, mask_placeholders: bool = False,
+                memory: MemorySettings | None = None) -> DirectionDataset:
+        return DirectionDataset(self.rows, tokenizer, languages, directions, max_len, mask_placeholders, memory)
 
 
 class CorpusStream:
@@ -410,6 +472,6 @@ class CorpusStream:
         return stream_language_sample(self.rows(), self.counts()[0], languages, size, temperature, seed)
 
     def dataset(self, tokenizer: Tokenizer, languages: list[str], directions: list[tuple[str, str]],
-                max_len: int, mask_placeholders: bool = False) -> StreamingDirections:
+                max_len: int, mask_placeholders: bool = False, memory: None = None) -> StreamingDirections:
         return StreamingDirections(self.shards, tokenizer, languages, directions, max_len, self.buffer_examples,
                                    mask_placeholders=mask_placeholders)

@@ -86,8 +86,10 @@ class OnnxModel:
         (thought,) = self.sessions["encoder"].run(None, {"src": src.cpu().numpy()})
         return torch.from_numpy(thought)
 
-    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor, beam: int = 1) -> OnnxDecoderState:
-        """As Interlingua.start_decoding: row b·beam + j is beam j of sentence b."""
+    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor, beam: int = 1,
+                       match: torch.Tensor | None = None) -> OnnxDecoderState:
+        """As Interlingua.start_decoding: row b·beam + j is beam j of sentence b. ``match`` is always None here:
+        choose_engine never picks this engine for a model with a translation memory."""
         thought = thought.cpu().numpy()
         cross_k, cross_v = self.sessions["memory"].run(None, {"thought": thought})
         mask = (thought != 0).any(-1)[:, None, None, :] if self.with_mask else None  # as Interlingua.thought_mask
@@ -148,6 +150,11 @@ def choose_engine(run: Path, config: ModelConfig, step: int, engine: str, precis
                                    "interlingua export --int8)")
         return None
     asked = engine == "onnx" or precision == "int8"
+    if config.memory:  # the export has no place for the memory's cross-attention (export.py refuses such runs)
+        if asked:
+            raise InterlinguaError("the ONNX engine does not run models trained with a translation memory "
+                                   "(model.memory): --engine torch")
+        return None
     if not asked and (precision != "fp32" or (device or ("cuda" if torch.cuda.is_available() else "cpu")) != "cpu"):
         return None  # bf16 and GPUs are the PyTorch path's
     if asked and precision == "bf16":

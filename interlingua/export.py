@@ -187,6 +187,9 @@ def export(run: Path | str, precision: str = "fp32", checkpoint: str = "best", o
         raise InterlinguaError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     run = Path(run)
     config = read_run_config(run)
+    if config.model.memory:
+        raise InterlinguaError(f"{run}: a model trained with a translation memory (model.memory) cannot be exported "
+                               "yet: its decoder's second cross-attention is not in the ONNX graphs")
     folder = Path(out) if out is not None else export_folder(run, precision)
     check_output(folder / MANIFEST, parents=True)  # before minutes of tracing
     step = resolve_checkpoint(run, checkpoint)

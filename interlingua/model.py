@@ -8,6 +8,12 @@ The bridge is a fixed set of k learned queries that read the encoder states; its
 encoder states, so no source-language signal can reach it except through the thought: that is
 what makes zero-shot directions and language-agnostic sentence vectors possible.
 
+``model.memory`` adds a translation memory's match (``memory.py``): the retrieved translation is encoded by
+the same encoder and each decoder layer reads it through a cross-attention of its own, after the thought's.
+The thought stays the source's alone (``encode`` never sees the match), so sentence vectors, retrieval and
+probes keep their meaning; and because the match is encoded into the same language-agnostic space as the
+thought, the decoder can compare the two to judge how far to trust it. No match is an empty sentence (EOS).
+
 ``bridge_queries: 0`` removes the bridge: the thought is then the encoder states themselves, one
 vector per source token with padding rows all zero, and the decoder attends to all of them. That
 is the standard multilingual Transformer (Johnson et al. 2017), kept as the yardstick that says
@@ -225,11 +231,18 @@ class DecoderLayer(Residual):
         self.self_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
         self.cross_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=False)
         self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
+        if c.memory:  # created last, so a model without a memory draws the very same initial weights
+            self.norm_match = nn.LayerNorm(c.d_model)
+            self.match_attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=False)
 
     def forward(self, x: torch.Tensor, thought_kv: tuple[torch.Tensor, torch.Tensor],
-                cache: KVCache | None = None, thought_mask: torch.Tensor | None = None) -> torch.Tensor:
+                cache: KVCache | None = None, thought_mask: torch.Tensor | None = None,
+                match_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+                match_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.residual(x, self.norm1, lambda h: self.self_attn(h, causal=True, cache=cache))
         x = self.residual(x, self.norm2, lambda h: self.cross_attn(h, memory_kv=thought_kv, mask=thought_mask))
+        if match_kv is not None:  # the memory's translation: its own path, after the thought
+            x = self.residual(x, self.norm_match, lambda h: self.match_attn(h, memory_kv=match_kv, mask=match_mask))
         return self.residual(x, self.norm3, self.ff)
 
 
@@ -241,6 +254,8 @@ class DecoderState:
     thought_mask: torch.Tensor | None = None             # (B, 1, 1, T) real thought rows; None: all are (k > 0)
     self_cache: list[KVCache] = field(default_factory=list)  # per decoder layer
     position: int = 0
+    match_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer: the memory match (model.memory)
+    match_mask: torch.Tensor | None = None               # (B, 1, 1, M) its real rows
     # Inference only: the tied output layer as a contiguous (d, V) matrix. x @ W.T on the (V, d)
     # embedding table takes a slow path for a few rows (~2x at batch 1 and beam 4 on this CPU).
     output_weight: torch.Tensor | None = None
@@ -357,19 +372,29 @@ class Interlingua(nn.Module):
 
     # -- decode: thought + target language -> tokens ------------------------------------------
 
-    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor, beam: int = 1) -> DecoderState:
+    def start_decoding(self, thought: torch.Tensor, lang: torch.Tensor, beam: int = 1,
+                       match: torch.Tensor | None = None) -> DecoderState:
         """Decoding state for ``len(thought) * beam`` rows, sentence by sentence (row b·beam + j is
         beam j of sentence b); ``lang`` has one target language per sentence.
 
         A sentence's beams share its thought's keys and values: they are projected and read once.
+        ``match`` (B, M) the token ids of each sentence's memory match (model.memory); None: no match for any.
         """
         kv = [layer.cross_attn.project_memory(thought) for layer in self.decoder]
+        match_kv = match_mask = None
+        if self.config.memory:
+            if match is None:  # no match: the empty sentence, EOS alone
+                match = torch.full((thought.shape[0], 1), self.EOS, dtype=torch.long, device=thought.device)
+            encoded = self.encode(match)
+            match_kv = [layer.match_attn.project_memory(encoded) for layer in self.decoder]
+            match_mask = self.thought_mask(encoded)
         output_weight = None if torch.is_grad_enabled() else self.embed.weight.t().contiguous()
         lang_vector = self.target_language(lang)[:, None, :]
         if beam > 1:
             lang_vector = lang_vector.repeat_interleave(beam, dim=0)
         return DecoderState(thought_kv=kv, lang_vector=lang_vector, thought_mask=self.thought_mask(thought),
-                            self_cache=[KVCache() for _ in self.decoder], output_weight=output_weight)
+                            self_cache=[KVCache() for _ in self.decoder], output_weight=output_weight,
+                            match_kv=match_kv, match_mask=match_mask)
 
     def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
                logits: bool = True) -> torch.Tensor:
@@ -380,8 +405,9 @@ class Interlingua(nn.Module):
         """
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
-        for layer, kv, cache in zip(self.decoder, state.thought_kv, state.self_cache):
-            x = layer(x, kv, cache if use_cache else None, state.thought_mask)
+        for i, (layer, kv, cache) in enumerate(zip(self.decoder, state.thought_kv, state.self_cache)):
+            match_kv = state.match_kv[i] if state.match_kv is not None else None
+            x = layer(x, kv, cache if use_cache else None, state.thought_mask, match_kv, state.match_mask)
         if use_cache:
             state.position += tokens.shape[1]
         x = self.decoder_norm(x)
@@ -391,11 +417,12 @@ class Interlingua(nn.Module):
             return x @ state.output_weight
         return F.linear(x, self.embed.weight)  # output layer tied to the embeddings
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor, logits: bool = True):
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor, logits: bool = True,
+                match: torch.Tensor | None = None):
         """Teacher-forced training pass: logits (B, T, V) (or, with logits=False, the states before
-        the output layer) and the thought (B, k, d)."""
+        the output layer) and the thought (B, k, d). ``match``: the memory's translations (model.memory)."""
         thought = self.encode(src)
-        state = self.start_decoding(thought, lang)
+        state = self.start_decoding(thought, lang, match=match)
         return self.decode(tgt_in, state, use_cache=False, logits=logits), thought
 
     # -- training -----------------------------------------------------------------------------

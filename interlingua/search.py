@@ -70,15 +70,16 @@ Decoded = list[list[int]] | tuple[list[list[int]], list[float]]
 @torch.inference_mode()
 def greedy(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
            use_cache: bool = True, min_len: int = 0, masks: MaskConstraint | None = None,
-           with_scores: bool = False) -> Decoded:
+           with_scores: bool = False, match: torch.Tensor | None = None) -> Decoded:
     """The most probable token at every step. ``use_cache=False`` recomputes the whole prefix (for tests).
 
     EOS cannot be chosen before ``min_len`` tokens were produced (``min_len == max_len`` forces that
     exact length, as the inference benchmark does). ``masks``: each row's placeholder masks, exactly once.
     ``with_scores``: (outputs, mean log-probability per token of each), see the module docstring.
+    ``match``: each row's memory match (model.memory, ``Interlingua.start_decoding``).
     """
     batch = thought.shape[0]
-    state = model.start_decoding(thought, lang)
+    state = model.start_decoding(thought, lang, match=match)
     tokens = torch.full((batch, 1), BOS, dtype=torch.long, device=thought.device)
     done = torch.zeros(batch, dtype=torch.bool, device=thought.device)
     total = torch.zeros(batch, device=thought.device)   # log-probability of what each row wrote so far
@@ -127,7 +128,8 @@ def parents_in_place(origin: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
                 beam: int = 4, length_penalty: float = 1.0, min_len: int = 0,
-                masks: MaskConstraint | None = None, with_scores: bool = False) -> Decoded:
+                masks: MaskConstraint | None = None, with_scores: bool = False,
+                match: torch.Tensor | None = None) -> Decoded:
     """Standard beam search; hypotheses are ranked by log-probability / length**length_penalty.
 
     EOS cannot be chosen before ``min_len`` tokens were produced. ``masks``: each sentence's
@@ -137,7 +139,7 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
     """
     masks = masks.expand(beam) if masks is not None else None
     batch, device = thought.shape[0], thought.device
-    state = model.start_decoding(thought, lang, beam)
+    state = model.start_decoding(thought, lang, beam, match=match)
     tokens = torch.full((batch * beam, 1), BOS, dtype=torch.long, device=device)
     # Only the first beam is live at the start, so the k beams do not all pick the same token.
     scores = torch.full((batch, beam), float("-inf"), device=device)
@@ -197,7 +199,9 @@ def beam_search(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, m
 
 def decode_thought(model: Interlingua, thought: torch.Tensor, lang: torch.Tensor, max_len: int,
                    beam: int = 1, min_len: int = 0, masks: MaskConstraint | None = None,
-                   with_scores: bool = False) -> Decoded:
+                   with_scores: bool = False, match: torch.Tensor | None = None) -> Decoded:
     if beam <= 1:
-        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks, with_scores=with_scores)
-    return beam_search(model, thought, lang, max_len, beam, min_len=min_len, masks=masks, with_scores=with_scores)
+        return greedy(model, thought, lang, max_len, min_len=min_len, masks=masks, with_scores=with_scores,
+                      match=match)
+    return beam_search(model, thought, lang, max_len, beam, min_len=min_len, masks=masks, with_scores=with_scores,
+                       match=match)

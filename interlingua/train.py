@@ -34,8 +34,8 @@ from .checkpoint import (absolute_corpus, clear_run, is_run, load_checkpoint, re
 from . import distributed
 from .config import RunConfig, TrainConfig, apply_overrides, value_problems
 from .corpus.split import load_split, stream_dev_rows, train_shards
-from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, choose_languages, iterate_batches,
-                   parse_directions, stream_resume_position)
+from .data import (Batch, CorpusInMemory, CorpusStream, DirectionDataset, MemorySettings, choose_languages,
+                   iterate_batches, parse_directions, stream_resume_position)
 from .errors import InterlinguaError, Interrupted
 from .files import read_json, write_json
 from .hardware import choose_precision, measure_matmul_flops
@@ -57,7 +57,7 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         c = self.config
-        hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False)
+        hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False, match=batch.match)
         loss = output_layer_loss(hidden, self.model.embed.weight, batch.tgt_out, c.label_smoothing)
         if c.align_weight > 0 or c.adversary_weight > 0:
             # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source,
@@ -202,7 +202,7 @@ def dev_loss(model: Interlingua, dev: DirectionDataset, config: RunConfig, lang_
         if seen >= max_examples:
             break
         batch = dev.make_batch(examples, lang_ids)
-        logits, _ = model(batch.src, batch.tgt_in, batch.lang)
+        logits, _ = model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
         n = batch.target_tokens
         total += float(translation_loss(logits, batch.tgt_out, 0.0)) * n
         tokens += n
@@ -211,10 +211,12 @@ def dev_loss(model: Interlingua, dev: DirectionDataset, config: RunConfig, lang_
     return total / max(1, tokens)
 
 
-def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[dict[str, str]]) -> dict[str, float]:
+def dev_chrf(model: Interlingua, tokenizer: Tokenizer, run: Run, dev_rows: list[dict[str, str]],
+             memory: MemorySettings | None = None) -> dict[str, float]:
     """chrF on a sample of dev rows: mean over trained directions, and over a few zero-shot ones."""
     from .api import Translator
     translator = Translator(model, tokenizer, run.config)
+    translator.memory = memory.memory if memory is not None else None
     scores = dev_chrf_of(translator.translate, run.languages, run.directions, dev_rows, run.config.train.eval_sentences)
     model.train()
     return scores
@@ -317,9 +319,17 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
     run = prepare_run(data, out, config, resume, overwrite, corpus) if ctx.is_main else None
     distributed.barrier(ctx)
     run = run or prepare_run(data, out, config, True, False, corpus)
-    dataset = corpus.dataset(run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders)
-    dev = (DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders)
-           if dev_rows else None)
+    memory = None
+    if config.model.memory:  # the training split is the memory: found once, cached beside its file
+        from .corpus.split import split_path
+        from .memory import TranslationMemory
+        sibling = split_path(data, "train")
+        memory = MemorySettings(TranslationMemory(corpus.rows, sibling if sibling.is_file() else data),
+                                t.memory_min_score, t.memory_drop, t.seed)
+    dataset = corpus.dataset(run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders, memory)
+    dev_memory = MemorySettings(memory.memory, t.memory_min_score) if memory is not None else None  # nothing withheld
+    dev = (DirectionDataset(dev_rows, run.tokenizer, run.languages, run.directions, t.max_len, t.mask_placeholders,
+                            dev_memory) if dev_rows else None)
     if isinstance(dataset, DirectionDataset):
         log.info("%d training examples over %d directions", len(dataset), len(run.directions))
     else:
@@ -386,7 +396,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
                 with signalled.promptly():
                     if dev is not None:
                         metrics["dev_loss"] = dev_loss(model, dev, config, lang_ids)
-                        metrics.update({f"dev_{k}": v for k, v in dev_chrf(model, run.tokenizer, run, dev_rows).items()})
+                        metrics.update({f"dev_{k}": v for k, v in
+                                        dev_chrf(model, run.tokenizer, run, dev_rows, dev_memory).items()})
             except StopOnSignal.StopNow:
                 model.train()
                 log.info("evaluation stopped; saving a checkpoint at step %d (resume evaluates it)", step)

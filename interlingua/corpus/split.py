@@ -43,18 +43,19 @@ def grouping_key(english: str) -> str:
     return _FAILURE.sub("cannot", " ".join(_NOT_WORD.sub(" ", text).split()))
 
 
-def near_duplicate_groups(texts: list[str]) -> list[int]:
+def near_duplicate_groups(texts: list[str | None]) -> list[int]:
     """One group number per text: equal ``grouping_key``, or keys with fuzzy ratio ≥ ``NEAR_DUPLICATE``, share one.
 
     Groups are the connected components of that relation (union-find), so they do not depend on the
     order of ``texts``. Only texts of compatible length are compared (a ratio ≥ r needs the shorter
     key to be at least r / (2 - r) of the longer), which keeps 77k messages to seconds on one core.
-    A text whose key is empty (nothing but placeholders and punctuation) stays alone.
+    A text whose key is empty (nothing but placeholders and punctuation) or that is None (a meaning without
+    English) stays alone: the training memory (``memory.py``) groups its rows with this, as the split does.
     """
     import numpy as np
     from rapidfuzz import fuzz, process
 
-    keys = [grouping_key(text) for text in texts]
+    keys = [grouping_key(text) if text else "" for text in texts]
     unique = sorted(set(keys) - {""}, key=lambda k: (len(k), k))
     parent = list(range(len(unique)))
 

@@ -68,9 +68,10 @@ def _prepare_dir(folder: Path) -> None:
 
 
 def _run_model(translator: Any, needs: dict[str, set[str]], beam: int,
-               progress: bool) -> dict[str, dict[str, tuple[str, float | None]]]:
-    """(draft, confidence) of each language's texts; every text goes through the model once for all languages
-    that need it. A translator without ``drafts`` (a stand-in with ``translate`` alone) says no confidence."""
+               progress: bool) -> dict[str, dict[str, tuple[str, float | None, float | None]]]:
+    """(draft, confidence, score of the memory match the model read) of each language's texts; every text goes
+    through the model once for all languages that need it. A translator without ``drafts`` (a stand-in with
+    ``translate`` alone) says no confidence and no match."""
     by_text: dict[str, set[str]] = {}
     for lang, texts in needs.items():
         for text in texts:
@@ -78,7 +79,7 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int,
     groups: dict[tuple[str, ...], list[str]] = {}
     for text, langs in by_text.items():
         groups.setdefault(tuple(sorted(langs)), []).append(text)
-    out: dict[str, dict[str, tuple[str, float | None]]] = {lang: {} for lang in needs}
+    out: dict[str, dict[str, tuple[str, float | None, float | None]]] = {lang: {} for lang in needs}
     drafts = getattr(translator, "drafts", None)
     with tqdm(total=len(by_text), unit="msg", desc="translating", file=sys.stderr, disable=not progress,
               dynamic_ncols=True) as bar:
@@ -87,10 +88,10 @@ def _run_model(translator: Any, needs: dict[str, set[str]], beam: int,
             for start in range(0, len(texts), CHUNK):
                 chunk = texts[start:start + CHUNK]
                 if drafts is not None:
-                    result = {lang: [(d.text, d.confidence) for d in found]
+                    result = {lang: [(d.text, d.confidence, d.match) for d in found]
                               for lang, found in drafts(chunk, to=list(langs), beam=beam).items()}
                 else:
-                    result = {lang: [(text, None) for text in found]
+                    result = {lang: [(text, None, None) for text in found]
                               for lang, found in translator.translate(chunk, to=list(langs), beam=beam).items()}
                 for lang in langs:
                     out[lang].update(zip(chunk, result[lang]))
@@ -133,6 +134,15 @@ def format_counts(counts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _model_note(value: float | None, calibration: Calibration | None, matches: list[float | None]) -> str:
+    """A model draft's note: its confidence, and the weakest memory match it read (model.memory), if it read any."""
+    note = confidence_note(value, calibration) if value is not None else ""
+    scores = [score for score in matches if score is not None]
+    if scores and len(scores) == len(matches):
+        note += f"{'; ' if note else ''}drafted from a {min(scores):.0f}% memory match"
+    return note
+
+
 def confidence_note(value: float, calibration: Calibration | None) -> str:
     """The translator comment of a model draft: its confidence, and the calibrated chance where there is one."""
     note = f"interlingua confidence {value:.2f}"
@@ -168,6 +178,10 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
         glossary = load_glossary(glossary)
     source = load(input)
     tm = Memory(memory) if memory is not None else None
+    if tm is not None and getattr(getattr(translator, "config", None), "model", None) is not None \
+            and translator.config.model.memory:  # a model trained with a memory reads this one's matches too
+        from ..memory import TranslationMemory
+        translator.use_memory(TranslationMemory(tm.rows))
     out_dir = Path(out_dir)
     for lang in langs:
         _prepare_dir(output_path(source, lang, out_dir).parent)
@@ -195,7 +209,7 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
     calibration = getattr(translator, "calibration", None)
     for slot in rest:
         found = drafts.get(slot.lang, {})
-        done = {text: draft for text, (draft, _) in found.items()}
+        done = {text: draft for text, (draft, _, _) in found.items()}
         keys = _keys(slot, terms)
         if any(seg.terms or seg.loose for key in keys for seg in protected[key].parts if not isinstance(seg, str)):
             _count(counts, slot.lang, "with_terms")
@@ -212,7 +226,8 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
                 _count(counts, slot.lang, "left_empty_terms")
             elif unsure:
                 _count(counts, slot.lang, "left_empty_confidence")
-        elif slot.write(made, confidence_note(value, calibration) if value is not None else ""):
+        elif slot.write(made, _model_note(value, calibration, [found[text][2] for key in keys
+                                                               for text in protected[key].texts])):
             _count(counts, slot.lang, "filled")
         else:  # the format refused it: inline codes missing or badly nested
             _count(counts, slot.lang, "left_empty")

@@ -76,10 +76,12 @@ def serve(run: str | Path, host: str = HOST, port: int = PORT, checkpoint: str =
           max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS, max_chars: int = MAX_CHARS,
           max_sentences: int = MAX_SENTENCES, log_level: str = "info", precision: str = "fp32", engine: str = "torch",
           max_queue: int = MAX_QUEUE, max_cost: int = MAX_COST,
-          api_key: str | None = None, cors_origins: list[str] | None = None, access_log: bool = False) -> None:
+          api_key: str | None = None, cors_origins: list[str] | None = None, access_log: bool = False,
+          memory: str | Path | None = None) -> None:
     """Load the run once and serve it on ``host:port`` until interrupted.
 
     ``api_key`` (else the environment's ``INTERLINGUA_API_KEY``): the key every model endpoint wants.
+    ``memory``: the translation memory a model trained with one reads (default: its run's training split).
     A first Ctrl-C or SIGTERM stops accepting connections and lets the requests in flight finish
     (uvicorn's graceful shutdown), then the batching worker answers what it holds and stops.
     """
@@ -90,7 +92,11 @@ def serve(run: str | Path, host: str = HOST, port: int = PORT, checkpoint: str =
         raise InterlinguaError(f"{_MISSING} ({exc})") from None
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     from ..api import Translator
+    from ..memory import TranslationMemory
+    tm = TranslationMemory.from_file(memory) if memory is not None else None  # a bad file fails before the model loads
     translator = Translator.load(run, checkpoint, precision=precision, engine=engine)
+    if tm is not None:
+        translator.use_memory(tm)
     app = create_app(translator, max_batch=max_batch, max_wait_ms=max_wait_ms, max_chars=max_chars,
                      max_sentences=max_sentences, name=Path(run).resolve().name, max_queue=max_queue,
                      max_cost=max_cost, api_key=api_key, cors_origins=cors_origins)

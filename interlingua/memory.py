@@ -1,0 +1,212 @@
+"""The translation memory the model reads (``model.memory``): for a source sentence, the most similar
+source in the memory, its translation in the target language, and how similar the two sources are.
+
+Similarity is the translation-memory baseline's (``evaluate/baselines.py``): rapidfuzz ``fuzz.ratio``,
+the edit-distance percentage CAT tools show as a fuzzy match. Two uses:
+
+* translating (:meth:`TranslationMemory.lookup`): each query against every text of the memory in any
+  language but the target's. The model is never told the source language, and neither is this: a
+  sentence only matches well in its own language.
+* training (:meth:`TranslationMemory.training_match`): the training rows against each other. A row never
+  finds itself nor a near-duplicate of its own meaning (the split's grouping,
+  ``corpus.split.near_duplicate_groups``), or the model would only learn to copy. This all-pairs search
+  is the costly part: it is made once per memory and source language and cached beside the memory file
+  (``<file>.memory-<lang>.npz``, plain arrays, read with ``allow_pickle=False``), with a fingerprint of
+  the rows it was made from, so a changed memory is searched again.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InterlinguaError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("jsonl", "tmx", "po", "tsv")  # what a memory file may be (corpus/formats.py reads them all)
+NEIGHBOURS = 8      # training candidates kept per sentence: the best one that has the target language is used
+_BLOCK = 256        # queries scored against the memory at a time
+
+
+@dataclass(frozen=True)
+class Match:
+    translation: str   # the memory's translation in the target language
+    source: str        # the memory's sentence that matched the query
+    score: float       # fuzz.ratio of query and source, 0-100
+
+
+def _cdist(queries: list[str], texts: list[str], cutoff: float, workers: int) -> np.ndarray:
+    from rapidfuzz import fuzz, process
+    return process.cdist(queries, texts, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=workers)
+
+
+class TranslationMemory:
+    """Multi-way rows (``{"id": .., "en": .., "fr": ..}``) searched by fuzzy match.
+
+    ``path``: the file the rows came from, beside which the training index is cached (none without it).
+    """
+
+    def __init__(self, rows: list[dict[str, str]], path: Path | None = None):
+        self.rows, self.path = rows, path
+        self._candidates: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._neighbours: dict[tuple[str, float], tuple[dict[int, int], np.ndarray, np.ndarray]] = {}
+        self._group_numbers: np.ndarray | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TranslationMemory":
+        """A memory file in any format the corpus readers know (JSONL, TMX, PO, TSV): one clear error if it is
+        missing, of another format, or holds no translation."""
+        from .corpus.formats import detect_format, read_corpus
+        path = Path(path)
+        if not path.is_file():
+            raise InterlinguaError(f"{path}: no such translation memory file" if not path.exists()
+                                   else f"{path}: a translation memory must be a file, not a folder")
+        try:
+            fmt = detect_format(path)
+        except InterlinguaError:
+            fmt = None
+        if fmt not in FORMATS:
+            raise InterlinguaError(f"{path}: not a translation memory format (use .tmx, .po, .jsonl or .tsv)")
+        if path.stat().st_size == 0:
+            raise InterlinguaError(f"{path}: empty translation memory")
+        return cls(read_corpus(path), path)
+
+    # -- translating ---------------------------------------------------------------------------
+
+    def _texts_for(self, target: str) -> tuple[list[str], np.ndarray]:
+        """Every text of a row that has ``target``, in the row's other languages (once each), and its row."""
+        if target not in self._candidates:
+            first: dict[str, int] = {}
+            for i, row in enumerate(self.rows):
+                if row.get(target):
+                    for lang, text in row.items():
+                        if lang not in ("id", target) and text:
+                            first.setdefault(text, i)
+            self._candidates[target] = (list(first), np.fromiter(first.values(), dtype=np.int64, count=len(first)))
+        return self._candidates[target]
+
+    def lookup(self, queries: list[str], target: str, min_score: float) -> list[Match | None]:
+        """For each query: the best match of at least ``min_score`` (above 0) among the rows that have ``target``,
+        or None."""
+        from rapidfuzz import fuzz
+        texts, rows = self._texts_for(target)
+        out: list[Match | None] = [None] * len(queries)
+        if not texts:
+            return out
+        for start in range(0, len(queries), _BLOCK):
+            scores = _cdist(queries[start:start + _BLOCK], texts, min_score, workers=-1)
+            for offset, column in enumerate(scores.argmax(axis=1)):
+                if scores[offset, column] > 0:
+                    query, source = queries[start + offset], texts[column]
+                    out[start + offset] = Match(self.rows[rows[column]][target], source, fuzz.ratio(query, source))
+        return out
+
+    # -- training --------------------------------------------------------------------------------
+
+    def training_match(self, row: int, source: str, target: str, min_score: float) -> tuple[int, float] | None:
+        """(row index, score) of the best match of row ``row``'s ``source`` text having ``target``, never the
+        row itself nor a near-duplicate of its meaning; None below ``min_score``."""
+        position, neighbours, scores = self._training_index(source, min_score)
+        where = position.get(row)
+        if where is None:
+            return None
+        for j, score in zip(neighbours[where], scores[where]):
+            if j < 0:
+                break
+            if self.rows[j].get(target):
+                return int(j), float(score)
+        return None
+
+    def _training_index(self, lang: str, min_score: float) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
+        """{row: position}, and per position the ``NEIGHBOURS`` best other rows (-1: none) and their scores."""
+        key = (lang, float(min_score))
+        if key not in self._neighbours:
+            members = [i for i, row in enumerate(self.rows) if row.get(lang)]
+            texts = [self.rows[i][lang] for i in members]
+            groups = self._groups()[members]
+            fingerprint = self._fingerprint(texts, groups, min_score)
+            cached = self._read_cache(lang, fingerprint)
+            neighbours, scores = cached if cached is not None else self._search(texts, groups, min_score)
+            if cached is None:
+                self._write_cache(lang, fingerprint, neighbours, scores)
+            rows = np.asarray(members, dtype=np.int64)
+            neighbours = np.where(neighbours >= 0, rows[np.maximum(neighbours, 0)], -1)  # positions -> rows
+            self._neighbours[key] = ({i: n for n, i in enumerate(members)}, neighbours, scores)
+        return self._neighbours[key]
+
+    def _groups(self) -> np.ndarray:
+        """Each row's near-duplicate group, by its English text, exactly as the split groups meanings."""
+        from .corpus.split import near_duplicate_groups
+        if self._group_numbers is None:
+            self._group_numbers = np.asarray(near_duplicate_groups([row.get("en") for row in self.rows]),
+                                             dtype=np.int64)
+        return self._group_numbers
+
+    @staticmethod
+    def _search(texts: list[str], groups: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+        """All pairs of ``texts``, by blocks of similar length (a ratio ≥ r needs the shorter text to be at least
+        r / (200 - r) of the longer), each text's own group masked out. -> (positions, scores), (n, NEIGHBOURS)."""
+        n = len(texts)
+        neighbours = np.full((n, NEIGHBOURS), -1, dtype=np.int64)
+        best = np.zeros((n, NEIGHBOURS), dtype=np.uint8)
+        if n == 0:
+            return neighbours, best
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        lengths = np.array([len(texts[i]) for i in order])
+        ordered = [texts[i] for i in order]
+        widest = (200 - min_score) / max(min_score, 1e-9)
+        for start in range(0, n, _BLOCK):
+            block = order[start:start + _BLOCK]
+            low = int(np.searchsorted(lengths, lengths[start] / widest, side="left"))
+            high = int(np.searchsorted(lengths, lengths[min(start + _BLOCK, n) - 1] * widest, side="right"))
+            scores = _cdist(ordered[start:start + _BLOCK], ordered[low:high], min_score, workers=1)
+            columns = order[low:high]
+            scores[groups[block][:, None] == groups[columns][None, :]] = 0  # never itself or its near-duplicates
+            k = min(NEIGHBOURS, scores.shape[1])
+            top = np.argsort(-scores.astype(np.int16), axis=1, kind="stable")[:, :k]
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            neighbours[block, :k] = np.where(top_scores > 0, columns[top], -1)
+            best[block, :k] = top_scores
+        return neighbours, best
+
+    # -- the cache beside the memory file -----------------------------------------------------------
+
+    def cache_path(self, lang: str) -> Path | None:
+        return self.path.with_name(f"{self.path.name}.memory-{lang}.npz") if self.path is not None else None
+
+    @staticmethod
+    def _fingerprint(texts: list[str], groups: np.ndarray, min_score: float) -> str:
+        digest = hashlib.sha256(f"{min_score}|{NEIGHBOURS}|".encode())
+        for text, group in zip(texts, groups.tolist()):
+            digest.update(f"{group}\t{text}\n".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def _read_cache(self, lang: str, fingerprint: str) -> tuple[np.ndarray, np.ndarray] | None:
+        path = self.cache_path(lang)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                if str(saved["fingerprint"]) != fingerprint:
+                    return None
+                return saved["neighbours"].astype(np.int64), saved["scores"].astype(np.uint8)
+        except (OSError, ValueError, KeyError):  # unreadable or of another layout: search again, overwrite it
+            log.info("%s: not a usable memory index; searching again", path)
+            return None
+
+    def _write_cache(self, lang: str, fingerprint: str, neighbours: np.ndarray, scores: np.ndarray) -> None:
+        from .files import atomic_write_bytes
+        path = self.cache_path(lang)
+        if path is None:
+            return
+        buffer = io.BytesIO()
+        np.savez(buffer, fingerprint=np.array(fingerprint), neighbours=neighbours.astype(np.int32), scores=scores)
+        try:
+            atomic_write_bytes(path, buffer.getvalue())
+        except InterlinguaError as exc:  # a read-only corpus folder: the run goes on, only slower next time
+            log.warning("memory index not cached (%s)", exc)

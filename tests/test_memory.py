@@ -1,0 +1,223 @@
+"""The translation memory the model reads (model.memory): retrieval never hands a training row its own
+meaning, the thought stays the source's alone, a tiny model with a memory trains and reloads, and a bad
+memory file is one clear line."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_clean_error, one_thread, run_cli, tiny_model
+from interlingua.config import load_config
+from interlingua.corpus.formats import write_corpus
+from interlingua.corpus.split import near_duplicate_groups
+from interlingua.errors import InterlinguaError
+from interlingua.memory import TranslationMemory
+
+ROWS = [
+    {"id": "1", "en": "Could not open file", "fr": "Impossible d'ouvrir le fichier"},
+    {"id": "2", "en": "Cannot open file", "fr": "Impossible d'ouvrir fichier"},           # near-duplicate of 1
+    {"id": "3", "en": "Could not open the folder", "fr": "Impossible d'ouvrir le dossier"},
+    {"id": "4", "en": "Save the document", "fr": "Enregistrer le document"},
+    {"id": "5", "en": "Save the documents", "fr": "Enregistrer les documents"},          # near-duplicate of 4
+    {"id": "6", "en": "Save the picture", "de": "Bild speichern"},                        # no French
+    {"id": "7", "fr": "Impossible d'ouvrir le fichier", "de": "Datei kann nicht geöffnet werden"},  # no English
+]
+
+
+def test_training_retrieval_never_returns_the_row_itself_nor_its_near_duplicates():
+    memory = TranslationMemory(ROWS)
+    groups = near_duplicate_groups([row.get("en") for row in ROWS])
+    assert groups[0] == groups[1] and groups[3] == groups[4]  # the split's grouping, which the memory must honour
+    for row in range(len(ROWS)):
+        for source in ("en", "fr"):
+            hit = memory.training_match(row, source, "fr" if source == "en" else "de", min_score=1)
+            if hit is not None:
+                assert hit[0] != row and groups[hit[0]] != groups[row], (row, source, hit)
+    # the best other row, not the near-duplicate that is closer still
+    assert memory.training_match(0, "en", "fr", 50)[0] == 2
+    assert memory.training_match(3, "en", "fr", 50) is None   # its only close row is its own near-duplicate
+    assert memory.training_match(5, "en", "de", 1) is None    # the one row with English and German is itself
+    # a row without English is a group of its own: it finds row 1's identical French text, which is another meaning
+    assert memory.training_match(6, "fr", "de", 50) is None   # ... but no row with German has that French
+    assert memory.training_match(0, "fr", "de", 90) == (6, 100.0)
+
+
+def test_lookup_finds_the_closest_source_in_any_language_and_nothing_below_the_threshold():
+    memory = TranslationMemory(ROWS)
+    close, far = memory.lookup(["Could not open a file", "zzzz qqq"], "fr", 50)
+    assert close.translation == "Impossible d'ouvrir le fichier" and close.source == "Could not open file"
+    assert 80 < close.score < 100 and far is None
+    [french] = memory.lookup(["Impossible d'ouvrir le fichier"], "de", 50)  # a French source, matched in French
+    assert french.translation == "Datei kann nicht geöffnet werden" and french.score == 100
+    assert memory.lookup(["Save the picture"], "it", 50) == [None]  # no row in that language
+
+
+def test_the_training_index_is_cached_beside_the_memory_without_pickle(tmp_path, monkeypatch):
+    path = tmp_path / "memory.jsonl"
+    write_corpus(ROWS, path, "jsonl")
+    first = TranslationMemory.from_file(path)
+    expected = [first.training_match(row, "en", "fr", 50) for row in range(len(ROWS))]
+    cache = first.cache_path("en")
+    assert cache.is_file()
+    with np.load(cache, allow_pickle=False) as saved:
+        assert {"fingerprint", "neighbours", "scores"} <= set(saved.files)
+
+    def no_search(*args):
+        raise AssertionError("searched again although the cache holds these rows")
+    monkeypatch.setattr(TranslationMemory, "_search", staticmethod(no_search))
+    again = TranslationMemory.from_file(path)
+    assert [again.training_match(row, "en", "fr", 50) for row in range(len(ROWS))] == expected
+    write_corpus(ROWS[:5], path, "jsonl")  # another memory: its fingerprint differs, so it is searched again
+    with pytest.raises(AssertionError, match="searched again"):
+        TranslationMemory.from_file(path).training_match(0, "en", "fr", 50)
+
+
+@pytest.mark.parametrize("bridge_queries", [0, 4])
+def test_encode_and_pool_are_the_same_with_and_without_a_memory(bridge_queries):
+    plain = tiny_model(bridge_queries=bridge_queries)
+    with_memory = tiny_model(bridge_queries=bridge_queries, memory=True)
+    missing, unexpected = with_memory.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all("match" in name for name in missing)
+    src = torch.tensor([[5, 6, 7, 3, 0], [8, 9, 3, 0, 0]])
+    thought = with_memory.encode(src)
+    assert torch.equal(thought, plain.encode(src))
+    assert torch.equal(with_memory.pool(thought), plain.pool(plain.encode(src)))
+    # ... while the decoder does read the match: the path is there
+    tgt_in, lang = torch.tensor([[2, 5, 6], [2, 8, 0]]), torch.tensor([0, 1])
+    read, _ = with_memory(src, tgt_in, lang, match=torch.tensor([[10, 11, 3], [12, 3, 0]]))
+    empty, _ = with_memory(src, tgt_in, lang)  # no match: the empty sentence
+    assert torch.isfinite(empty).all() and not torch.allclose(read, empty)
+
+
+def test_a_beam_of_one_finds_what_greedy_finds_with_a_match():
+    from interlingua.search import beam_search, greedy
+    model = tiny_model(bridge_queries=0, memory=True)
+    src, lang = torch.tensor([[5, 6, 7, 3], [8, 9, 3, 0]]), torch.tensor([0, 1])
+    match = torch.tensor([[10, 11, 3], [12, 3, 0]])
+    thought = model.encode(src)
+    assert beam_search(model, thought, lang, 6, beam=1, match=match) == greedy(model, thought, lang, 6, match=match)
+
+
+def test_a_config_with_a_memory_and_a_stream_is_refused():
+    with pytest.raises(InterlinguaError, match="model.memory needs the training split in memory"):
+        from interlingua.train import train
+        train("nowhere.jsonl", "nowhere", load_config("tiny", ["model.memory=true", "stream=true"]))
+
+
+def test_training_batches_carry_each_examples_match_and_withhold_a_share(made_up_corpus):
+    from interlingua.corpus.split import load_split
+    from interlingua.data import NO_MATCH, DirectionDataset, MemorySettings
+    from interlingua.tokenizer import Tokenizer, train_tokenizer
+    rows = load_split(made_up_corpus, "train")
+    tokenizer = train_tokenizer([text for row in rows for k, text in row.items() if k != "id"],
+                                made_up_corpus.parent / "memory-test.model", 200)
+    memory = TranslationMemory(rows)
+    languages, directions = ["en", "fr", "de"], [("en", "fr"), ("fr", "en")]
+    kept = DirectionDataset(rows, tokenizer, languages, directions, 32, memory=MemorySettings(memory, 40.0))
+    dropped = DirectionDataset(rows, tokenizer, languages, directions, 32, memory=MemorySettings(memory, 40.0, 0.5))
+    found = [m is not NO_MATCH for m in kept.matches]
+    assert 0.3 < np.mean(found) and np.mean([m is not NO_MATCH for m in dropped.matches]) < 0.75 * np.mean(found)
+    for (row, s, t), match in zip(kept.examples[:50], kept.matches[:50]):  # each match is another row's target
+        if match is not NO_MATCH:
+            others = {tuple(ids) for (j, lang), ids in kept.ids.items() if lang == languages[t] and j != row}
+            assert tuple(match) in others and tuple(match) != tuple(kept.ids[(row, languages[t])])
+    batch = kept.make_batch(kept.epoch_batches(0, 1, 300)[0], {lang: i for i, lang in enumerate(languages)})
+    assert batch.match is not None and batch.match.shape[0] == batch.src.shape[0]
+    plain = DirectionDataset(rows, tokenizer, languages, directions, 32)
+    ids = {lang: i for i, lang in enumerate(languages)}
+    assert plain.make_batch(plain.epoch_batches(0, 1, 300)[0], ids).match is None
+
+
+@pytest.fixture(scope="module")
+def memory_run(made_up_corpus, tmp_path_factory):
+    from interlingua.train import train
+    out = tmp_path_factory.mktemp("runs") / "memory"
+    with one_thread():
+        train(made_up_corpus, out, load_config("tiny", ["model.memory=true", "model.bridge_queries=0", "max_steps=40",
+                                                        "log_every=5", "eval_every=40", "eval_sentences=4",
+                                                        "save_every_minutes=0", "memory_min_score=40"]))
+    return out
+
+
+@pytest.mark.slow
+def test_a_tiny_model_with_a_memory_trains_and_its_loss_falls(memory_run, made_up_corpus):
+    losses = [r["loss"] for r in map(json.loads, (memory_run / "log.jsonl").read_text().splitlines())
+              if r["kind"] == "train"]
+    assert len(losses) == 8 and losses[-1] < losses[0] - 0.5
+    assert list(made_up_corpus.parent.glob("corpus.train.jsonl.memory-*.npz"))  # the index, cached beside the split
+
+
+@pytest.mark.slow
+def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(memory_run, made_up_corpus, tmp_path):
+    from interlingua.api import Translator
+    from interlingua.checkpoint import load_weights, resolve_checkpoint
+    translator = Translator.load(memory_run, "latest")
+    saved = load_weights(memory_run, resolve_checkpoint(memory_run, "latest"))
+    state = translator.model.state_dict()
+    names = [name for name in saved if "match_attn" in name]
+    assert names and all(torch.equal(saved[name], state[name]) for name in names)
+    fresh = tiny_model(**{k: v for k, v in vars(translator.config.model).items()})
+    assert not torch.equal(fresh.state_dict()[names[0]], saved[names[0]])  # trained, not the initial weights
+
+    from interlingua.corpus.split import load_split
+    seen = load_split(made_up_corpus, "train")[0]
+    [own] = translator.drafts([seen["en"]], to="fr")  # no --tm: the run's training split is the memory
+    assert own.match == 100 and translator.matches["fr"][0].translation == seen["fr"]
+    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    translator.use_memory(tmp_path / "mine.jsonl")
+    close, far = translator.drafts(["open the file", "zzz qqq xxx"], to="fr")
+    assert close.match == 100 and far.match is None
+    assert translator.matches["fr"][0].translation == "ouvrir le fichier"
+    # a model trained without a memory cannot read one
+    config = load_config("tiny", [])
+    plain = Translator(tiny_model(), translator.tokenizer, config)
+    with pytest.raises(InterlinguaError, match="trained without a translation memory"):
+        plain.use_memory(tmp_path / "mine.jsonl")
+
+
+@pytest.mark.slow
+def test_translate_says_which_lines_came_from_a_close_match(memory_run, tmp_path):
+    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    result = run_cli("translate", "--model", str(memory_run), "--to", "fr", "--tm", str(tmp_path / "mine.jsonl"),
+                     "--show-match", "open the file", "zzz qqq xxx")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].endswith("\tmemory 100%") and lines[1].endswith("\t") and "memory" not in lines[1]
+
+
+BAD_MEMORIES = [
+    ("missing.tmx", None, "no such translation memory file"),
+    ("empty.tmx", b"", "empty translation memory"),
+    ("notes.txt", b"hello\n", "not a translation memory format"),
+    ("broken.tmx", b"<tmx><body><tu>", "not valid XML"),
+    ("one-language.jsonl", b'{"id": "1", "en": "Open"}\n', "no usable rows"),
+]
+
+
+@pytest.mark.parametrize("name, content, needle", BAD_MEMORIES)
+def test_a_bad_memory_file_is_one_clear_error(tmp_path, name, content, needle):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InterlinguaError, match=needle) as error:
+        TranslationMemory.from_file(path)
+    assert name in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, content, needle", BAD_MEMORIES[:3])
+def test_translate_with_a_bad_memory_file_says_so_in_one_line(made_up_run, tmp_path, name, content, needle):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = run_cli("translate", "--model", str(made_up_run), "--to", "fr", "--tm", str(path), "open")
+    assert_clean_error(result, name, needle)
+
+
+@pytest.mark.slow
+def test_a_model_without_a_memory_refuses_one(made_up_run, tmp_path):
+    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    result = run_cli("translate", "--model", str(made_up_run), "--to", "fr", "--tm", str(tmp_path / "mine.jsonl"),
+                     "open")
+    assert_clean_error(result, "trained without a translation memory")
