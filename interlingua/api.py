@@ -215,6 +215,10 @@ class Translator:
             found_cut = self.cut_short if words else {lang: [] for lang in targets}
             found_sure = self.confidence if words else {lang: [] for lang in targets}
             found_match = self.matches if words else {lang: [] for lang in targets}
+            input_cut = [False] * len(sentences)  # per call: the sub-call's flags at their lines, none if all blank
+            for i, short in zip(words, self.input_cut if words else []):
+                input_cut[i] = short
+            self.input_cut, self.truncated = input_cut, sum(input_cut)
             result = {lang: [""] * len(sentences) for lang in targets}
             cut = {lang: [False] * len(sentences) for lang in targets}  # a blank line is never cut short
             sure: dict[str, list[float | None]] = {lang: [None] * len(sentences) for lang in targets}
@@ -228,6 +232,7 @@ class Translator:
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut, through_sure = self.cut_short[pivot], self.confidence[pivot]
+            truncated, input_cut = self.truncated, self.input_cut  # the user's input, not the texts between
             result, cut, sure, matched = {}, {}, {}, {pivot: self.matches[pivot]}
             for lang in targets:
                 if lang == pivot:
@@ -239,6 +244,7 @@ class Translator:
                 # a chain is as sure as its weaker leg (the second leg alone would trust a bad pivot text)
                 sure[lang] = [a if b is None else min(a, b) for a, b in zip(through_sure, self.confidence[lang])]
             self.cut_short, self.confidence, self.matches = cut, sure, matched
+            self.truncated, self.input_cut = truncated, input_cut
             return result[targets[0]] if one else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
