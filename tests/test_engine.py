@@ -62,6 +62,7 @@ def test_exported_step_gives_the_models_logits_and_search_its_outputs(tmp_path, 
         assert beam_search(engine, thought, lang, 12, beam=3) == beam_search(model, thought, lang, 12, beam=3)
 
 
+@pytest.mark.slow  # the export of a trained run: ~15 s of setup, shared by the slow half
 def test_greedy_and_beam_translations_equal_pytorchs_in_every_language(exported_run, held_out):
     torch_side, onnx_side = _pair(exported_run)
     assert isinstance(onnx_side.model, OnnxModel)
@@ -92,12 +93,14 @@ def test_placeholder_masks_are_written_once_each_as_in_pytorch(tmp_path):
             assert [seq.count(40) for seq in ours] == [1, 1] and [seq.count(41) for seq in ours] == [1, 0]
 
 
+@pytest.mark.slow  # the export of a trained run: ~15 s of setup, shared by the slow half
 def test_embed_vectors_equal_pytorchs(exported_run, held_out):
     torch_side, onnx_side = _pair(exported_run)
     with one_thread():
         np.testing.assert_allclose(onnx_side.embed(held_out), torch_side.embed(held_out), atol=1e-5)
 
 
+@pytest.mark.slow  # the export of a trained run: ~15 s of setup, shared by the slow half
 def test_export_describes_itself(exported_run):
     from interlingua.files import read_json
     manifest = read_json(exported_run / "onnx" / "fp32" / "export.json")
@@ -106,6 +109,7 @@ def test_export_describes_itself(exported_run):
     assert set(manifest["graphs"]) == {"encoder.onnx", "memory.onnx", "decoder_step.onnx"}
 
 
+@pytest.mark.slow  # the export of a trained run: ~15 s of setup, shared by the slow half
 def test_int8_export_translates_close_to_fp32(exported_run, held_out):
     """Quantised weights change some outputs; on a trained model most stay the same."""
     with one_thread():
@@ -116,6 +120,7 @@ def test_int8_export_translates_close_to_fp32(exported_run, held_out):
     assert sum(a == b for a, b in zip(ours, theirs)) >= 0.5 * len(ours)
 
 
+@pytest.mark.slow  # the export of a trained run: ~15 s of setup, shared by the slow half
 def test_missing_stale_and_corrupt_exports(exported_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(exported_run, run)
