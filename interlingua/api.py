@@ -50,7 +50,6 @@ class Translator:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.batch_tokens = batch_tokens
         self.max_len = config.train.max_len
-        self.truncated = 0  # inputs cut to max_len tokens (the CLI warns about them)
         self.input_cut: list[bool] = []  # which inputs of the last call were cut
         # Per target language, which outputs of the last translate call were cut: the input was cut, or
         # search stopped at the length limit before the sentence ended (the server reports them).
@@ -134,6 +133,11 @@ class Translator:
         return pad([seq if text else [EOS] for seq, text in zip(ids, texts)]).to(self.device), found
 
     @property
+    def truncated(self) -> int:
+        """How many inputs of the last call were cut to max_len tokens (the CLI warns about them)."""
+        return sum(self.input_cut)
+
+    @property
     def languages(self) -> list[str]:
         return list(self.config.model.target_languages)
 
@@ -170,7 +174,6 @@ class Translator:
         """(indices, padded ids) in length-sorted batches of at most batch_tokens padded tokens."""
         ids = self.tokenizer.encode([mask(s)[0] for s in sentences] if self.mask_ids else sentences)
         self.input_cut = [len(seq) > self.max_len for seq in ids]
-        self.truncated = sum(self.input_cut)
         ids = [seq[: self.max_len - 1] + seq[-1:] if len(seq) > self.max_len else seq for seq in ids]
         for chunk in sorted_batches([len(seq) for seq in ids], self.batch_tokens):
             yield chunk, pad([ids[i] for i in chunk]).to(self.device)
@@ -218,7 +221,7 @@ class Translator:
             input_cut = [False] * len(sentences)  # per call: the sub-call's flags at their lines, none if all blank
             for i, short in zip(words, self.input_cut if words else []):
                 input_cut[i] = short
-            self.input_cut, self.truncated = input_cut, sum(input_cut)
+            self.input_cut = input_cut
             result = {lang: [""] * len(sentences) for lang in targets}
             cut = {lang: [False] * len(sentences) for lang in targets}  # a blank line is never cut short
             sure: dict[str, list[float | None]] = {lang: [None] * len(sentences) for lang in targets}
@@ -232,7 +235,7 @@ class Translator:
         if pivot:
             through = self.translate(sentences, to=pivot, beam=beam, max_len=max_len)
             through_cut, through_sure = self.cut_short[pivot], self.confidence[pivot]
-            truncated, input_cut = self.truncated, self.input_cut  # the user's input, not the texts between
+            input_cut = self.input_cut  # the user's input, not the texts between
             result, cut, sure, matched = {}, {}, {}, {pivot: self.matches[pivot]}
             for lang in targets:
                 if lang == pivot:
@@ -244,7 +247,7 @@ class Translator:
                 # a chain is as sure as its weaker leg (the second leg alone would trust a bad pivot text)
                 sure[lang] = [a if b is None else min(a, b) for a, b in zip(through_sure, self.confidence[lang])]
             self.cut_short, self.confidence, self.matches = cut, sure, matched
-            self.truncated, self.input_cut = truncated, input_cut
+            self.input_cut = input_cut
             return result[targets[0]] if one else result
         limit = max_len or int(self.max_len * 1.5)
         result = {lang: [""] * len(sentences) for lang in targets}
