@@ -9,8 +9,9 @@ the edit-distance percentage CAT tools show as a fuzzy match. Two uses:
   sentence only matches well in its own language.
 * training (:meth:`TranslationMemory.training_match`): the training rows against each other. A row never
   finds itself nor a near-duplicate of its own meaning (the split's grouping,
-  ``corpus.split.near_duplicate_groups``), or the model would only learn to copy. This all-pairs search
-  is the costly part: it is made once per memory and source language and cached beside the memory file
+  ``corpus.split.near_duplicate_groups``), or the model would only learn to copy. This search (a trigram
+  shortlist scored exactly, ``_search``) is the costly part: it is made once per memory and source language
+  and cached beside the memory file
   (``<file>.memory-<lang>.npz``, plain arrays, read with ``allow_pickle=False``), with a fingerprint of
   the rows it was made from, so a changed memory is searched again.
 """
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "tmx", "po", "tsv")  # what a memory file may be (corpus/formats.py reads them all)
 NEIGHBOURS = 8      # training candidates kept per sentence: the best one that has the target language is used
-_BLOCK = 256        # queries scored against the memory at a time
+CANDIDATES = 64     # training: texts shortlisted per sentence by trigram cosine, then scored exactly (_search)
+_BLOCK = 256        # training: sentences shortlisted against the memory at a time
+_LOOKUP_BLOCK = 32  # translating: queries at a time (a dense row of cosines per text of the memory each)
+SEARCH_VERSION = "trigram-shortlist-1"  # in the cache's fingerprint: a changed search makes old indexes stale
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,33 @@ class Match:
     score: float       # fuzz.ratio of query and source, 0-100
 
 
-def _cdist(queries: list[str], texts: list[str], cutoff: float, workers: int) -> np.ndarray:
-    from rapidfuzz import fuzz, process
-    return process.cdist(queries, texts, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=workers)
+class Trigrams:
+    """L2-normalised TF-IDF vectors of character trigrams (scipy CSR, float32): the shortlist's similarity is their
+    cosine. Texts with many trigrams in common are the only ones that can have a high edit-distance ratio."""
+
+    def __init__(self, texts: list[str]):
+        from scipy.sparse import csr_matrix
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), sublinear_tf=True,
+                                          dtype=np.float32)
+        try:
+            self.matrix = self.vectorizer.fit_transform(texts).tocsr()
+        except ValueError:  # not one trigram in any text (all empty): every cosine is 0, every pair a candidate
+            self.vectorizer, self.matrix = None, csr_matrix((len(texts), 1), dtype=np.float32)
+
+    def transform(self, texts: list[str]):
+        from scipy.sparse import csr_matrix
+        if self.vectorizer is None:
+            return csr_matrix((len(texts), 1), dtype=np.float32)
+        return self.vectorizer.transform(texts).tocsr()
+
+
+def shortlist(cosine: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``cosine`` (queries x texts), the columns of its ``k`` largest values, in ascending order
+    (so that ties go to the earlier text when they are scored)."""
+    if k >= cosine.shape[1]:
+        return np.broadcast_to(np.arange(cosine.shape[1]), cosine.shape)
+    return np.sort(np.argpartition(-cosine, k - 1, axis=1)[:, :k], axis=1)
 
 
 class TranslationMemory:
@@ -53,7 +81,8 @@ class TranslationMemory:
 
     def __init__(self, rows: list[dict[str, str]], path: Path | None = None):
         self.rows, self.path = rows, path
-        self._candidates: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._candidates: dict[str, tuple[list[str], np.ndarray, object]] = {}
+        self._trigrams: tuple[Trigrams, dict[str, int]] | None = None
         self._neighbours: dict[tuple[str, float], tuple[dict[int, int], np.ndarray, np.ndarray]] = {}
         self._group_numbers: np.ndarray | None = None
 
@@ -78,8 +107,9 @@ class TranslationMemory:
 
     # -- translating ---------------------------------------------------------------------------
 
-    def _texts_for(self, target: str) -> tuple[list[str], np.ndarray]:
-        """Every text of a row that has ``target``, in the row's other languages (once each), and its row."""
+    def _texts_for(self, target: str) -> tuple[list[str], np.ndarray, object]:
+        """Every text of a row that has ``target``, in the row's other languages (once each), its row, and the
+        texts' trigram vectors (one vocabulary for the whole memory, fitted once)."""
         if target not in self._candidates:
             first: dict[str, int] = {}
             for i, row in enumerate(self.rows):
@@ -87,23 +117,44 @@ class TranslationMemory:
                     for lang, text in row.items():
                         if lang not in ("id", target) and text:
                             first.setdefault(text, i)
-            self._candidates[target] = (list(first), np.fromiter(first.values(), dtype=np.int64, count=len(first)))
+            texts = list(first)
+            trigrams = self._all_trigrams()
+            positions = [trigrams[1][text] for text in texts]
+            self._candidates[target] = (texts, np.fromiter(first.values(), dtype=np.int64, count=len(first)),
+                                        trigrams[0].matrix[positions])
         return self._candidates[target]
+
+    def _all_trigrams(self) -> tuple[Trigrams, dict[str, int]]:
+        """The trigram vectors of every distinct text of the memory, and each text's position among them."""
+        if self._trigrams is None:
+            position: dict[str, int] = {}
+            for row in self.rows:
+                for lang, text in row.items():
+                    if lang != "id" and text:
+                        position.setdefault(text, len(position))
+            self._trigrams = (Trigrams(list(position)), position)
+        return self._trigrams
 
     def lookup(self, queries: list[str], target: str, min_score: float) -> list[Match | None]:
         """For each query: the best match of at least ``min_score`` (above 0) among the rows that have ``target``,
-        or None."""
-        from rapidfuzz import fuzz
-        texts, rows = self._texts_for(target)
+        or None. The ``CANDIDATES`` texts nearest by trigram cosine are scored exactly (as in training), so a
+        query costs a sparse product and 64 ratios, not one ratio per text of the memory."""
+        from rapidfuzz import fuzz, process
+        texts, rows, vectors = self._texts_for(target)
         out: list[Match | None] = [None] * len(queries)
         if not texts:
             return out
-        for start in range(0, len(queries), _BLOCK):
-            scores = _cdist(queries[start:start + _BLOCK], texts, min_score, workers=-1)
-            for offset, column in enumerate(scores.argmax(axis=1)):
-                if scores[offset, column] > 0:
-                    query, source = queries[start + offset], texts[column]
-                    out[start + offset] = Match(self.rows[rows[column]][target], source, fuzz.ratio(query, source))
+        trigrams = self._all_trigrams()[0]
+        for start in range(0, len(queries), _LOOKUP_BLOCK):
+            block = queries[start:start + _LOOKUP_BLOCK]
+            cosine = (trigrams.transform(block) @ vectors.T).toarray()
+            for offset, (query, columns) in enumerate(zip(block, shortlist(cosine, CANDIDATES))):
+                found = process.extractOne(query, [texts[j] for j in columns], scorer=fuzz.ratio,
+                                           score_cutoff=max(min_score, 1e-9))
+                if found is not None:
+                    _, score, k = found
+                    j = int(columns[k])
+                    out[start + offset] = Match(self.rows[rows[j]][target], texts[j], score)
         return out
 
     # -- training --------------------------------------------------------------------------------
@@ -149,29 +200,34 @@ class TranslationMemory:
 
     @staticmethod
     def _search(texts: list[str], groups: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
-        """All pairs of ``texts``, by blocks of similar length (a ratio ≥ r needs the shorter text to be at least
-        r / (200 - r) of the longer), each text's own group masked out. -> (positions, scores), (n, NEIGHBOURS)."""
+        """Each text's ``NEIGHBOURS`` best others by fuzzy ratio, its own group masked out.
+        -> (positions, scores), (n, NEIGHBOURS), -1 / 0 where there is none.
+
+        Scoring all pairs is quadratic (~2 hours for 70k texts of one language at a cutoff of 50, where
+        lengths up to 3x apart must be compared), so this shortlists first, as retrieval systems do: the
+        ``CANDIDATES`` texts nearest by cosine of character trigram TF-IDF vectors (one sparse product
+        per block), which are then scored exactly with ``fuzz.ratio``. Two texts with a high edit-distance
+        ratio share most of their trigrams, so the best fuzzy matches are almost always among them;
+        a memory of at most ``CANDIDATES`` texts is searched exactly."""
+        from rapidfuzz import fuzz, process
         n = len(texts)
         neighbours = np.full((n, NEIGHBOURS), -1, dtype=np.int64)
         best = np.zeros((n, NEIGHBOURS), dtype=np.uint8)
         if n == 0:
             return neighbours, best
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        lengths = np.array([len(texts[i]) for i in order])
-        ordered = [texts[i] for i in order]
-        widest = (200 - min_score) / max(min_score, 1e-9)
+        vectors = Trigrams(texts).matrix
         for start in range(0, n, _BLOCK):
-            block = order[start:start + _BLOCK]
-            low = int(np.searchsorted(lengths, lengths[start] / widest, side="left"))
-            high = int(np.searchsorted(lengths, lengths[min(start + _BLOCK, n) - 1] * widest, side="right"))
-            scores = _cdist(ordered[start:start + _BLOCK], ordered[low:high], min_score, workers=1)
-            columns = order[low:high]
-            scores[groups[block][:, None] == groups[columns][None, :]] = 0  # never itself or its near-duplicates
-            k = min(NEIGHBOURS, scores.shape[1])
-            top = np.argsort(-scores.astype(np.int16), axis=1, kind="stable")[:, :k]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            neighbours[block, :k] = np.where(top_scores > 0, columns[top], -1)
-            best[block, :k] = top_scores
+            stop = min(start + _BLOCK, n)
+            cosine = (vectors[start:stop] @ vectors.T).toarray()
+            cosine[groups[start:stop, None] == groups[None, :]] = -1.0  # never itself or its near-duplicates
+            for offset, row in enumerate(shortlist(cosine, CANDIDATES)):
+                i = start + offset
+                row = row[groups[row] != groups[i]]
+                found = process.extract(texts[i], [texts[j] for j in row], scorer=fuzz.ratio,
+                                        score_cutoff=min_score, limit=NEIGHBOURS)
+                for slot, (_, score, k) in enumerate(found):  # best first; ties to the earlier text
+                    j = int(row[k])
+                    neighbours[i, slot], best[i, slot] = j, int(score + 0.5)  # as cdist rounds to uint8 (half up)
         return neighbours, best
 
     # -- the cache beside the memory file -----------------------------------------------------------
@@ -181,7 +237,7 @@ class TranslationMemory:
 
     @staticmethod
     def _fingerprint(texts: list[str], groups: np.ndarray, min_score: float) -> str:
-        digest = hashlib.sha256(f"{min_score}|{NEIGHBOURS}|".encode())
+        digest = hashlib.sha256(f"{SEARCH_VERSION}|{min_score}|{NEIGHBOURS}|{CANDIDATES}|".encode())
         for text, group in zip(texts, groups.tolist()):
             digest.update(f"{group}\t{text}\n".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()

@@ -9,7 +9,8 @@ import pytest
 from conftest import one_thread
 from interlingua.corpus.formats import read_corpus, write_corpus
 from interlingua.errors import InterlinguaError
-from interlingua.evaluate.baselines import TranslationMemory, translation_memory_chrf
+from interlingua.evaluate.baselines import (TranslationMemory, by_match_band, translation_memory_chrf,
+                                            translation_memory_outputs)
 from interlingua.evaluate.metrics import chrf
 from interlingua.evaluate.placeholders import placeholder_counts, placeholder_kept
 from interlingua.evaluate.probes import probe_accuracy, split_by_meaning
@@ -144,6 +145,23 @@ def test_translation_memory_on_its_own_training_set_finds_every_exact_match(corp
     # and a near miss finds the near neighbour
     found = TranslationMemory(unique).lookup("en", [test[0]["en"] + "!"], ["fr"])
     assert found["fr"] == [test[0]["fr"]]
+
+
+def test_rows_fall_in_the_band_of_their_best_memory_match():
+    memory = TranslationMemory([{"en": "Open the file", "fr": "Ouvrir le fichier"},
+                                {"en": "Save all documents now", "fr": "Enregistrer tous les documents"}])
+    sources = ["Open the file", "Open the files", "Save the documents", "Quit"]
+    references = ["Ouvrir le fichier", "Ouvrir les fichiers", "Enregistrer les documents", "Quitter"]
+    hypotheses = ["Ouvrir le fichier", "Ouvrir les fichiers", "xx", "Quitter"]  # the model is wrong in one row only
+    d = Direction("en", "fr", "supervised", list(range(4)), sources, references, hypotheses)
+    outputs = translation_memory_outputs(memory, [d], progress=False)
+    texts, scores = outputs[("en", "fr")]
+    assert texts[:2] == ["Ouvrir le fichier"] * 2 and scores[0] == 100.0 and 90 <= scores[1] < 100
+    assert 50 <= scores[2] < 90 and scores[3] < 50
+    bands = by_match_band([d], outputs)["supervised"]
+    assert [bands[b]["sentences"] for b in ("90-100", "50-89", "0-49")] == [2, 1, 1]
+    assert bands["0-49"]["chrf"] == pytest.approx(100.0) and bands["0-49"]["tm_chrf"] < 20
+    assert bands["50-89"]["chrf"] < bands["50-89"]["tm_chrf"]
 
 
 class Oracle:

@@ -64,22 +64,59 @@ class TranslationMemory:
                 for t in targets}
 
 
-def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:
-    """chrF of the memory's output on each direction's own test rows ({(src, tgt): chrF}); one pass per source."""
-    from .metrics import chrf
+def translation_memory_outputs(memory: TranslationMemory, directions,
+                               progress: bool = True) -> dict[tuple[str, str], tuple[list[str], list[float]]]:
+    """The memory's output for each direction's own test rows and how close each match is (fuzzy ratio 0-100):
+    {(src, tgt): (outputs, scores)}; one pass per source language."""
+    from rapidfuzz import fuzz
     by_source: dict[str, list] = {}
     for d in directions:
         by_source.setdefault(d.src, []).append(d)
-    scores = {}
+    out = {}
     for src, group in tqdm(by_source.items(), desc="translation memory", unit="source language",
                            disable=not progress):
         queries = list(dict.fromkeys(s for d in group for s in d.sources))
-        found = memory.lookup(src, queries, [d.tgt for d in group])
+        found = memory.best(src, queries, [d.tgt for d in group])
         position = {q: n for n, q in enumerate(queries)}
         for d in group:
             if found[d.tgt] is not None:
-                scores[(d.src, d.tgt)] = chrf([found[d.tgt][position[s]] for s in d.sources], d.references)
-    return scores
+                pairs = [found[d.tgt][position[s]] for s in d.sources]
+                out[(d.src, d.tgt)] = ([text for text, _ in pairs],
+                                       [fuzz.ratio(s, matched) for s, (_, matched) in zip(d.sources, pairs)])
+    return out
+
+
+def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:
+    """chrF of the memory's output on each direction's own test rows ({(src, tgt): chrF})."""
+    from .metrics import chrf
+    references = {(d.src, d.tgt): d.references for d in directions}
+    return {key: chrf(outputs, references[key])
+            for key, (outputs, _) in translation_memory_outputs(memory, directions, progress).items()}
+
+
+# How close the memory's best match is, in the bands the memory-reading model is judged on (docs/evaluation.md):
+# a near-copy, a partial match it may repair, and (almost) nothing to go on.
+MATCH_BANDS = (("90-100", 90.0, 101.0), ("50-89", 50.0, 90.0), ("0-49", 0.0, 50.0))
+
+
+def by_match_band(directions, memory_outputs: dict[tuple[str, str], tuple[list[str], list[float]]]) -> dict:
+    """chrF of the model and of the memory on the test rows whose best memory match falls in each band,
+    pooled over the directions of each kind: {kind: {band: {"sentences", "chrf", "tm_chrf"}}}."""
+    from .metrics import chrf
+    pooled: dict[str, dict[str, tuple[list, list, list]]] = {}
+    for d in directions:
+        if (d.src, d.tgt) not in memory_outputs:
+            continue
+        outputs, scores = memory_outputs[(d.src, d.tgt)]
+        bands = pooled.setdefault(d.kind, {name: ([], [], []) for name, _, _ in MATCH_BANDS})
+        for hypothesis, reference, output, score in zip(d.hypotheses, d.references, outputs, scores):
+            name = next(name for name, low, high in MATCH_BANDS if low <= score < high)
+            for store, value in zip(bands[name], (hypothesis, reference, output)):
+                store.append(value)
+    return {kind: {name: {"sentences": len(refs), "chrf": chrf(hyps, refs) if refs else None,
+                          "tm_chrf": chrf(tms, refs) if refs else None}
+                   for name, (hyps, refs, tms) in bands.items()}
+            for kind, bands in pooled.items()}
 
 
 class CharNgramRetrieval:

@@ -118,11 +118,14 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
                                       per_language=per_language, progress=progress) if retrieval else None
 
     if baselines:
-        from .baselines import CharNgramRetrieval, TranslationMemory, translation_memory_chrf
+        from .baselines import CharNgramRetrieval, TranslationMemory, by_match_band, translation_memory_outputs
+        from .metrics import chrf
         train_rows = _training_rows(run, record, train_data)
-        tm = {} if not translation else translation_memory_chrf(TranslationMemory(train_rows), directions, progress=progress)
-        for entry in entries:
-            entry["tm_chrf"] = tm.get((entry["src"], entry["tgt"]))
+        tm = translation_memory_outputs(TranslationMemory(train_rows), directions, progress=progress)
+        for entry, d in zip(entries, directions):
+            found = tm.get((d.src, d.tgt))
+            entry["tm_chrf"] = chrf(found[0], d.references) if found is not None else None
+        match_bands = by_match_band(directions, tm)
         if retrieval:
             features = CharNgramRetrieval(train_rows, languages)
             for lang, chosen in retrieval_used.items():
@@ -153,6 +156,7 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
     }
     if baselines:
         summary["tm_chrf"] = _mean(e["tm_chrf"] for e in entries)
+        summary["by_match"] = match_bands
         summary["xsim_error_baseline"] = _mean(r.get("xsim_error_baseline") for r in retrieval.values())
     return {"model": str(run), "data": str(data), "checkpoint": checkpoint,
             "step": resolve_checkpoint(run, checkpoint), "beam": beam, "max_sentences": max_sentences,
@@ -200,6 +204,11 @@ def format_summary(result: dict) -> str:
         rows.append(("translation memory", s["tm_chrf"], None, sum(e.get("tm_chrf") is not None for e in entries)))
     lines += ["", f"{'mean over directions':<24}{'chrF':>7}{'BLEU':>7}{'directions':>12}"]
     lines += [f"{name:<24}{_num(c, width=7)}{_num(b, width=7)}{n:>12}" for name, c, b, n in rows]
+    for kind, bands in (s.get("by_match") or {}).items():
+        lines += ["", f"{kind} chrF by how close the memory's best match is (fuzzy %)",
+                  f"{'match':<10}{'model':>8}{'memory':>8}{'sentences':>11}"]
+        lines += [f"{band:<10}{_num(b['chrf'], width=8)}{_num(b['tm_chrf'], width=8)}{b['sentences']:>11}"
+                  for band, b in bands.items()]
 
     retrieval = result["retrieval"]
     if retrieval:
