@@ -211,6 +211,56 @@ def test_batches_group_by_languages_and_beam_and_respect_max_batch(translator):
     assert all(r.status_code == 200 for r in responses) and len(model.calls) == 3
 
 
+# ----------------------------------------------------------------------------- a model that reads a memory
+
+TM_ROWS = [{"id": "1", "en": "open the file", "fr": "ouvrir le fichier", "de": "die Datei öffnen"},
+           {"id": "2", "en": "save the document", "fr": "enregistrer le document", "de": "das Dokument speichern"}]
+
+
+@pytest.fixture(scope="module")
+def memory_translator(memory_run, tmp_path_factory):
+    from interlingua import Translator
+    from interlingua.corpus.formats import write_corpus
+    path = tmp_path_factory.mktemp("tm") / "tm.jsonl"
+    write_corpus(TM_ROWS, path, "jsonl")
+    translator = Translator.load(memory_run, "latest")
+    translator.use_memory(path)
+    return translator
+
+
+@pytest.mark.slow
+def test_a_model_that_reads_a_memory_says_which_drafts_came_from_a_match(memory_translator):
+    texts = ["open the file", "zzz qqq xxx", "save the documents"]
+    with TestClient(create_app(memory_translator)) as c:
+        body = c.post("/translate", json={"text": texts, "to": ["fr", "de"]}).json()
+    drafts = memory_translator.drafts(texts, to=["fr", "de"])
+    for item in body["translations"]:
+        assert item["text"] == [d.text for d in drafts[item["to"]]]
+        assert item["match"] == [None if d.match is None else round(d.match, 1) for d in drafts[item["to"]]]
+        assert item["match"][:2] == [100.0, None] and 90 < item["match"][2] < 100  # one letter more than row 2
+
+
+def test_a_model_without_a_memory_answers_without_match(client):
+    body = client.post("/translate", json={"text": ["Open the file"], "to": ["fr", "de"]}).json()
+    assert [set(item) for item in body["translations"]] == [{"to", "text", "truncated"}] * 2  # as before matches
+
+
+@pytest.mark.slow
+def test_batched_requests_each_get_their_own_sentences_matches(memory_translator):
+    app = create_app(memory_translator, max_batch=64, max_wait_ms=300)
+    payloads = [("/translate", {"text": ["zzz qqq xxx", "open the file"], "to": ["fr"]}),
+                ("/translate", {"text": ["save the documents"], "to": ["fr"]}),
+                ("/translate", {"text": ["open the file"], "to": ["fr"]})]
+    responses = concurrent_posts(app, payloads)
+    assert app.state.batcher.model_calls == 1  # all three in one model call
+    alone = [memory_translator.drafts(payload["text"], to="fr") for _, payload in payloads]
+    for response, drafts in zip(responses, alone):
+        [item] = response.json()["translations"]
+        assert item["match"] == [None if d.match is None else round(d.match, 1) for d in drafts]
+        assert item["text"] == [d.text for d in drafts]
+    assert [r.json()["translations"][0]["match"][0] for r in responses] == [None, round(alone[1][0].match, 1), 100.0]
+
+
 # ----------------------------------------------------------------------------- one request never hurts another
 
 def test_bad_requests_never_join_a_batch_and_the_good_ones_beside_them_answer(translator):
