@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -614,12 +615,11 @@ def _chromium() -> tuple[str, str]:
     return browser, driver
 
 
-@pytest.fixture
-def live_server(translator):
-    """The app under uvicorn on 127.0.0.1, a free port, in a thread."""
+@contextmanager
+def _serving(app):
+    """``app`` under uvicorn on 127.0.0.1, a free port, in a thread: its URL."""
     uvicorn = pytest.importorskip("uvicorn")
     sock = listen("127.0.0.1", 0)
-    app = create_app(translator, name="tiny")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -627,21 +627,26 @@ def live_server(translator):
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
-@pytest.mark.slow
-def test_page_in_headless_chromium(live_server, translator, tmp_path):
+@pytest.fixture
+def live_server(translator):
+    with _serving(create_app(translator, name="tiny")) as url:
+        yield url
+
+
+@contextmanager
+def _browser(tmp_path):
+    """A headless Chromium driven by Selenium, or a skip that says why not."""
     browser, driver_path = _chromium()
-    import httpx
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -655,6 +660,19 @@ def test_page_in_headless_chromium(live_server, translator, tmp_path):
     except Exception as exc:  # a browser that cannot start here is an environment problem, said plainly
         pytest.skip(f"headless Chromium did not start: {str(exc).splitlines()[0]}")
     try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium(live_server, translator, tmp_path):
+    import httpx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _browser(tmp_path) as driver:
         wait = WebDriverWait(driver, 30)
         driver.get(live_server + "/")
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
@@ -686,5 +704,30 @@ def test_page_in_headless_chromium(live_server, translator, tmp_path):
         assert driver.find_element(By.ID, "error").text == ""
         if os.environ.get("INTERLINGUA_SCREENSHOT"):
             driver.save_screenshot(os.environ["INTERLINGUA_SCREENSHOT"])
-    finally:
-        driver.quit()
+
+
+@pytest.mark.slow
+def test_the_page_sends_the_api_key_it_is_given_and_keeps_it(translator, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _serving(create_app(translator, name="tiny", api_key="s3cret")) as url, _browser(tmp_path) as driver:
+        wait = WebDriverWait(driver, 30)
+        driver.get(url + "/")
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        key = driver.find_element(By.ID, "api-key")
+        assert not key.is_displayed()  # nothing asked before the server wants it
+        driver.find_element(By.ID, "translate").click()
+        wait.until(lambda d: "needs an API key" in d.find_element(By.ID, "error").text)
+        assert key.is_displayed()
+        key.send_keys("s3cret")
+        driver.find_element(By.ID, "translate").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#results .translation")))
+        assert driver.find_element(By.ID, "error").text == ""
+        driver.refresh()  # kept in this browser: the next visit sends it at once
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        assert driver.find_element(By.ID, "api-key").get_attribute("value") == "s3cret"
+        driver.find_element(By.ID, "translate").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#results .translation")))
+        assert driver.find_element(By.ID, "error").text == ""
