@@ -328,6 +328,35 @@ def test_libretranslate_languages_as_weblate_reads_them(client, translator):
     assert languages[translator.languages.index("fr")]["name"] in ("French", "fr")
 
 
+class Variants:
+    """A stand-in model with regional and script variants: it writes "code:sentence", and is sure that
+    every sentence is in its last language."""
+    languages = ["en", "pt", "pt-BR", "zh-Hans", "zh-Hant"]
+
+    def translate(self, sentences, to, beam=1):
+        return {lang: [f"{lang}:{s}" for s in sentences] for lang in to}
+
+    def identify(self, sentences):
+        return np.array([[0.0] * (len(self.languages) - 1) + [1.0]] * len(sentences), dtype=np.float32)
+
+
+def test_libretranslate_lists_each_language_once_and_reads_every_spelling():
+    with TestClient(create_app(Variants())) as c:
+        languages = c.get("/libretranslate/languages").json()
+        # each language once, in the spelling Weblate looks up (its pt_BR, zh_Hant; zh for simplified Chinese)
+        assert [item["code"] for item in languages] == ["en", "pt", "pt_BR", "zh", "zh_Hant"]
+        assert [item["name"] for item in languages][2:4] == ["Portuguese (BR)", "Chinese (Hans)"]
+        for item in languages:
+            assert sorted(item["targets"]) == sorted({"en", "pt", "pt_BR", "zh", "zh_Hant"} - {item["code"]})
+        for target, written in [("pt_BR", "pt-BR"), ("pt-BR", "pt-BR"), ("pt", "pt"), ("zh", "zh-Hans"),
+                                ("zh-Hans", "zh-Hans"), ("zh_Hans", "zh-Hans"), ("zh_Hant", "zh-Hant")]:
+            body = c.post("/libretranslate/translate", json={"q": "Open", "source": "en", "target": target}).json()
+            assert body["translatedText"] == f"{written}:Open", target
+        auto = c.post("/libretranslate/translate", json={"q": "Open", "source": "auto", "target": "pt"}).json()
+        assert auto["detectedLanguage"]["language"] == "zh_Hant"  # named as listed
+        assert c.post("/libretranslate/detect", json={"q": "Open"}).json()[0]["language"] == "zh_Hant"
+
+
 def test_libretranslate_translate_in_the_shapes_weblate_sends(client, translator):
     # Weblate today (BatchMachineTranslation): JSON, q a list, api_key "" when none is configured
     body = client.post("/libretranslate/translate", json={"api_key": "", "q": ["Open the file", "Close"],
