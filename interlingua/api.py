@@ -142,6 +142,11 @@ class Translator:
         return list(self.config.model.target_languages)
 
     @property
+    def reads_memory(self) -> bool:
+        """Whether the model was trained to read a memory match (model.memory): then ``matches`` says which."""
+        return bool(self.config.model.memory)
+
+    @property
     def max_beam(self) -> int:
         """The widest beam this model can search: each step ranks 2·beam candidates out of its vocabulary."""
         return self.tokenizer.vocab_size // 2

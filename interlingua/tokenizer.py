@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 COVERAGE = 0.9995  # rarer characters are spelled in bytes (byte_fallback), never unknown
-# The most common software-message placeholders become atomic pieces.
+# The most common software-message placeholders become atomic pieces. The list is baked into every trained
+# tokenizer (user-defined symbols), and api.py bans these pieces by id: left as it is, so that old runs load
+# and translate as before. What counts as a placeholder (%m, %lx, %lld, ...) is placeholders.PLACEHOLDER's to
+# say; a run trained with masking sees each as a mask, never as these pieces.
 PLACEHOLDER_PIECES = ["%s", "%d", "%u", "%i", "%ld", "%lu", "%zu", "%c", "%f", "%x", "%%", "%1$s", "%2$s",
                       "%3$s", "%1$d", "%2$d", "%1", "%2", "%3", "{0}", "{1}", "{2}", "<b>", "</b>", "&amp;"]
 

@@ -118,3 +118,16 @@ def made_up_run(made_up_corpus, tmp_path_factory) -> Path:
     with one_thread():
         train(made_up_corpus, out, load_config("tiny", ["max_steps=2", "eval_every=1000", "eval_sentences=2"]))
     return out
+
+
+@pytest.fixture(scope="session")
+def memory_run(made_up_corpus, tmp_path_factory) -> Path:
+    """A tiny model trained with a translation memory (model.memory=true) for 40 steps on the made-up corpus."""
+    from interlingua.config import load_config
+    from interlingua.train import train
+    out = tmp_path_factory.mktemp("runs") / "memory"
+    with one_thread():
+        train(made_up_corpus, out, load_config("tiny", ["model.memory=true", "model.bridge_queries=0", "max_steps=40",
+                                                        "log_every=5", "eval_every=40", "eval_sentences=4",
+                                                        "save_every_minutes=0", "memory_min_score=40"]))
+    return out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_clean_error, one_thread, run_cli, tiny_model
+from conftest import assert_clean_error, run_cli, tiny_model
 from interlingua.config import load_config
 from interlingua.corpus.formats import write_corpus
 from interlingua.corpus.split import near_duplicate_groups
@@ -151,17 +151,6 @@ def test_training_batches_carry_each_examples_match_and_withhold_a_share(made_up
     plain = DirectionDataset(rows, tokenizer, languages, directions, 32)
     ids = {lang: i for i, lang in enumerate(languages)}
     assert plain.make_batch(plain.epoch_batches(0, 1, 300)[0], ids).match is None
-
-
-@pytest.fixture(scope="module")
-def memory_run(made_up_corpus, tmp_path_factory):
-    from interlingua.train import train
-    out = tmp_path_factory.mktemp("runs") / "memory"
-    with one_thread():
-        train(made_up_corpus, out, load_config("tiny", ["model.memory=true", "model.bridge_queries=0", "max_steps=40",
-                                                        "log_every=5", "eval_every=40", "eval_sentences=4",
-                                                        "save_every_minutes=0", "memory_min_score=40"]))
-    return out
 
 
 @pytest.mark.slow

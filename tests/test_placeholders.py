@@ -34,6 +34,21 @@ def test_mask_round_trip(message):
     assert unmask(masked, originals) == message
 
 
+# C's length modifiers (l, ll, h, hh, j, z, t, L) and glibc's %m (strerror(errno), no argument)
+C_DIRECTIVES = ["%lu", "%ld", "%lx", "%zu", "%zd", "%lld", "%llu", "%hhd", "%hu", "%jd", "%td", "%Lf", "%5lu",
+                "%-8zu", "%1$lu", "%m"]
+
+
+@pytest.mark.parametrize("directive", C_DIRECTIVES)
+def test_c_length_modifiers_and_glibc_m_are_one_placeholder(directive):
+    from interlingua.corpus.clean import placeholders
+    message = f"Read {directive} bytes: %s"
+    assert tokens(message) == [directive, "%s"] and placeholders(message) == sorted([directive, "%s"])
+    masked, originals = mask(message)
+    assert masked == "Read ⦅ph0⦆ bytes: ⦅ph1⦆" and originals == [directive, "%s"]
+    assert unmask(masked, originals) == message
+
+
 def test_prose_percent_is_not_masked():
     masked, originals = mask("100% done, %s left")
     assert masked == "100% done, ⦅ph0⦆ left" and originals == ["%s"]
@@ -139,6 +154,18 @@ def test_a_tiny_model_keeps_every_placeholder_of_held_out_messages(masked_run, h
     for source, output in zip(sources, outputs):
         assert Counter(tokens(output)) == Counter(tokens(source)), (source, output)
         assert "⦅" not in output
+
+
+def test_length_modified_directives_and_m_come_through_translation(masked_run):
+    """Directives the synthetic corpus never had: masked, they are the same masks as any other."""
+    translator = Translator.load(masked_run)
+    sources = ["open %lu file", "error %m: delete %lld folder %zu", "copy %lx"]
+    assert [tokens(s) for s in sources] == [["%lu"], ["%m", "%lld", "%zu"], ["%lx"]]
+    with one_thread():
+        outputs = translator.translate(sources, to="fr")
+    for source, output in zip(sources, outputs):
+        assert Counter(tokens(output)) == Counter(tokens(source)), (source, output)
+        assert all(output.count(p) == 1 for p in tokens(source)), (source, output)
 
 
 def test_the_constraint_is_what_keeps_them(masked_run, heldout):

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +212,56 @@ def test_batches_group_by_languages_and_beam_and_respect_max_batch(translator):
     assert all(r.status_code == 200 for r in responses) and len(model.calls) == 3
 
 
+# ----------------------------------------------------------------------------- a model that reads a memory
+
+TM_ROWS = [{"id": "1", "en": "open the file", "fr": "ouvrir le fichier", "de": "die Datei öffnen"},
+           {"id": "2", "en": "save the document", "fr": "enregistrer le document", "de": "das Dokument speichern"}]
+
+
+@pytest.fixture(scope="module")
+def memory_translator(memory_run, tmp_path_factory):
+    from interlingua import Translator
+    from interlingua.corpus.formats import write_corpus
+    path = tmp_path_factory.mktemp("tm") / "tm.jsonl"
+    write_corpus(TM_ROWS, path, "jsonl")
+    translator = Translator.load(memory_run, "latest")
+    translator.use_memory(path)
+    return translator
+
+
+@pytest.mark.slow
+def test_a_model_that_reads_a_memory_says_which_drafts_came_from_a_match(memory_translator):
+    texts = ["open the file", "zzz qqq xxx", "save the documents"]
+    with TestClient(create_app(memory_translator)) as c:
+        body = c.post("/translate", json={"text": texts, "to": ["fr", "de"]}).json()
+    drafts = memory_translator.drafts(texts, to=["fr", "de"])
+    for item in body["translations"]:
+        assert item["text"] == [d.text for d in drafts[item["to"]]]
+        assert item["match"] == [None if d.match is None else round(d.match, 1) for d in drafts[item["to"]]]
+        assert item["match"][:2] == [100.0, None] and 90 < item["match"][2] < 100  # one letter more than row 2
+
+
+def test_a_model_without_a_memory_answers_without_match(client):
+    body = client.post("/translate", json={"text": ["Open the file"], "to": ["fr", "de"]}).json()
+    assert [set(item) for item in body["translations"]] == [{"to", "text", "truncated"}] * 2  # as before matches
+
+
+@pytest.mark.slow
+def test_batched_requests_each_get_their_own_sentences_matches(memory_translator):
+    app = create_app(memory_translator, max_batch=64, max_wait_ms=300)
+    payloads = [("/translate", {"text": ["zzz qqq xxx", "open the file"], "to": ["fr"]}),
+                ("/translate", {"text": ["save the documents"], "to": ["fr"]}),
+                ("/translate", {"text": ["open the file"], "to": ["fr"]})]
+    responses = concurrent_posts(app, payloads)
+    assert app.state.batcher.model_calls == 1  # all three in one model call
+    alone = [memory_translator.drafts(payload["text"], to="fr") for _, payload in payloads]
+    for response, drafts in zip(responses, alone):
+        [item] = response.json()["translations"]
+        assert item["match"] == [None if d.match is None else round(d.match, 1) for d in drafts]
+        assert item["text"] == [d.text for d in drafts]
+    assert [r.json()["translations"][0]["match"][0] for r in responses] == [None, round(alone[1][0].match, 1), 100.0]
+
+
 # ----------------------------------------------------------------------------- one request never hurts another
 
 def test_bad_requests_never_join_a_batch_and_the_good_ones_beside_them_answer(translator):
@@ -275,6 +326,35 @@ def test_libretranslate_languages_as_weblate_reads_them(client, translator):
             assert sorted(item["targets"]) == sorted(set(translator.languages) - {item["code"]})
     # a machine without iso-codes names a language by its code
     assert languages[translator.languages.index("fr")]["name"] in ("French", "fr")
+
+
+class Variants:
+    """A stand-in model with regional and script variants: it writes "code:sentence", and is sure that
+    every sentence is in its last language."""
+    languages = ["en", "pt", "pt-BR", "zh-Hans", "zh-Hant"]
+
+    def translate(self, sentences, to, beam=1):
+        return {lang: [f"{lang}:{s}" for s in sentences] for lang in to}
+
+    def identify(self, sentences):
+        return np.array([[0.0] * (len(self.languages) - 1) + [1.0]] * len(sentences), dtype=np.float32)
+
+
+def test_libretranslate_lists_each_language_once_and_reads_every_spelling():
+    with TestClient(create_app(Variants())) as c:
+        languages = c.get("/libretranslate/languages").json()
+        # each language once, in the spelling Weblate looks up (its pt_BR, zh_Hant; zh for simplified Chinese)
+        assert [item["code"] for item in languages] == ["en", "pt", "pt_BR", "zh", "zh_Hant"]
+        assert [item["name"] for item in languages][2:4] == ["Portuguese (BR)", "Chinese (Hans)"]
+        for item in languages:
+            assert sorted(item["targets"]) == sorted({"en", "pt", "pt_BR", "zh", "zh_Hant"} - {item["code"]})
+        for target, written in [("pt_BR", "pt-BR"), ("pt-BR", "pt-BR"), ("pt", "pt"), ("zh", "zh-Hans"),
+                                ("zh-Hans", "zh-Hans"), ("zh_Hans", "zh-Hans"), ("zh_Hant", "zh-Hant")]:
+            body = c.post("/libretranslate/translate", json={"q": "Open", "source": "en", "target": target}).json()
+            assert body["translatedText"] == f"{written}:Open", target
+        auto = c.post("/libretranslate/translate", json={"q": "Open", "source": "auto", "target": "pt"}).json()
+        assert auto["detectedLanguage"]["language"] == "zh_Hant"  # named as listed
+        assert c.post("/libretranslate/detect", json={"q": "Open"}).json()[0]["language"] == "zh_Hant"
 
 
 def test_libretranslate_translate_in_the_shapes_weblate_sends(client, translator):
@@ -564,12 +644,11 @@ def _chromium() -> tuple[str, str]:
     return browser, driver
 
 
-@pytest.fixture
-def live_server(translator):
-    """The app under uvicorn on 127.0.0.1, a free port, in a thread."""
+@contextmanager
+def _serving(app):
+    """``app`` under uvicorn on 127.0.0.1, a free port, in a thread: its URL."""
     uvicorn = pytest.importorskip("uvicorn")
     sock = listen("127.0.0.1", 0)
-    app = create_app(translator, name="tiny")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -577,21 +656,26 @@ def live_server(translator):
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
-@pytest.mark.slow
-def test_page_in_headless_chromium(live_server, translator, tmp_path):
+@pytest.fixture
+def live_server(translator):
+    with _serving(create_app(translator, name="tiny")) as url:
+        yield url
+
+
+@contextmanager
+def _browser(tmp_path):
+    """A headless Chromium driven by Selenium, or a skip that says why not."""
     browser, driver_path = _chromium()
-    import httpx
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -605,6 +689,19 @@ def test_page_in_headless_chromium(live_server, translator, tmp_path):
     except Exception as exc:  # a browser that cannot start here is an environment problem, said plainly
         pytest.skip(f"headless Chromium did not start: {str(exc).splitlines()[0]}")
     try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium(live_server, translator, tmp_path):
+    import httpx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _browser(tmp_path) as driver:
         wait = WebDriverWait(driver, 30)
         driver.get(live_server + "/")
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
@@ -636,5 +733,30 @@ def test_page_in_headless_chromium(live_server, translator, tmp_path):
         assert driver.find_element(By.ID, "error").text == ""
         if os.environ.get("INTERLINGUA_SCREENSHOT"):
             driver.save_screenshot(os.environ["INTERLINGUA_SCREENSHOT"])
-    finally:
-        driver.quit()
+
+
+@pytest.mark.slow
+def test_the_page_sends_the_api_key_it_is_given_and_keeps_it(translator, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _serving(create_app(translator, name="tiny", api_key="s3cret")) as url, _browser(tmp_path) as driver:
+        wait = WebDriverWait(driver, 30)
+        driver.get(url + "/")
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        key = driver.find_element(By.ID, "api-key")
+        assert not key.is_displayed()  # nothing asked before the server wants it
+        driver.find_element(By.ID, "translate").click()
+        wait.until(lambda d: "needs an API key" in d.find_element(By.ID, "error").text)
+        assert key.is_displayed()
+        key.send_keys("s3cret")
+        driver.find_element(By.ID, "translate").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#results .translation")))
+        assert driver.find_element(By.ID, "error").text == ""
+        driver.refresh()  # kept in this browser: the next visit sends it at once
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        assert driver.find_element(By.ID, "api-key").get_attribute("value") == "s3cret"
+        driver.find_element(By.ID, "translate").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#results .translation")))
+        assert driver.find_element(By.ID, "error").text == ""

@@ -5,6 +5,7 @@
     GET  /languages    {"languages": [...]}
     POST /translate    {"text": [...], "to": [...], "beam": 1}
                        -> {"translations": [{"to": "fr", "text": [...], "truncated": [indices]}]}
+                       (+ "match": [87.5, null, ...] in each, only from a model that reads a memory)
     POST /embed        {"text": [...]} -> {"vectors": [[...]], "dim": d}
     POST /similarity   {"a": "...", "b": "..."} -> {"similarity": 0.83}
     GET  /metrics      Prometheus text format (metrics.py)
@@ -18,6 +19,10 @@ text that is not valid Unicode, a beam out of range), 404/405 for a wrong path o
 request is checked here, before it joins a batch, so one client's input cannot fail another's
 request; when ``max_queue`` requests already wait, the answer is 503 with Retry-After. A client
 that hangs up before its batch runs has its job dropped (clients.py).
+
+``match`` is in a translation only when the model reads a translation memory (``model.memory``,
+``serve --tm``): absent rather than null otherwise, so a model without a memory answers exactly as
+before the field existed, and a client with a strict schema written then keeps working.
 """
 from __future__ import annotations
 
@@ -61,6 +66,9 @@ class Translation(BaseModel):
     text: list[str]
     truncated: list[int] = Field(description="indices of the sentences whose translation was cut at the model's "
                                  "length limit (their input was longer than it reads, or the output ran to its end)")
+    match: list[float | None] | None = Field(None, description="only from a model that reads a translation memory "
+                                             "(model.memory): per sentence, the score (0-100) of the memory match "
+                                             "its translation was drafted from, null for none")
 
 
 class TranslateResponse(BaseModel):
@@ -198,15 +206,20 @@ def create_app(translator: Any, max_batch: int = MAX_BATCH, max_wait_ms: float =
     async def get_languages() -> dict:
         return {"languages": languages}
 
+    # exclude_unset: a model without a memory answers without "match", exactly as before there was one
     @app.post("/translate", response_model=TranslateResponse, summary="Translate into one or more languages",
-              responses={413: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}, dependencies=[Depends(key)])
+              responses={413: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}, dependencies=[Depends(key)],
+              response_model_exclude_unset=True)
     async def translate(body: TranslateRequest, request: Request) -> dict:
         texts = checks.sentences(body.text, "text", max_sentences, max_chars)
         targets = checks.languages(body.to, languages)
         checks.cost(texts, len(targets), checks.beam(body.beam), max_cost)
         [result] = await answers(request, batcher.translate(texts, targets, body.beam))
         return {"translations": [{"to": lang, "text": result.text[lang],
-                                  "truncated": [i for i, cut in enumerate(result.cut[lang]) if cut]}
+                                  "truncated": [i for i, cut in enumerate(result.cut[lang]) if cut],
+                                  **({} if result.match is None else
+                                     {"match": [None if score is None else round(score, 1)
+                                                for score in result.match[lang]]})}
                                  for lang in targets]}
 
     @app.post("/embed", response_model=EmbedResponse, summary="Language-agnostic sentence vectors (L2-normalised)",

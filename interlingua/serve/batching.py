@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..memory import Match
 from .settings import MAX_BATCH, MAX_QUEUE, MAX_WAIT_MS
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,17 @@ class Job:
 @dataclass
 class Translations:
     """A translate job's answer: per language, the texts and which of them were cut (see
-    ``Translator.cut_short``; all False for a translator that does not say)."""
+    ``Translator.cut_short``; all False for a translator that does not say), and for a model that reads a
+    memory (``Translator.reads_memory``) the score (0-100) of the match each text was drafted from, None
+    for none; ``match`` itself is None for a model without a memory."""
     text: dict[str, list[str]]
     cut: dict[str, list[bool]]
+    match: dict[str, list[float | None]] | None = None
+
+
+def _score(match: Match | None) -> float | None:
+    """A memory match's score, None for no match."""
+    return None if match is None else float(match.score)
 
 
 class QueueFull(Exception):
@@ -192,9 +201,14 @@ class Batcher:
         if key[0] == "translate":
             result = self.translator.translate(unique, to=list(key[1]), beam=key[2])
             cut = getattr(self.translator, "cut_short", None) or {}
+            # read now: the next call overwrites the translator's matches, as it does cut_short
+            found = self.translator.matches if getattr(self.translator, "reads_memory", False) else None
             answers = [Translations({lang: [result[lang][index[t]] for t in job.texts] for lang in key[1]},
                                     {lang: [bool(cut[lang][index[t]]) if lang in cut else False for t in job.texts]
-                                     for lang in key[1]}) for job in jobs]
+                                     for lang in key[1]},
+                                    None if found is None else
+                                    {lang: [_score(found[lang][index[t]]) for t in job.texts] for lang in key[1]})
+                       for job in jobs]
             self.sentences_translated += sum(len(job.texts) for job in jobs) * len(key[1])
         else:
             method = self.translator.embed if key[0] == "embed" else self.translator.identify

@@ -2,6 +2,7 @@
 one we mean is Weblate's LibreTranslate machine-translation backend (API URL ``http://HOST:PORT/libretranslate/``).
 
     GET|POST /libretranslate/languages  -> [{"code": "fr", "name": "French", "targets": ["en", ...]}, ...]
+                                           (each language once: pt-BR as pt_BR, zh-Hans as zh, see listed_codes)
     POST     /libretranslate/translate  {"q": "Open" | [...], "source": "en" | "auto", "target": "fr",
                                          "format": "text" | "html", "api_key": "..."}
                                         -> {"translatedText": "..." | [...], "truncated": bool | [...]}
@@ -57,14 +58,21 @@ class DetectRequest(BaseModel):
     api_key: str | None = Field(None, description="the server's API key, when it has one")
 
 
-def aliases(languages: list[str]) -> dict[str, str]:
-    """Other spellings of the model's codes that LibreTranslate clients send: Weblate matches codes
-    exactly in its own spelling (``pt_BR``, ``zh_Hant``), and calls simplified Chinese ``zh``, as
-    LibreTranslate does."""
-    out = {code.replace("-", "_"): code for code in languages if "-" in code}
+def listed_codes(languages: list[str]) -> dict[str, str]:
+    """The one code ``/languages`` lists for each of the model's languages: the spelling Weblate matches.
+    Weblate looks a language up by its own code exactly (``pt_BR``, ``zh_Hant``; simplified Chinese as ``zh``,
+    LibreTranslate's name for it), then by the bare language (``pt``): listed as ``pt-BR``, a Brazilian
+    Portuguese component would get the model's European ``pt``, or nothing."""
+    out = {code: code.replace("-", "_") for code in languages}
     if "zh-Hans" in languages and "zh" not in languages:
-        out["zh"] = "zh-Hans"
+        out["zh-Hans"] = "zh"
     return out
+
+
+def aliases(languages: list[str]) -> dict[str, str]:
+    """The listed spellings that are not the model's codes, back to those codes (for input; the resolver,
+    ``corpus.langcodes.resolve_language``, reads ``pt_BR`` by itself, but not ``zh``)."""
+    return {listed: code for code, listed in listed_codes(languages).items() if listed != code}
 
 
 async def _fields(request: Request) -> dict:
@@ -115,7 +123,8 @@ def _body(content: type[BaseModel]) -> dict:
 def router(batcher: Batcher, languages: list[str], limits: Limits) -> APIRouter:
     api = APIRouter(prefix=PREFIX, tags=["LibreTranslate"])
     other_names = aliases(languages)
-    codes = languages + list(other_names)
+    listed = listed_codes(languages)
+    shown = [listed[code] for code in languages]  # detected languages are named as /languages names them
 
     def resolve(value: str, name: str, role: str) -> str:
         resolved = checks.languages(other_names.get(value.strip(), value), languages, name, role)
@@ -129,10 +138,10 @@ def router(batcher: Batcher, languages: list[str], limits: Limits) -> APIRouter:
         checks.api_key(limits.api_key, given or checks.bearer(request.headers.get("authorization")))
         return _parse(model, fields)
 
-    async def lt_languages() -> list[dict]:
-        return [{"code": code, "name": language_name(other_names.get(code, code)),
-                 "targets": [c for c in codes if other_names.get(c, c) != other_names.get(code, code)]}
-                for code in codes]
+    async def lt_languages() -> list[dict]:  # each language once, as LibreTranslate lists its own
+        return [{"code": listed[code], "name": language_name(code),
+                 "targets": [listed[other] for other in languages if other != code]}
+                for code in languages]
 
     for method in ("GET", "POST"):  # LibreTranslate answers both
         api.add_api_route("/languages", lt_languages, methods=[method], operation_id=f"lt_languages_{method.lower()}",
@@ -154,7 +163,7 @@ def router(batcher: Batcher, languages: list[str], limits: Limits) -> APIRouter:
         out: dict = {"translatedText": result.text[target][0] if one else result.text[target],
                      "truncated": result.cut[target][0] if one else result.cut[target]}
         if auto:
-            detected = [_detected(shares, languages) for shares in found[0]]
+            detected = [_detected(shares, shown) for shares in found[0]]
             out["detectedLanguage"] = detected[0] if one else detected
         if body.alternatives:
             out["alternatives"] = [] if one else [[] for _ in texts]
@@ -170,6 +179,6 @@ def router(batcher: Batcher, languages: list[str], limits: Limits) -> APIRouter:
         weights = np.array([len(t) for t in texts], dtype=np.float64)
         mean = (shares * weights[:, None]).sum(0) / weights.sum()
         order = np.argsort(-mean)[:DETECT_CANDIDATES]
-        return [{"confidence": round(float(mean[i]) * 100, 1), "language": languages[i]} for i in order]
+        return [{"confidence": round(float(mean[i]) * 100, 1), "language": shown[i]} for i in order]
 
     return api
