@@ -120,8 +120,9 @@ class TranslationMemory:
             texts = list(first)
             trigrams = self._all_trigrams()
             positions = [trigrams[1][text] for text in texts]
+            # kept transposed, in CSR: a product with a CSC right-hand side converts it anew at every call
             self._candidates[target] = (texts, np.fromiter(first.values(), dtype=np.int64, count=len(first)),
-                                        trigrams[0].matrix[positions])
+                                        trigrams[0].matrix[positions].T.tocsr())
         return self._candidates[target]
 
     def _all_trigrams(self) -> tuple[Trigrams, dict[str, int]]:
@@ -140,14 +141,14 @@ class TranslationMemory:
         or None. The ``CANDIDATES`` texts nearest by trigram cosine are scored exactly (as in training), so a
         query costs a sparse product and 64 ratios, not one ratio per text of the memory."""
         from rapidfuzz import fuzz, process
-        texts, rows, vectors = self._texts_for(target)
+        texts, rows, transposed = self._texts_for(target)
         out: list[Match | None] = [None] * len(queries)
         if not texts:
             return out
         trigrams = self._all_trigrams()[0]
         for start in range(0, len(queries), _LOOKUP_BLOCK):
             block = queries[start:start + _LOOKUP_BLOCK]
-            cosine = (trigrams.transform(block) @ vectors.T).toarray()
+            cosine = (trigrams.transform(block) @ transposed).toarray()
             for offset, (query, columns) in enumerate(zip(block, shortlist(cosine, CANDIDATES))):
                 found = process.extractOne(query, [texts[j] for j in columns], scorer=fuzz.ratio,
                                            score_cutoff=max(min_score, 1e-9))
@@ -216,9 +217,10 @@ class TranslationMemory:
         if n == 0:
             return neighbours, best
         vectors = Trigrams(texts).matrix
+        transposed = vectors.T.tocsr()  # once: a CSC right-hand side would be converted at every block
         for start in range(0, n, _BLOCK):
             stop = min(start + _BLOCK, n)
-            cosine = (vectors[start:stop] @ vectors.T).toarray()
+            cosine = (vectors[start:stop] @ transposed).toarray()
             cosine[groups[start:stop, None] == groups[None, :]] = -1.0  # never itself or its near-duplicates
             for offset, row in enumerate(shortlist(cosine, CANDIDATES)):
                 i = start + offset
