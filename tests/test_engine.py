@@ -75,6 +75,28 @@ def test_greedy_and_beam_translations_equal_pytorchs_in_every_language(exported_
             assert onnx_side.confidence[lang] == pytest.approx(torch_side.confidence[lang], abs=1e-4)
 
 
+def test_the_cache_buffer_grows_and_beams_reorder_it_without_changing_outputs(tmp_path):
+    """40 tokens: the step's cache buffer doubles twice (16 -> 32 -> 64 positions), keeping what it held,
+    while beam search moves rows of it and the beams share their sentence's thought."""
+    model = tiny_model(bridge_queries=0)
+    with one_thread(), torch.no_grad():
+        write_graphs(model, tmp_path, "fp32")
+        engine = OnnxModel(tmp_path, model.config, "fp32")
+        src = torch.tensor([[5, 6, 7, 8, 3], [9, 3, PAD, PAD, PAD]])
+        thought, lang = model.encode(src), torch.tensor([1, 2])
+        ours, theirs = model.start_decoding(thought, lang), engine.start_decoding(thought, lang)
+        tokens = torch.full((2, 1), 2)
+        for _ in range(40):
+            expected = model.decode(tokens, ours)
+            assert torch.allclose(engine.decode(tokens, theirs), expected, atol=1e-4)
+            tokens = expected[:, -1].argmax(-1, keepdim=True)
+        assert theirs.cache_k.shape[-1] == theirs.cache_v.shape[-2] == 64
+        for search in (lambda m: greedy(m, thought, lang, 40, min_len=40),
+                       lambda m: beam_search(m, thought, lang, 40, beam=3, min_len=39)):
+            outputs = search(engine)
+            assert outputs == search(model) and [len(seq) for seq in outputs] == [40, 40]
+
+
 def test_placeholder_masks_are_written_once_each_as_in_pytorch(tmp_path):
     """search.MaskConstraint runs on the engine's logits as on the model's."""
     model = tiny_model(bridge_queries=0)
