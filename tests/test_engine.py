@@ -84,12 +84,16 @@ def test_the_cache_buffer_grows_and_beams_reorder_it_without_changing_outputs(tm
         engine = OnnxModel(tmp_path, model.config, "fp32")
         src = torch.tensor([[5, 6, 7, 8, 3], [9, 3, PAD, PAD, PAD]])
         thought, lang = model.encode(src), torch.tensor([1, 2])
-        ours, theirs = model.start_decoding(thought, lang), engine.start_decoding(thought, lang)
-        tokens = torch.full((2, 1), 2)
-        for _ in range(40):
-            expected = model.decode(tokens, ours)
-            assert torch.allclose(engine.decode(tokens, theirs), expected, atol=1e-4)
-            tokens = expected[:, -1].argmax(-1, keepdim=True)
+        # 2 beams a sentence on other tokens, so moving a row moves a history unlike the one it replaces
+        ours, theirs = model.start_decoding(thought, lang, beam=2), engine.start_decoding(thought, lang, beam=2)
+        draw = torch.Generator().manual_seed(0)
+        for step in range(40):
+            step_tokens = torch.randint(4, 50, (4, 1), generator=draw)
+            assert torch.allclose(engine.decode(step_tokens, theirs), model.decode(step_tokens, ours), atol=1e-4)
+            if step % 3 == 1:  # beam search re-ranks: a row takes its sibling's history
+                index = torch.tensor([1, 1, 2, 2] if step % 2 else [0, 0, 3, 2])
+                ours.reorder(index)
+                theirs.reorder(index)
         assert theirs.cache_k.shape[-1] == theirs.cache_v.shape[-2] == 64
         for search in (lambda m: greedy(m, thought, lang, 40, min_len=40),
                        lambda m: beam_search(m, thought, lang, 40, beam=3, min_len=39)):
