@@ -81,6 +81,7 @@ class OnnxModel:
 
     def __init__(self, folder: Path, config: ModelConfig, precision: str):
         import onnxruntime as ort
+        self.wrap = ort.OrtValue.ortvalue_from_numpy  # an OrtValue that shares the numpy array's memory
         self.config, self.folder, self.precision = config, folder, precision
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
@@ -123,11 +124,22 @@ class OnnxModel:
         if not use_cache or not logits or tokens.shape[1] != 1:
             raise InterlinguaError("the ONNX engine decodes one token at a time with its cache; "
                                    "teacher-forced scoring needs the PyTorch model (--engine torch)")
-        arrays = [tokens.cpu().numpy(), state.lang, np.array(state.position, dtype=np.int64),
+        arrays = [np.ascontiguousarray(tokens.cpu().numpy()), state.lang, np.array(state.position, dtype=np.int64),
                   *state.cache_k, *state.cache_v, *state.cross_k, *state.cross_v]  # each layer's a view, not a copy
         if state.thought_mask is not None:
             arrays.append(state.thought_mask)
-        out, new_k, new_v = self.sessions["decoder_step"].run(None, dict(zip(self.step_names, arrays)))
+        # I/O binding: ONNX Runtime reads the arrays in place (``arrays`` keeps them alive until it has run) and
+        # writes its outputs into arrays of ours; run() allocates its own each step (a few % more CPU, under load)
+        session = self.sessions["decoder_step"]
+        binding = session.io_binding()
+        for name, array in zip(self.step_names, arrays):
+            binding.bind_ortvalue_input(name, self.wrap(array))
+        rows, (layers, _, heads, d_head, _) = len(state.lang), state.cache_k.shape
+        out = np.empty((rows, self.config.vocab_size), dtype=np.float32)
+        new_k, new_v = (np.empty((layers, rows, heads, d_head), dtype=np.float32) for _ in range(2))
+        for name, array in (("logits", out), ("new_k", new_k), ("new_v", new_v)):
+            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        session.run_with_iobinding(binding)
         state.append(new_k, new_v)
         return torch.from_numpy(out)[:, None, :]
 
