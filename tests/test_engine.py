@@ -153,6 +153,13 @@ def test_missing_stale_and_corrupt_exports(exported_run, tmp_path):
     shutil.rmtree(run / "onnx" / "int8", ignore_errors=True)
     with pytest.raises(InterlinguaError, match="no ONNX export"):
         Translator.load(run, engine="onnx", precision="int8")
+    from interlingua.files import read_json, write_json
+    manifest_path = run / "onnx" / "fp32" / "export.json"
+    manifest = read_json(manifest_path)  # an export made before graph formats were named: format 1
+    write_json(manifest_path, {k: v for k, v in manifest.items() if k != "graph_format"})
+    with pytest.raises(InterlinguaError, match="old export .*format 1.*re-export: interlingua export"):
+        Translator.load(run, engine="onnx")
+    write_json(manifest_path, manifest)
     graph = run / "onnx" / "fp32" / "decoder_step.onnx"
     graph.write_bytes(graph.read_bytes()[:-10])
     with pytest.raises(InterlinguaError, match="decoder_step.onnx: missing or corrupt"):
