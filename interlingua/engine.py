@@ -24,7 +24,7 @@ import torch
 from .config import ModelConfig
 from .errors import InterlinguaError
 from .checkpoint import file_sha256
-from .export import GRAPHS, MANIFEST, export_folder, weights_sha256
+from .export import GRAPH_FORMAT, GRAPHS, MANIFEST, export_folder, step_inputs, weights_sha256
 from .files import read_json
 from .model import Interlingua
 
@@ -34,24 +34,44 @@ ENGINES = ("auto", "torch", "onnx")
 
 
 class OnnxDecoderState:
-    """search.py's view of a DecoderState: the self-attention cache as (L, rows, h, P, d/h) arrays."""
+    """search.py's view of a DecoderState: the self-attention cache as buffers the step graph reads.
+
+    cache_k (L, rows, h, d/h, capacity) holds the keys transposed, cache_v (L, rows, h, capacity, d/h) the
+    values; positions below ``position`` are written. A step writes only its own keys and values, and the
+    capacity doubles when full (as model.KVCache), so no step copies the history. The buffers start zeroed:
+    the graph gives unwritten positions zero weight, and zero times a zero value stays zero (never NaN).
+    The thought's keys and values are one per sentence, shared by its beams.
+    """
 
     def __init__(self, lang: np.ndarray, cross_k: np.ndarray, cross_v: np.ndarray,
-                 thought_mask: np.ndarray | None, heads: int):
-        layers, _, _, _, d_head = cross_k.shape
+                 thought_mask: np.ndarray | None, heads: int, capacity: int = 16):
+        layers, _, _, d_head, _ = cross_k.shape
         self.lang, self.cross_k, self.cross_v, self.thought_mask = lang, cross_k, cross_v, thought_mask
-        self.past_k = np.zeros((layers, len(lang), heads, 0, d_head), dtype=np.float32)
-        self.past_v = self.past_k
+        self.cache_k = np.zeros((layers, len(lang), heads, d_head, capacity), dtype=np.float32)
+        self.cache_v = np.zeros((layers, len(lang), heads, capacity, d_head), dtype=np.float32)
         self.position = 0
+
+    def append(self, new_k: np.ndarray, new_v: np.ndarray) -> None:
+        """Write one step's keys and values (L, rows, h, d/h) at ``position``, growing the buffers when full."""
+        if self.position == self.cache_k.shape[-1]:
+            capacity = 2 * self.position
+            grown_k = np.zeros(self.cache_k.shape[:-1] + (capacity,), dtype=np.float32)
+            grown_v = np.zeros(self.cache_v.shape[:3] + (capacity,) + self.cache_v.shape[4:], dtype=np.float32)
+            grown_k[..., :self.position] = self.cache_k
+            grown_v[..., :self.position, :] = self.cache_v
+            self.cache_k, self.cache_v = grown_k, grown_v
+        self.cache_k[..., self.position] = new_k
+        self.cache_v[..., self.position, :] = new_v
+        self.position += 1
 
     def reorder(self, index: torch.Tensor) -> None:
         """Row i of the cache becomes row ``index[i]`` (beam search re-ranks); only changed rows are copied."""
         index = index.cpu().numpy()
         target = np.nonzero(index != np.arange(len(index)))[0]
         if len(target):
-            source = index[target]
-            self.past_k[:, target] = self.past_k[:, source]
-            self.past_v[:, target] = self.past_v[:, source]
+            source, written = index[target], self.position
+            self.cache_k[:, target, ..., :written] = self.cache_k[:, source, ..., :written]
+            self.cache_v[:, target, :, :written] = self.cache_v[:, source, :, :written]
 
 
 class OnnxModel:
@@ -61,6 +81,7 @@ class OnnxModel:
 
     def __init__(self, folder: Path, config: ModelConfig, precision: str):
         import onnxruntime as ort
+        self.wrap = ort.OrtValue.ortvalue_from_numpy  # an OrtValue that shares the numpy array's memory
         self.config, self.folder, self.precision = config, folder, precision
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
@@ -73,6 +94,7 @@ class OnnxModel:
             raise InterlinguaError(f"{folder}: ONNX Runtime cannot load the export ({str(exc).splitlines()[0]}); "
                                    f"re-run interlingua export") from None
         self.with_mask = "thought_mask" in {i.name for i in self.sessions["decoder_step"].get_inputs()}
+        self.step_names = step_inputs(config.decoder_layers, self.with_mask)
 
     pool = staticmethod(Interlingua.pool)
 
@@ -93,11 +115,7 @@ class OnnxModel:
         thought = thought.cpu().numpy()
         cross_k, cross_v = self.sessions["memory"].run(None, {"thought": thought})
         mask = (thought != 0).any(-1)[:, None, None, :] if self.with_mask else None  # as Interlingua.thought_mask
-        lang = lang.cpu().numpy()
-        if beam > 1:  # a step's graph reads one memory row per row: the beams get copies of their sentence's
-            cross_k, cross_v = (np.repeat(a, beam, axis=1) for a in (cross_k, cross_v))
-            lang = np.repeat(lang, beam)
-            mask = np.repeat(mask, beam, axis=0) if mask is not None else None
+        lang = np.repeat(lang.cpu().numpy(), beam)  # the thought's keys and values stay one per sentence
         return OnnxDecoderState(lang, cross_k, cross_v, mask, self.config.n_heads)
 
     def decode(self, tokens: torch.Tensor, state: OnnxDecoderState, *, use_cache: bool = True,
@@ -106,12 +124,23 @@ class OnnxModel:
         if not use_cache or not logits or tokens.shape[1] != 1:
             raise InterlinguaError("the ONNX engine decodes one token at a time with its cache; "
                                    "teacher-forced scoring needs the PyTorch model (--engine torch)")
-        feed = {"token": tokens.cpu().numpy(), "lang": state.lang, "past_k": state.past_k, "past_v": state.past_v,
-                "cross_k": state.cross_k, "cross_v": state.cross_v}
+        arrays = [np.ascontiguousarray(tokens.cpu().numpy()), state.lang, np.array(state.position, dtype=np.int64),
+                  *state.cache_k, *state.cache_v, *state.cross_k, *state.cross_v]  # each layer's a view, not a copy
         if state.thought_mask is not None:
-            feed["thought_mask"] = state.thought_mask
-        out, state.past_k, state.past_v = self.sessions["decoder_step"].run(None, feed)
-        state.position += 1
+            arrays.append(state.thought_mask)
+        # I/O binding: ONNX Runtime reads the arrays in place (``arrays`` keeps them alive until it has run) and
+        # writes its outputs into arrays of ours; run() allocates its own each step (a few % more CPU, under load)
+        session = self.sessions["decoder_step"]
+        binding = session.io_binding()
+        for name, array in zip(self.step_names, arrays):
+            binding.bind_ortvalue_input(name, self.wrap(array))
+        rows, (layers, _, heads, d_head, _) = len(state.lang), state.cache_k.shape
+        out = np.empty((rows, self.config.vocab_size), dtype=np.float32)
+        new_k, new_v = (np.empty((layers, rows, heads, d_head), dtype=np.float32) for _ in range(2))
+        for name, array in (("logits", out), ("new_k", new_k), ("new_v", new_v)):
+            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        session.run_with_iobinding(binding)
+        state.append(new_k, new_v)
         return torch.from_numpy(out)[:, None, :]
 
 
@@ -126,6 +155,9 @@ def _check_export(run: Path, folder: Path, step: int, precision: str) -> None:
     manifest = read_json(manifest_path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("graphs"), dict):
         raise InterlinguaError(f"{manifest_path}: corrupt export manifest (re-run: {hint})")
+    if manifest.get("graph_format") != GRAPH_FORMAT:
+        raise InterlinguaError(f"{folder}: old export (its graphs are of format {manifest.get('graph_format', 1)}, "
+                               f"this interlingua runs format {GRAPH_FORMAT}); re-export: {hint}")
     if manifest.get("precision") != precision:
         raise InterlinguaError(f"{manifest_path}: an export of precision {manifest.get('precision')!r}, "
                                f"not {precision} (re-run: {hint})")

@@ -2,17 +2,22 @@
 
     RUN/onnx/fp32/  (or int8/)
         encoder.onnx       src (B, S) int64                 -> thought (B, T, d)
-        memory.onnx        thought (B, T, d)                -> cross_k, cross_v (L, B, h, T, d/h)
-        decoder_step.onnx  token (B, 1), lang (B,), past_k, past_v (L, B, h, P, d/h), cross_k, cross_v
+        memory.onnx        thought (B, T, d)                -> cross_k (L, B, h, d/h, T), cross_v (L, B, h, T, d/h)
+        decoder_step.onnx  token (R, 1), lang (R,), position (), and per layer i:
+                           cache_k_i (R, h, d/h, C), cache_v_i (R, h, C, d/h), cross_k_i, cross_v_i (B, ...)
                            [, thought_mask (B, 1, 1, T) bool: only without a bridge]
-                                                            -> logits (B, V), present_k, present_v (P + 1)
-        export.json        what the graphs are: opset, precision, source step and weights sha256,
+                                                            -> logits (R, V), new_k, new_v (L, R, h, d/h)
+        export.json        what the graphs are: their format, opset, precision, source step and weights sha256,
                            each graph's sha256, interlingua/torch/onnxruntime versions
 
-The three graphs are the model's own modules, traced: ``memory`` is ``start_decoding``'s projection of the
-thought's keys and values, done once per sentence; ``decoder_step`` is ``decode`` for one new token with
-the self-attention cache passed in and out (concatenated: an ONNX graph has no buffer to write into). The
-position of the new token is the cache's length, so the graphs carry no Python state.
+R = B·beam rows (row b·beam + j is beam j of sentence b). The encoder and memory graphs are the model's own
+modules, traced: ``memory`` is ``start_decoding``'s projection of the thought's keys and values, done once
+per sentence, keys stored transposed so that no step transposes them. ``decoder_step`` is ``decode`` for one
+new token: it reads the self-attention cache, a buffer of capacity C >= position that the engine owns, and
+returns only the new token's keys and values, which the engine writes into the buffer at ``position``
+(an ONNX graph cannot write into its input, and passing the cache through would copy all of it at every
+step). Each layer's cache and thought are separate inputs, so no step slices or copies them; a sentence's
+beams share its thought's keys and values (as ``Interlingua.start_decoding``'s).
 
 Written atomically as a set: the old export.json goes first, each graph is replaced whole, and the new
 export.json, which names every graph's checksum, comes last, so a reader never takes a half-written
@@ -22,6 +27,7 @@ ONNX Runtime's dynamic quantisation (activations quantised per batch at run time
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -37,6 +43,9 @@ from .model import Interlingua
 
 
 OPSET = 17
+# The graphs' signature: 2 = the step reads a cache buffer and returns only the new keys and values
+# (1, unnamed in export.json, passed the whole cache in and out). engine.py refuses any other.
+GRAPH_FORMAT = 2
 MANIFEST = "export.json"
 GRAPHS = ("encoder", "memory", "decoder_step")
 PRECISIONS = ("fp32", "int8")
@@ -66,7 +75,8 @@ class _Encoder(nn.Module):
 
 
 class _Memory(nn.Module):
-    """start_decoding's part that reads the thought: every decoder layer's cross-attention keys and values."""
+    """start_decoding's part that reads the thought: every decoder layer's cross-attention keys (transposed)
+    and values."""
 
     def __init__(self, model: Interlingua):
         super().__init__()
@@ -74,38 +84,75 @@ class _Memory(nn.Module):
 
     def forward(self, thought: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         kv = [layer.cross_attn.project_memory(thought) for layer in self.model.decoder]
-        return torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv])
+        return torch.stack([k.transpose(2, 3) for k, _ in kv]), torch.stack([v for _, v in kv])
 
 
-class _ConcatCache:
-    """model.KVCache's interface for a traced step: the past comes in as a tensor, the present goes out as one."""
+def _self_attention(attn: nn.Module, h: torch.Tensor, cache_k: torch.Tensor, cache_v: torch.Tensor,
+                    valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention.forward with a cache for one new token, without concatenating it to the cache: the scores
+    of the cached positions (the ``valid`` ones of the buffer) and the token's own are joined instead,
+    which is a few numbers per row. -> (output (R, 1, d), the token's k and v (R, h, d/h))."""
+    q, k, v = (attn._heads(t) for t in attn.qkv(h).chunk(3, dim=-1))  # (R, h, 1, d/h)
+    q = q * (1.0 / math.sqrt(q.shape[-1]))
+    cached = (q @ cache_k).masked_fill(~valid, float("-inf"))          # (R, h, 1, C)
+    own = (q * k).sum(-1, keepdim=True)                                # (R, h, 1, 1)
+    p = torch.cat([cached, own], dim=-1).softmax(-1)
+    y = p[..., :-1] @ cache_v + p[..., -1:] * v                        # (R, h, 1, d/h)
+    rows, heads, _, d_head = y.shape
+    return attn.out(y.transpose(1, 2).reshape(rows, 1, heads * d_head)), k[:, :, 0], v[:, :, 0]
 
-    def __init__(self, k: torch.Tensor, v: torch.Tensor):
-        self.k, self.v = k, v
 
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.k, self.v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)
-        return self.k, self.v
+def _cross_attention(attn: nn.Module, h: torch.Tensor, cross_k: torch.Tensor, cross_v: torch.Tensor,
+                     mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention._attend_shared_memory for one token: the R = B·beam rows' queries read their sentence's
+    thought (cross_k (B, h, d/h, T) transposed, cross_v (B, h, T, d/h)) once for all its beams."""
+    q = attn._heads(attn.q(h))                                         # (R, h, 1, d/h)
+    rows, heads, _, d_head = q.shape
+    q = q.reshape(cross_k.shape[0], -1, heads, d_head).transpose(1, 2) * (1.0 / math.sqrt(d_head))  # (B, h, beam, d/h)
+    scores = q @ cross_k                                               # (B, h, beam, T)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    y = scores.softmax(-1) @ cross_v                                   # (B, h, beam, d/h)
+    return attn.out(y.transpose(1, 2).reshape(rows, 1, heads * d_head))
 
 
 class _DecoderStep(nn.Module):
-    """Interlingua.decode for one new token per row, as the search calls it (use_cache=True, logits)."""
+    """Interlingua.decode for one new token per row, as the search calls it (use_cache=True, logits), with
+    DecoderLayer.forward's three residual blocks (a model with a translation memory is never exported)."""
 
     def __init__(self, model: Interlingua):
         super().__init__()
         self.model = model
 
-    def forward(self, token: torch.Tensor, lang: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor,
-                cross_k: torch.Tensor, cross_v: torch.Tensor, thought_mask: torch.Tensor | None = None):
+    def forward(self, token: torch.Tensor, lang: torch.Tensor, position: torch.Tensor, *layers: torch.Tensor):
         m = self.model
-        # the new token's position is the number of tokens cached before it
-        x = m._embed(token, past_k.shape[3]) + m.target_language(lang)[:, None, :]
-        caches = [_ConcatCache(past_k[i], past_v[i]) for i in range(len(m.decoder))]
+        n = len(m.decoder)
+        cache_k, cache_v, cross_k, cross_v = (layers[j * n:(j + 1) * n] for j in range(4))
+        mask = layers[4 * n] if len(layers) > 4 * n else None
+        # Interlingua._embed at offset ``position``, which is an input here, not a Python int
+        x = m.embed(token) * math.sqrt(m.config.d_model) + m.positions.index_select(0, position.reshape(1))
+        x = x + m.target_language(lang)[:, None, :]
+        valid = torch.arange(cache_k[0].shape[-1]) < position            # (C,) the buffer's written positions
+        new_k, new_v = [], []
         for i, layer in enumerate(m.decoder):
-            x = layer(x, (cross_k[i], cross_v[i]), caches[i], thought_mask)  # type: ignore[arg-type]
+            def self_attend(h: torch.Tensor, i: int = i) -> torch.Tensor:
+                out, k, v = _self_attention(layer.self_attn, h, cache_k[i], cache_v[i], valid)
+                new_k.append(k)
+                new_v.append(v)
+                return out
+            x = layer.residual(x, layer.norm1, self_attend)
+            x = layer.residual(x, layer.norm2, lambda h: _cross_attention(layer.cross_attn, h, cross_k[i],
+                                                                          cross_v[i], mask))
+            x = layer.residual(x, layer.norm3, layer.ff)
         x = m.decoder_norm(x)
         logits = x[:, -1] @ m.embed.weight.t()  # the tied output layer, as decode's output_weight
-        return logits, torch.stack([c.k for c in caches]), torch.stack([c.v for c in caches])
+        return logits, torch.stack(new_k), torch.stack(new_v)
+
+
+def step_inputs(layers: int, with_mask: bool) -> list[str]:
+    """decoder_step.onnx's input names, in order (engine.py feeds them by name)."""
+    per_layer = [f"{name}_{i}" for name in ("cache_k", "cache_v", "cross_k", "cross_v") for i in range(layers)]
+    return ["token", "lang", "position", *per_layer] + (["thought_mask"] if with_mask else [])
 
 
 # ----------------------------------------------------------------------------- export
@@ -119,16 +166,17 @@ def _trace(module: nn.Module, args: tuple, path: str, inputs: list[str], outputs
 
 
 def _example(model: Interlingua) -> dict[str, tuple]:
-    """Inputs to trace with: 2 sentences of 5 tokens, 3 tokens already decoded."""
+    """Inputs to trace with: 2 sentences of 5 tokens, 2 beams each, 3 tokens decoded into a buffer of 5."""
     c = model.config
     src = torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0]])
     with torch.no_grad():
         thought = model.encode(src)
         cross_k, cross_v = _Memory(model)(thought)
-    heads, d_head = c.n_heads, c.d_model // c.n_heads
-    past = torch.zeros(c.decoder_layers, 2, heads, 3, d_head)
-    step = (torch.tensor([[11], [12]]), torch.tensor([0, 1 % max(1, len(c.target_languages))]), past, past.clone(),
-            cross_k, cross_v)
+    heads, d_head, layers = c.n_heads, c.d_model // c.n_heads, c.decoder_layers
+    cache_k = [torch.randn(4, heads, d_head, 5) for _ in range(layers)]
+    cache_v = [torch.randn(4, heads, 5, d_head) for _ in range(layers)]
+    step = (torch.tensor([[11], [12], [13], [14]]), torch.tensor([0, 0, 1, 1]) % max(1, len(c.target_languages)),
+            torch.tensor(3), *cache_k, *cache_v, *cross_k, *cross_v)
     if model.bridge is None:
         step = step + (model.thought_mask(thought),)
     return {"encoder": (src,), "memory": (thought,), "decoder_step": step}
@@ -147,20 +195,20 @@ def _quantise(source: str, target: str) -> None:
 def write_graphs(model: Interlingua, folder: Path, precision: str) -> dict[str, str]:
     """Trace the three graphs into ``folder`` (each replaced whole); their sha256 by name."""
     example = _example(model)
+    layers, with_mask = model.config.decoder_layers, model.bridge is None
     rows, memory = {0: "batch"}, {0: "batch", 1: "memory"}
-    cache = {1: "rows", 3: "past"}
-    step_inputs = ["token", "lang", "past_k", "past_v", "cross_k", "cross_v"]
-    step_dynamic = {"token": rows, "lang": rows, "past_k": cache, "past_v": cache,
-                    "cross_k": {1: "rows", 3: "memory"}, "cross_v": {1: "rows", 3: "memory"},
-                    "logits": rows, "present_k": {1: "rows", 3: "present"}, "present_v": {1: "rows", 3: "present"}}
-    if model.bridge is None:
-        step_inputs.append("thought_mask")
-        step_dynamic["thought_mask"] = {0: "rows", 3: "memory"}
+    step_names = step_inputs(layers, with_mask)
+    step_dynamic = {"token": rows, "lang": rows, "logits": rows, "new_k": {1: "rows"}, "new_v": {1: "rows"}}
+    for i in range(layers):
+        step_dynamic |= {f"cache_k_{i}": {0: "rows", 3: "capacity"}, f"cache_v_{i}": {0: "rows", 2: "capacity"},
+                         f"cross_k_{i}": {0: "sentences", 3: "memory"}, f"cross_v_{i}": {0: "sentences", 2: "memory"}}
+    if with_mask:
+        step_dynamic["thought_mask"] = {0: "sentences", 3: "memory"}
     specs = {
         "encoder": (_Encoder(model), ["src"], ["thought"], {"src": {0: "batch", 1: "source"}, "thought": memory}),
         "memory": (_Memory(model), ["thought"], ["cross_k", "cross_v"],
-                   {"thought": memory, "cross_k": {1: "batch", 3: "memory"}, "cross_v": {1: "batch", 3: "memory"}}),
-        "decoder_step": (_DecoderStep(model), step_inputs, ["logits", "present_k", "present_v"], step_dynamic),
+                   {"thought": memory, "cross_k": {1: "batch", 4: "memory"}, "cross_v": {1: "batch", 3: "memory"}}),
+        "decoder_step": (_DecoderStep(model), step_names, ["logits", "new_k", "new_v"], step_dynamic),
     }
     checksums = {}
     with tempfile.TemporaryDirectory(prefix="interlingua-onnx-") as scratch, torch.no_grad():
@@ -198,7 +246,7 @@ def export(run: Path | str, precision: str = "fp32", checkpoint: str = "best", o
     checksums = write_graphs(model, folder, precision)
     import onnxruntime
     write_json(folder / MANIFEST, {
-        "format": "onnx", "opset": OPSET, "precision": precision, "step": step,
+        "format": "onnx", "graph_format": GRAPH_FORMAT, "opset": OPSET, "precision": precision, "step": step,
         "weights_sha256": weights_sha256(run, step), "graphs": checksums,
         "thought_mask": model.bridge is None, "decoder_layers": config.model.decoder_layers,
         "interlingua": __version__, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,

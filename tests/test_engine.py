@@ -75,6 +75,32 @@ def test_greedy_and_beam_translations_equal_pytorchs_in_every_language(exported_
             assert onnx_side.confidence[lang] == pytest.approx(torch_side.confidence[lang], abs=1e-4)
 
 
+def test_the_cache_buffer_grows_and_beams_reorder_it_without_changing_outputs(tmp_path):
+    """40 tokens: the step's cache buffer doubles twice (16 -> 32 -> 64 positions), keeping what it held,
+    while beam search moves rows of it and the beams share their sentence's thought."""
+    model = tiny_model(bridge_queries=0)
+    with one_thread(), torch.no_grad():
+        write_graphs(model, tmp_path, "fp32")
+        engine = OnnxModel(tmp_path, model.config, "fp32")
+        src = torch.tensor([[5, 6, 7, 8, 3], [9, 3, PAD, PAD, PAD]])
+        thought, lang = model.encode(src), torch.tensor([1, 2])
+        # 2 beams a sentence on other tokens, so moving a row moves a history unlike the one it replaces
+        ours, theirs = model.start_decoding(thought, lang, beam=2), engine.start_decoding(thought, lang, beam=2)
+        draw = torch.Generator().manual_seed(0)
+        for step in range(40):
+            step_tokens = torch.randint(4, 50, (4, 1), generator=draw)
+            assert torch.allclose(engine.decode(step_tokens, theirs), model.decode(step_tokens, ours), atol=1e-4)
+            if step % 3 == 1:  # beam search re-ranks: a row takes its sibling's history
+                index = torch.tensor([1, 1, 2, 2] if step % 2 else [0, 0, 3, 2])
+                ours.reorder(index)
+                theirs.reorder(index)
+        assert theirs.cache_k.shape[-1] == theirs.cache_v.shape[-2] == 64
+        for search in (lambda m: greedy(m, thought, lang, 40, min_len=40),
+                       lambda m: beam_search(m, thought, lang, 40, beam=3, min_len=39)):
+            outputs = search(engine)
+            assert outputs == search(model) and [len(seq) for seq in outputs] == [40, 40]
+
+
 def test_placeholder_masks_are_written_once_each_as_in_pytorch(tmp_path):
     """search.MaskConstraint runs on the engine's logits as on the model's."""
     model = tiny_model(bridge_queries=0)
@@ -127,6 +153,13 @@ def test_missing_stale_and_corrupt_exports(exported_run, tmp_path):
     shutil.rmtree(run / "onnx" / "int8", ignore_errors=True)
     with pytest.raises(InterlinguaError, match="no ONNX export"):
         Translator.load(run, engine="onnx", precision="int8")
+    from interlingua.files import read_json, write_json
+    manifest_path = run / "onnx" / "fp32" / "export.json"
+    manifest = read_json(manifest_path)  # an export made before graph formats were named: format 1
+    write_json(manifest_path, {k: v for k, v in manifest.items() if k != "graph_format"})
+    with pytest.raises(InterlinguaError, match="old export .*format 1.*re-export: interlingua export"):
+        Translator.load(run, engine="onnx")
+    write_json(manifest_path, manifest)
     graph = run / "onnx" / "fp32" / "decoder_step.onnx"
     graph.write_bytes(graph.read_bytes()[:-10])
     with pytest.raises(InterlinguaError, match="decoder_step.onnx: missing or corrupt"):
