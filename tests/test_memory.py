@@ -58,7 +58,7 @@ def test_the_shortlisted_search_finds_what_scoring_every_pair_finds(corpus_path)
     found = scores[:, 0]
     assert (neighbours[:, 0] >= 0).sum() > len(texts) // 4  # a realistic share of the texts has a match at all
     # never better than the truth; the very same best match wherever one of >= 80% exists (a shortlist of
-    # shared trigrams misses only weaker matches: measured 91% exact on 1,500 catalog messages, docs/localize.md)
+    # shared trigrams misses only weaker matches: measured 91% exact on 1,500 catalog messages, docs/performance.md)
     assert np.all(found <= best) and np.all(found[best >= 80] == best[best >= 80]) and np.mean(found == best) >= 0.9
     for i in range(len(texts)):  # what it returns is true: other groups, exact scores, best first
         for j, score in zip(neighbours[i], scores[i]):

@@ -86,15 +86,20 @@ def translation_memory_outputs(memory: TranslationMemory, directions,
     return out
 
 
-def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:
-    """chrF of the memory's output on each direction's own test rows ({(src, tgt): chrF})."""
+def outputs_chrf(directions, memory_outputs: dict[tuple[str, str], tuple[list[str], list[float]]]
+                 ) -> dict[tuple[str, str], float]:
+    """chrF of the memory's outputs (``translation_memory_outputs``) against each direction's references."""
     from .metrics import chrf
     references = {(d.src, d.tgt): d.references for d in directions}
-    return {key: chrf(outputs, references[key])
-            for key, (outputs, _) in translation_memory_outputs(memory, directions, progress).items()}
+    return {key: chrf(outputs, references[key]) for key, (outputs, _) in memory_outputs.items()}
 
 
-# How close the memory's best match is, in the bands the memory-reading model is judged on (docs/evaluation.md):
+def translation_memory_chrf(memory: TranslationMemory, directions, progress: bool = True) -> dict[tuple[str, str], float]:
+    """chrF of the memory's output on each direction's own test rows ({(src, tgt): chrF})."""
+    return outputs_chrf(directions, translation_memory_outputs(memory, directions, progress))
+
+
+# How close the memory's best match is, in the bands the memory-reading model is judged on (issue 13):
 # a near-copy, a partial match it may repair, and (almost) nothing to go on.
 MATCH_BANDS = (("90-100", 90.0, 101.0), ("50-89", 50.0, 90.0), ("0-49", 0.0, 50.0))
 

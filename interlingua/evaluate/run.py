@@ -118,13 +118,13 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
                                       per_language=per_language, progress=progress) if retrieval else None
 
     if baselines:
-        from .baselines import CharNgramRetrieval, TranslationMemory, by_match_band, translation_memory_outputs
-        from .metrics import chrf
+        from .baselines import (CharNgramRetrieval, TranslationMemory, by_match_band, outputs_chrf,
+                                translation_memory_outputs)
         train_rows = _training_rows(run, record, train_data)
         tm = translation_memory_outputs(TranslationMemory(train_rows), directions, progress=progress)
-        for entry, d in zip(entries, directions):
-            found = tm.get((d.src, d.tgt))
-            entry["tm_chrf"] = chrf(found[0], d.references) if found is not None else None
+        tm_chrf = outputs_chrf(directions, tm)
+        for entry in entries:
+            entry["tm_chrf"] = tm_chrf.get((entry["src"], entry["tgt"]))
         match_bands = by_match_band(directions, tm)
         if retrieval:
             features = CharNgramRetrieval(train_rows, languages)
