@@ -139,3 +139,15 @@ def test_pot_drafts_runs(tiny_run, corpus_path, tmp_path):
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert "0 broken placeholders, 0 broken terms" in result.stdout.decode(), result.stdout.decode()
     assert (tmp_path / "drafts" / "fr" / "LC_MESSAGES" / "heldout.po").exists()
+
+
+def test_tm_retrieval_runs_on_a_small_split(corpus_path):
+    """bench/tm_retrieval.py on the test corpus: both searches run and nothing is cached beside the memory."""
+    memory = corpus_path.with_name("corpus.train.jsonl")
+    result = subprocess.run([sys.executable, str(BENCH / "tm_retrieval.py"), "--memory", str(memory),
+                             "--languages", "en,fr", "--queries", str(corpus_path.with_name("corpus.test.jsonl"))],
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    out = result.stdout.decode()
+    assert "training search en:" in out and "training search fr:" in out and "look-up of 1 queries into fr" in out
+    assert not list(memory.parent.glob("*.memory-*.npz"))
