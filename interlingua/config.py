@@ -35,6 +35,7 @@ class ModelConfig:
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
     language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
     memory: bool = False       # the decoder also reads a translation memory's match (memory.py), by its own path
+    memory_copy: bool = False  # with memory: a learned gate may copy the match's tokens outright (pointer-generator)
 
 
 @dataclass
@@ -206,6 +207,8 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
     if m.memory and t.stream:
         problems.append(f"{source}: model.memory needs the training split in memory (train.stream=false): a match "
                         f"is searched among all training rows")
+    if m.memory_copy and not m.memory:
+        problems.append(f"{source}: model.memory_copy copies from the memory's match: it needs model.memory=true")
     if m.norm not in ("pre", "post"):
         problems.append(f"{source}: model.norm must be 'pre' or 'post', not '{m.norm}'")
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):

@@ -14,6 +14,15 @@ The thought stays the source's alone (``encode`` never sees the match), so sente
 probes keep their meaning; and because the match is encoded into the same language-agnostic space as the
 thought, the decoder can compare the two to judge how far to trust it. No match is an empty sentence (EOS).
 
+``model.memory_copy`` adds a copy gate over that match (a pointer-generator: See et al. 2017; for translation
+memories Gu et al. 2018, Cai et al. 2021). Reading the match through attention alone, the decoder must still
+regenerate every token of a near-exact human translation from the vocabulary softmax, and measured it did so
+less faithfully than pasting the match (docs/results.md, session 9: chrF 67.0 against the memory's 73.3 on
+>= 90% matches). With the gate, each step's distribution is ``(1 - g) · softmax(logits) + g · p_copy``, where
+``p_copy`` puts a copy attention's weights on the match's own token ids: one learned scalar decides to copy,
+and a long exact copy costs the model nothing to keep up. ``decode`` then returns the mixture's log-probabilities,
+which are valid logits for every caller (each applies a softmax or log_softmax, which leaves them as they are).
+
 ``bridge_queries: 0`` removes the bridge: the thought is then the encoder states themselves, one
 vector per source token with padding rows all zero, and the decoder attends to all of them. That
 is the standard multilingual Transformer (Johnson et al. 2017), kept as the yardstick that says
@@ -224,6 +233,38 @@ class Bridge(nn.Module):
 
 # ----------------------------------------------------------------------------- decoder
 
+TINY = torch.finfo(torch.float32).tiny  # log(TINY) ~ -87: a token the match lacks, never log 0 (nor a NaN gradient)
+
+
+class CopyHead(nn.Module):
+    """A pointer over the memory's match (model.memory_copy): where to copy from, and how much to copy.
+
+    One attention head from the final decoder state over the match's encoded tokens gives p_copy, a
+    distribution over the match's positions added onto the vocabulary at those positions' token ids;
+    a gate g, from the state and what the head read, mixes it with the vocabulary softmax.
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.query, self.key = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
+        self.gate = nn.Linear(2 * d_model, 1)
+
+    def forward(self, x: torch.Tensor, logits: torch.Tensor, keys: torch.Tensor, states: torch.Tensor,
+                ids: torch.Tensor) -> torch.Tensor:
+        """x (B, T, d) final decoder states, logits (B, T, V), the match's keys and states (B, M, d) and
+        token ids (B, M) -> log p (B, T, V) of the mixture, in fp32 whatever the autocast dtype."""
+        scores = self.query(x) @ keys.transpose(1, 2) / math.sqrt(x.shape[-1])          # (B, T, M)
+        scores = scores.float().masked_fill((ids == Interlingua.PAD)[:, None, :], float("-inf"))
+        weights = scores.softmax(-1)
+        context = weights.to(states.dtype) @ states                                     # (B, T, d)
+        gate = self.gate(torch.cat([x, context.to(x.dtype)], -1)).float()              # (B, T, 1): logit of g
+        p_copy = torch.zeros(logits.shape, dtype=torch.float32, device=logits.device)
+        p_copy.scatter_add_(-1, ids[:, None, :].expand(-1, x.shape[1], -1), weights)
+        # log((1 - g)·softmax + g·p_copy), term by term in log space: no product underflows to log 0
+        return torch.logaddexp(F.logsigmoid(-gate) + logits.float().log_softmax(-1),
+                               F.logsigmoid(gate) + p_copy.clamp_min(TINY).log())
+
+
 class DecoderLayer(Residual):
     def __init__(self, c: ModelConfig):
         super().__init__(c)
@@ -256,6 +297,11 @@ class DecoderState:
     position: int = 0
     match_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer: the memory match (model.memory)
     match_mask: torch.Tensor | None = None               # (B, 1, 1, M) its real rows
+    # model.memory_copy: the match per decoding row (beams repeated): token ids (B, M), the copy head's keys
+    # (projected once) and the encoder's per-token states (B, M, d), which a bridge would have pooled away
+    match_ids: torch.Tensor | None = None
+    copy_keys: torch.Tensor | None = None
+    copy_states: torch.Tensor | None = None
     # Inference only: the tied output layer as a contiguous (d, V) matrix. x @ W.T on the (V, d)
     # embedding table takes a slow path for a few rows (~2x at batch 1 and beam 4 on this CPU).
     output_weight: torch.Tensor | None = None
@@ -310,6 +356,8 @@ class Interlingua(nn.Module):
         # the encoder learns to make its answer uniform (losses.adversary_loss, not a reversed gradient).
         self.language_adversary = (nn.Linear(c.bridge_queries * c.d_model, max(1, len(c.target_languages)))
                                    if c.language_adversary and c.bridge_queries > 0 else None)
+        # created last, so a model without the copy gate draws the very same initial weights
+        self.match_copy = CopyHead(c.d_model) if c.memory and c.memory_copy else None
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -382,26 +430,32 @@ class Interlingua(nn.Module):
         """
         kv = [layer.cross_attn.project_memory(thought) for layer in self.decoder]
         match_kv = match_mask = None
+        copy: dict[str, torch.Tensor] = {}
         if self.config.memory:
             if match is None:  # no match: the empty sentence, EOS alone
                 match = torch.full((thought.shape[0], 1), self.EOS, dtype=torch.long, device=thought.device)
-            encoded = self.encode(match)
+            encoded, layers, keep = self.encode(match, return_layers=True)
             match_kv = [layer.match_attn.project_memory(encoded) for layer in self.decoder]
             match_mask = self.thought_mask(encoded)
+            if self.match_copy is not None:  # a pointer needs one state per match token, bridge or not
+                states = self.encoder_norm(layers[-1])
+                copy = {"match_ids": match, "copy_keys": self.match_copy.key(states), "copy_states": states}
         output_weight = None if torch.is_grad_enabled() else self.embed.weight.t().contiguous()
         lang_vector = self.target_language(lang)[:, None, :]
         if beam > 1:
             lang_vector = lang_vector.repeat_interleave(beam, dim=0)
+            copy = {name: value.repeat_interleave(beam, dim=0) for name, value in copy.items()}
         return DecoderState(thought_kv=kv, lang_vector=lang_vector, thought_mask=self.thought_mask(thought),
                             self_cache=[KVCache() for _ in self.decoder], output_weight=output_weight,
-                            match_kv=match_kv, match_mask=match_mask)
+                            match_kv=match_kv, match_mask=match_mask, **copy)
 
     def decode(self, tokens: torch.Tensor, state: DecoderState, *, use_cache: bool = True,
                logits: bool = True) -> torch.Tensor:
         """Logits (B, T, V) for ``tokens``; with use_cache, tokens are the new ones after ``state.position``.
+        With model.memory_copy they are the copy mixture's log-probabilities (fp32; CopyHead).
 
         ``logits=False``: the final states (B, T, d) before the output layer, for a loss that
-        applies that layer itself (losses.output_layer_loss).
+        applies that layer itself (losses.output_layer_loss; not the copy mixture's loss: train.Objective).
         """
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
@@ -413,9 +467,11 @@ class Interlingua(nn.Module):
         x = self.decoder_norm(x)
         if not logits:
             return x
-        if state.output_weight is not None:
-            return x @ state.output_weight
-        return F.linear(x, self.embed.weight)  # output layer tied to the embeddings
+        # output layer tied to the embeddings
+        out = x @ state.output_weight if state.output_weight is not None else F.linear(x, self.embed.weight)
+        if self.match_copy is not None:
+            return self.match_copy(x, out, state.copy_keys, state.copy_states, state.match_ids)
+        return out
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor, logits: bool = True,
                 match: torch.Tensor | None = None):
@@ -444,11 +500,16 @@ class Interlingua(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.embed.weight.numel() if non_embedding else n
 
-    def flops_per_target_token(self, src_len: float, tgt_len: float) -> float:
+    def flops_per_target_token(self, src_len: float, tgt_len: float, match_len: float | None = None) -> float:
         """Training FLOPs (forward + backward = 6 · params · tokens) per target token, attention included.
 
         Counted as in ../shared/peers.md so figures compare with the peers': non-embedding
         parameters of each side times the tokens on that side, plus the output layer V·d.
+        With model.memory the match is a second source: its encoder (and bridge) pass, and each decoder
+        layer's cross-attention over it; with model.memory_copy also the copy head. ``match_len`` defaults
+        to ``tgt_len`` (a match is a translation in the target language, so of about its length); the
+        match cross-attention's projections are in the decoder's parameters, counted per target token,
+        which also counts its keys and values per match token only as long as that assumption holds.
         """
         c = self.config
         d, k = c.d_model, c.bridge_queries
@@ -459,4 +520,12 @@ class Interlingua(nn.Module):
         matmul = enc * src_len + bridge * k + dec * tgt_len + c.vocab_size * d * tgt_len
         attention = (c.encoder_layers * src_len * src_len + (c.bridge_layers * k * (src_len + k) if k else 0)
                      + c.decoder_layers * (tgt_len * tgt_len / 2 + tgt_len * memory)) * 2 * d
+        m = tgt_len if match_len is None else match_len
+        if c.memory:
+            matmul += enc * m + bridge * k
+            attention += (c.encoder_layers * m * m + (c.bridge_layers * k * (m + k) if k else 0)
+                          + c.decoder_layers * tgt_len * (k or m)) * 2 * d
+        if self.match_copy is not None:  # query and gate per target token, keys per match token; one head over m
+            matmul += sum(p.numel() for p in self.match_copy.parameters()) * tgt_len
+            attention += tgt_len * m * 2 * d
         return 6 * (matmul + attention) / tgt_len

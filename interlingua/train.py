@@ -57,8 +57,14 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         c = self.config
-        hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False, match=batch.match)
-        loss = output_layer_loss(hidden, self.model.embed.weight, batch.tgt_out, c.label_smoothing)
+        if self.model.match_copy is not None:
+            # The copy mixture's log-probabilities, whole (the fused loss knows only the plain output layer);
+            # cross-entropy of log-probabilities is the mixture's own NLL: log_softmax leaves them as they are.
+            log_probs, thought = self.model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
+            loss = translation_loss(log_probs, batch.tgt_out, c.label_smoothing)
+        else:
+            hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False, match=batch.match)
+            loss = output_layer_loss(hidden, self.model.embed.weight, batch.tgt_out, c.label_smoothing)
         if c.align_weight > 0 or c.adversary_weight > 0:
             # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source,
             # and its language is known: batch.lang.
@@ -451,7 +457,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
                 tok_s = distributed.total(ctx, window_tokens) / seconds
                 src_len = float((batch.src != PAD).sum(1).float().mean())
                 tgt_len = float((batch.tgt_out != PAD).sum(1).float().mean())
-                mfu = tok_s * model.flops_per_target_token(src_len, tgt_len) / (peak_flops * ctx.world)
+                match_len = float((batch.match != PAD).sum(1).float().mean()) if batch.match is not None else None
+                mfu = tok_s * model.flops_per_target_token(src_len, tgt_len, match_len) / (peak_flops * ctx.world)
                 record = {"kind": "train", "step": step, "loss": window_loss / window_steps, "lr": lr,
                           "target_tokens_per_s": tok_s, "mfu": mfu, "elapsed_s": elapsed, "epoch": epoch}
                 minutes_left = [t.max_minutes - elapsed / 60] if t.max_minutes else []
