@@ -20,7 +20,7 @@ regenerate every token of a near-exact human translation from the vocabulary sof
 less faithfully than pasting the match (docs/results.md, session 9: chrF 67.0 against the memory's 73.3 on
 >= 90% matches). With the gate, each step's distribution is ``(1 - g) · softmax(logits) + g · p_copy``, where
 ``p_copy`` puts a copy attention's weights on the match's own token ids: one learned scalar decides to copy,
-and a long exact copy costs the model nothing to keep up. ``decode`` then returns the mixture's log-probabilities,
+and the pointer only has to find the next position in the match, not the token among V. ``decode`` then returns the mixture's log-probabilities,
 which are valid logits for every caller (each applies a softmax or log_softmax, which leaves them as they are).
 
 ``bridge_queries: 0`` removes the bridge: the thought is then the encoder states themselves, one
@@ -241,7 +241,8 @@ class CopyHead(nn.Module):
 
     One attention head from the final decoder state over the match's encoded tokens gives p_copy, a
     distribution over the match's positions added onto the vocabulary at those positions' token ids;
-    a gate g, from the state and what the head read, mixes it with the vocabulary softmax.
+    a gate g, from the state and what the head read, mixes it with the vocabulary softmax. With no match
+    (the EOS-only sentence) the pointer can only point at EOS: the gate has to learn to close there.
     """
 
     def __init__(self, d_model: int):
