@@ -303,7 +303,7 @@ def test_search_runs_on_a_copy_model_and_the_path_without_it_is_the_plain_output
     assert beam_out == greedy_out and beam_scores == pytest.approx(greedy_scores, abs=1e-5)
     outputs, scores = beam_search(model, thought, LANG, 6, beam=3, match=MATCH, with_scores=True)
     assert len(outputs) == 2 and all(-20 < s <= 0 for s in scores)
-    assert greedy(model, thought, LANG, 6) is not None  # no match at all: the EOS-only match
+    assert len(greedy(model, thought, LANG, 6)) == 2  # no match at all: the EOS-only match
     # cached decoding equals uncached with the copy head too (its keys are kept in the state)
     assert greedy(model, thought, LANG, 6, match=MATCH) == greedy(model, thought, LANG, 6, match=MATCH,
                                                                   use_cache=False)
