@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.corpus.langcodes import split_languages  # noqa: E402
 from interlingua.corpus.split import load_split  # noqa: E402
-from interlingua.evaluate.baselines import TranslationMemory, translation_memory_chrf  # noqa: E402
+from interlingua.evaluate.baselines import translation_memory_chrf  # noqa: E402
 from interlingua.evaluate.testset import sort_by_id  # noqa: E402
 from interlingua.evaluate.translation import Direction  # noqa: E402
+from interlingua.memory import TranslationMemory  # noqa: E402
 
 ENGLISH = "en"
 NEAR_COPY = 90

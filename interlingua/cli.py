@@ -206,7 +206,9 @@ def cmd_corpus_split(args: argparse.Namespace) -> None:
         print(f"{name}: {count:,} meanings -> {path}")
 
 
-SPLIT_COMMAND = Command("split", cmd_corpus_split, [SPLIT, shared(arg("corpus"))],
+SPLIT_COMMAND = Command("split", cmd_corpus_split, [SPLIT, shared(arg(
+    "corpus", metavar="CORPUS", help="the corpus to split, any corpus format; CORPUS.train/.dev/.test.jsonl are "
+    "written beside it"))],
                         dict(help="write train/dev/test splits (by meaning) beside a corpus",
                              description="Split by meaning, never by pair: a held-out meaning is unseen in every "
                              "language."))

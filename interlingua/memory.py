@@ -1,8 +1,9 @@
 """The translation memory the model reads (``model.memory``): for a source sentence, the most similar
 source in the memory, its translation in the target language, and how similar the two sources are.
 
-Similarity is the translation-memory baseline's (``evaluate/baselines.py``): rapidfuzz ``fuzz.ratio``,
-the edit-distance percentage CAT tools show as a fuzzy match. Two uses:
+Similarity is rapidfuzz ``fuzz.ratio``, the edit-distance percentage CAT tools show as a fuzzy match, and
+:func:`best_matches` is the one search for a text's best match among many (fast, or exact where a figure
+needs the true best). Three uses:
 
 * translating (:meth:`TranslationMemory.lookup`): each query against every text of the memory in any
   language but the target's. The model is never told the source language, and neither is this: a
@@ -14,6 +15,8 @@ the edit-distance percentage CAT tools show as a fuzzy match. Two uses:
   and cached beside the memory file
   (``<file>.memory-<lang>.npz``, plain arrays, read with ``allow_pickle=False``), with a fingerprint of
   the rows it was made from, so a changed memory is searched again.
+* a same-language exact search (:meth:`TranslationMemory.best_in_language`): evaluate's translation-memory
+  baseline and ``translate-file --tm`` (``localize/memory.py``).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ NEIGHBOURS = 8      # training candidates kept per sentence: the best one that h
 CANDIDATES = 64     # training: texts shortlisted per sentence by trigram cosine, then scored exactly (_search)
 _BLOCK = 256        # training: sentences shortlisted against the memory at a time
 _LOOKUP_BLOCK = 32  # translating: queries at a time (a dense row of cosines per text of the memory each)
+_EXACT_BLOCK = 256  # exact search: queries scored against every text at a time (a uint8 row per text each)
 SEARCH_VERSION = "trigram-shortlist-1"  # in the cache's fingerprint: a changed search makes old indexes stale
 
 
@@ -71,6 +75,59 @@ def shortlist(cosine: np.ndarray, k: int) -> np.ndarray:
     if k >= cosine.shape[1]:
         return np.broadcast_to(np.arange(cosine.shape[1]), cosine.shape)
     return np.sort(np.argpartition(-cosine, k - 1, axis=1)[:, :k], axis=1)
+
+
+Found = tuple[int, float]  # (position among the texts searched, fuzz.ratio of the query and that text)
+
+
+def best_matches(queries: list[str], texts: list[str], min_score: float = 0.0, *, exact: bool = False,
+                 among: list[np.ndarray] | None = None, trigrams: tuple[Trigrams, object] | None = None
+                 ) -> list[list[Found | None]]:
+    """The best fuzzy match of each query among ``texts``: per subset of them in ``among`` (ascending positions;
+    default: one subset, all of them), per query, its best match, or None where that scores below ``min_score``
+    (0: every query gets one) or the subset is empty.
+
+    * fast (``exact=False``): the ``CANDIDATES`` texts nearest by trigram cosine are scored and the highest ratio
+      wins, ties to the earlier text. ``trigrams``: (a fitted :class:`Trigrams`, the texts' vectors transposed, CSR),
+      fitted on ``texts`` when not given. It can miss a weak best match (docs/performance.md).
+    * exact: every text is scored (``process.cdist``, all cores); the best is the highest ratio rounded half up to
+      a whole percent (cdist's uint8, which keeps a block's matrix small), ties to the earliest text, and its
+      score is its unrounded ratio. Evaluate's translation-memory baseline has always chosen this way, so a
+      text at 85.2% can win over a later one at 85.4%, and ``min_score`` is checked on the winner's ratio only.
+    """
+    from rapidfuzz import fuzz, process
+    everything = np.arange(len(texts))
+    subsets = [np.asarray(c, dtype=np.int64) for c in among] if among is not None else [everything]
+    out: list[list[Found | None]] = [[None] * len(queries) for _ in subsets]
+    if not texts:
+        return out
+    if not exact and trigrams is None:
+        fitted = Trigrams(texts)
+        trigrams = (fitted, fitted.matrix.T.tocsr())
+    block = _EXACT_BLOCK if exact else _LOOKUP_BLOCK
+    for start in range(0, len(queries), block):
+        chunk = queries[start:start + block]
+        if exact:
+            similarity = process.cdist(chunk, texts, scorer=fuzz.ratio, dtype=np.uint8, workers=-1)
+        else:
+            similarity = (trigrams[0].transform(chunk) @ trigrams[1]).toarray()
+        for found, columns in zip(out, subsets):
+            if not len(columns):
+                continue
+            within = similarity if columns is everything else similarity[:, columns]
+            if exact:
+                for offset, j in enumerate(columns[within.argmax(axis=1)].tolist()):
+                    score = fuzz.ratio(chunk[offset], texts[j])
+                    if score >= min_score:
+                        found[start + offset] = (j, score)
+                continue
+            for offset, near in enumerate(shortlist(within, CANDIDATES)):
+                near = columns[near]
+                hit = process.extractOne(chunk[offset], [texts[j] for j in near], scorer=fuzz.ratio,
+                                         score_cutoff=min_score)
+                if hit is not None:
+                    found[start + offset] = (int(near[hit[2]]), hit[1])
+    return out
 
 
 class TranslationMemory:
@@ -138,24 +195,29 @@ class TranslationMemory:
 
     def lookup(self, queries: list[str], target: str, min_score: float) -> list[Match | None]:
         """For each query: the best match of at least ``min_score`` (above 0) among the rows that have ``target``,
-        or None. The ``CANDIDATES`` texts nearest by trigram cosine are scored exactly (as in training), so a
-        query costs a sparse product and 64 ratios, not one ratio per text of the memory."""
-        from rapidfuzz import fuzz, process
+        or None. The fast search (:func:`best_matches`), as in training: a query costs a sparse product and 64
+        ratios, not one ratio per text of the memory."""
         texts, rows, transposed = self._texts_for(target)
-        out: list[Match | None] = [None] * len(queries)
-        if not texts:
-            return out
-        trigrams = self._all_trigrams()[0]
-        for start in range(0, len(queries), _LOOKUP_BLOCK):
-            block = queries[start:start + _LOOKUP_BLOCK]
-            cosine = (trigrams.transform(block) @ transposed).toarray()
-            for offset, (query, columns) in enumerate(zip(block, shortlist(cosine, CANDIDATES))):
-                found = process.extractOne(query, [texts[j] for j in columns], scorer=fuzz.ratio,
-                                           score_cutoff=max(min_score, 1e-9))
-                if found is not None:
-                    _, score, k = found
-                    j = int(columns[k])
-                    out[start + offset] = Match(self.rows[rows[j]][target], texts[j], score)
+        [found] = best_matches(queries, texts, min_score, trigrams=(self._all_trigrams()[0], transposed))
+        return [Match(self.rows[rows[hit[0]]][target], texts[hit[0]], hit[1]) if hit is not None else None
+                for hit in found]
+
+    def best_in_language(self, lang: str, queries: list[str], targets: list[str], min_score: float = 0.0
+                         ) -> dict[str, list[Match | None] | None]:
+        """For each target: the best match of each query among the ``lang`` texts of the rows having that target
+        (the exact search of :func:`best_matches`: its rounding and ties), None where it scores below ``min_score``;
+        None for a target no row has. A row counts by its keys, as evaluate's baseline always did: an empty text
+        is a text. All targets share one similarity matrix."""
+        candidates = [i for i, row in enumerate(self.rows) if lang in row and any(t in row for t in targets)]
+        columns = {t: np.array([j for j, i in enumerate(candidates) if t in self.rows[i]], dtype=np.int64)
+                   for t in targets}
+        present = [t for t in targets if len(columns[t])]
+        texts = [self.rows[i][lang] for i in candidates]
+        found = best_matches(queries, texts, min_score, exact=True, among=[columns[t] for t in present])
+        out: dict[str, list[Match | None] | None] = dict.fromkeys(targets)
+        for target, hits in zip(present, found):
+            out[target] = [Match(self.rows[candidates[hit[0]]][target], texts[hit[0]], hit[1])
+                           if hit is not None else None for hit in hits]
         return out
 
     # -- training --------------------------------------------------------------------------------

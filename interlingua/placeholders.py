@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-# printf (%s, %d, %1$s, %-10.3lf, %%), Python (%(name)s), brace ({0}, {name}, {name!r:>10}),
-# Qt (%1), and simple markup (<b>, </b>, <br/>, &amp;). They must survive translation verbatim.
+# printf (%s, %d, %1$s, %-10.3lf, %%), C99's <inttypes.h> macros as gettext writes them in a catalog
+# (%<PRIu64>, %08<PRIx64>: xgettext's spelling of the source's "%" PRIu64; the source spelling itself,
+# quotes and all, never reaches a catalog and is not one), Python (%(name)s), brace ({0}, {name},
+# {name!r:>10}), Qt (%1), and simple markup (<b>, </b>, <br/>, &amp;). They must survive translation verbatim.
 PLACEHOLDER = re.compile(
     r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t|I64|I32)?[diouxXeEfFgGaAcspnm%]"
+    r"|%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?<PRI[diouxX](?:\d+|LEAST\d+|FAST\d+|MAX|PTR)>"
     r"|%\([A-Za-z_][\w.-]*\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]"
     r"|%\d+"
     r"|\{[A-Za-z_\d][\w.\[\]]*(?:![rsa])?(?::[^{}]*)?\}"

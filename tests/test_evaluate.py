@@ -9,14 +9,14 @@ import pytest
 from conftest import one_thread
 from interlingua.corpus.formats import read_corpus, write_corpus
 from interlingua.errors import InterlinguaError
-from interlingua.evaluate.baselines import (TranslationMemory, by_match_band, translation_memory_chrf,
-                                            translation_memory_outputs)
+from interlingua.evaluate.baselines import by_match_band, translation_memory_chrf, translation_memory_outputs
 from interlingua.evaluate.metrics import chrf
 from interlingua.evaluate.placeholders import placeholder_counts, placeholder_kept
 from interlingua.evaluate.probes import probe_accuracy, split_by_meaning
 from interlingua.evaluate.retrieval import ratio_margin, xsim_error
 from interlingua.evaluate.testset import sort_by_id
 from interlingua.evaluate.translation import Direction
+from interlingua.memory import TranslationMemory
 
 
 # ----------------------------------------------------------------------------- known answers
@@ -143,8 +143,8 @@ def test_translation_memory_on_its_own_training_set_finds_every_exact_match(corp
     assert scores == {("en", "fr"): pytest.approx(100.0), ("fr", "de"): pytest.approx(100.0),
                       ("de", "en"): pytest.approx(100.0)}
     # and a near miss finds the near neighbour
-    found = TranslationMemory(unique).lookup("en", [test[0]["en"] + "!"], ["fr"])
-    assert found["fr"] == [test[0]["fr"]]
+    found = TranslationMemory(unique).best_in_language("en", [test[0]["en"] + "!"], ["fr"])
+    assert [m.translation for m in found["fr"]] == [test[0]["fr"]]
 
 
 def test_rows_fall_in_the_band_of_their_best_memory_match():

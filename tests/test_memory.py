@@ -12,7 +12,7 @@ from interlingua.config import load_config
 from interlingua.corpus.formats import write_corpus
 from interlingua.corpus.split import near_duplicate_groups
 from interlingua.errors import InterlinguaError
-from interlingua.memory import TranslationMemory
+from interlingua.memory import CANDIDATES, TranslationMemory, best_matches
 
 ROWS = [
     {"id": "1", "en": "Could not open file", "fr": "Impossible d'ouvrir le fichier"},
@@ -75,6 +75,36 @@ def test_lookup_finds_the_closest_source_in_any_language_and_nothing_below_the_t
     [french] = memory.lookup(["Impossible d'ouvrir le fichier"], "de", 50)  # a French source, matched in French
     assert french.translation == "Datei kann nicht geöffnet werden" and french.score == 100
     assert memory.lookup(["Save the picture"], "it", 50) == [None]  # no row in that language
+
+
+def test_exact_search_ranks_by_whole_percent_with_ties_to_the_earliest_text():
+    """The rule evaluate's translation-memory baseline has always used (cdist's uint8 scores), kept by the one search."""
+    query = "Could not open the file"
+    texts = ["Cold not open the file", "xCould not open the file", "Save the document"]  # 97.78% and 97.87%: both 98
+    [[exact]] = best_matches([query], texts, exact=True)
+    assert exact[0] == 0 and exact[1] == pytest.approx(97.78, abs=0.01)  # the earlier text; its unrounded ratio
+    [[fast]] = best_matches([query], texts)
+    assert fast[0] == 1 and fast[1] == pytest.approx(97.87, abs=0.01)    # the fast search compares unrounded ratios
+    subsets = best_matches([query, "zzz"], texts, 50, exact=True, among=[np.array([1, 2]), np.array([], dtype=int)])
+    assert subsets[0][0][0] == 1 and subsets[0][1] is None and subsets[1] == [None, None]
+    assert best_matches(["zzz"], texts, exact=True)[0][0][1] == 0  # min_score 0: every query gets a match
+
+
+def test_exact_search_finds_the_best_match_the_trigram_shortlist_cannot_see():
+    query = "abcdef"
+    decoys = [f"abcdef {n} " + "qwertyuiop" * 3 for n in range(2 * CANDIDATES)]  # every trigram of the query, far off
+    texts = [*decoys, "ab cd ef"]                                               # 85.7%, two trigrams in common
+    [[fast]], [[exact]] = best_matches([query], texts), best_matches([query], texts, exact=True)
+    assert exact[0] == len(decoys) and exact[1] > 85 and fast[0] < len(decoys) and fast[1] < 50
+
+
+def test_same_language_search_matches_only_that_language_among_rows_with_the_target():
+    memory = TranslationMemory(ROWS)
+    found = memory.best_in_language("en", ["Could not open a file", "Impossible d'ouvrir le fichier"], ["fr", "de", "it"])
+    assert found["it"] is None and found["fr"][0].source == "Could not open file"
+    assert found["de"][0].translation == "Bild speichern"  # the one row with English and German, however far
+    assert found["fr"][1].score < 50                         # a French query is not matched against French texts
+    assert memory.best_in_language("en", ["zzzz"], ["fr"], min_score=50)["fr"] == [None]
 
 
 def test_the_training_index_is_cached_beside_the_memory_without_pickle(tmp_path, monkeypatch):

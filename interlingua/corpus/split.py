@@ -21,7 +21,8 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import InterlinguaError
-from .clean import PLACEHOLDER, strip_accelerators
+from ..placeholders import PLACEHOLDER
+from .clean import strip_accelerators
 
 log = logging.getLogger(__name__)
 

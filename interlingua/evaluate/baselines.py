@@ -2,8 +2,9 @@
 
 * Translation memory: the output for a test sentence is the stored translation of the most
   similar training sentence in the same language (``rapidfuzz`` ``fuzz.ratio``, the edit-distance
-  similarity CAT tools show as "fuzzy match %"). Software messages repeat a lot, so this is a
-  strong baseline; a test sentence found verbatim in the memory gets its stored translation back.
+  similarity CAT tools show as "fuzzy match %"; the exact search of ``memory.best_matches``, which says
+  how scores are rounded and ties broken). Software messages repeat a lot, so this is a strong
+  baseline; a test sentence found verbatim in the memory gets its stored translation back.
 * Hand-made features for retrieval: character 2-4-gram TF-IDF, reduced by truncated SVD, and a
   linear map from each language into English fitted by ridge least squares on training pairs.
 """
@@ -13,10 +14,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InterlinguaError
+from ..memory import TranslationMemory
 from .retrieval import ENGLISH, xsim_error
 from .testset import Row
 
-TM_BATCH = 256          # test sentences scored against the memory at a time
 FIT_PER_LANGUAGE = 2000  # training sentences per language for the TF-IDF vocabulary and the SVD
 MAP_PER_LANGUAGE = 5000  # training pairs per language for the linear map into English
 
@@ -29,46 +30,10 @@ def _need(module: str, package: str):
         raise InterlinguaError(f"the baselines need {package}: pip install {package}") from None
 
 
-class TranslationMemory:
-    """Fuzzy-match lookup in training rows; one similarity matrix per source language serves all targets."""
-
-    def __init__(self, train_rows: list[Row]):
-        self.rows = train_rows
-
-    def lookup(self, src: str, queries: list[str], targets: list[str]) -> dict[str, list[str] | None]:
-        """For each target: the translation of the best-matching training row having ``src`` and that target.
-
-        Ties go to the first such row (as ``process.extractOne``); None for a target no training row has.
-        """
-        found = self.best(src, queries, targets)
-        return {t: [text for text, _ in found[t]] if found[t] is not None else None for t in targets}
-
-    def best(self, src: str, queries: list[str], targets: list[str]) -> dict[str, list[tuple[str, str]] | None]:
-        """As :meth:`lookup`, with the matched ``src`` text beside each translation: ``(translation, matched)``,
-        so a caller can say how close the match is (``translate-file --tm`` writes the score)."""
-        process = _need("rapidfuzz.process", "rapidfuzz")
-        fuzz = _need("rapidfuzz.fuzz", "rapidfuzz")
-        candidates = [i for i, row in enumerate(self.rows) if src in row and any(t in row for t in targets)]
-        columns = {t: np.array([j for j, i in enumerate(candidates) if t in self.rows[i]], dtype=np.int64)
-                   for t in targets}
-        best = {t: np.zeros(len(queries), dtype=np.int64) for t in targets if len(columns[t])}
-        texts = [self.rows[i][src] for i in candidates]
-        for start in range(0, len(queries) if best else 0, TM_BATCH):
-            scores = process.cdist(queries[start:start + TM_BATCH], texts, scorer=fuzz.ratio,
-                                   dtype=np.uint8, workers=-1)
-            for t in best:
-                cols = columns[t]
-                best[t][start:start + TM_BATCH] = cols[scores[:, cols].argmax(axis=1)] if len(cols) < len(texts) \
-                    else scores.argmax(axis=1)
-        return {t: [(self.rows[candidates[j]][t], texts[j]) for j in best[t]] if t in best else None
-                for t in targets}
-
-
 def translation_memory_outputs(memory: TranslationMemory, directions,
                                progress: bool = True) -> dict[tuple[str, str], tuple[list[str], list[float]]]:
-    """The memory's output for each direction's own test rows and how close each match is (fuzzy ratio 0-100):
-    {(src, tgt): (outputs, scores)}; one pass per source language."""
-    from rapidfuzz import fuzz
+    """The memory's output for each direction's own test rows and how close each match is (fuzzy ratio 0-100,
+    unrounded): {(src, tgt): (outputs, scores)}; one pass per source language."""
     by_source: dict[str, list] = {}
     for d in directions:
         by_source.setdefault(d.src, []).append(d)
@@ -76,13 +41,12 @@ def translation_memory_outputs(memory: TranslationMemory, directions,
     for src, group in tqdm(by_source.items(), desc="translation memory", unit="source language",
                            disable=not progress):
         queries = list(dict.fromkeys(s for d in group for s in d.sources))
-        found = memory.best(src, queries, [d.tgt for d in group])
+        found = memory.best_in_language(src, queries, [d.tgt for d in group])
         position = {q: n for n, q in enumerate(queries)}
         for d in group:
-            if found[d.tgt] is not None:
-                pairs = [found[d.tgt][position[s]] for s in d.sources]
-                out[(d.src, d.tgt)] = ([text for text, _ in pairs],
-                                       [fuzz.ratio(s, matched) for s, (_, matched) in zip(d.sources, pairs)])
+            if found[d.tgt] is not None:  # min_score 0: every query has a match
+                matches = [found[d.tgt][position[s]] for s in d.sources]
+                out[(d.src, d.tgt)] = ([m.translation for m in matches], [m.score for m in matches])
     return out
 
 

@@ -118,8 +118,8 @@ def run_evaluation(run: str | Path, data: str | Path | None = None, *, beam: int
                                       per_language=per_language, progress=progress) if retrieval else None
 
     if baselines:
-        from .baselines import (CharNgramRetrieval, TranslationMemory, by_match_band, outputs_chrf,
-                                translation_memory_outputs)
+        from ..memory import TranslationMemory
+        from .baselines import CharNgramRetrieval, by_match_band, outputs_chrf, translation_memory_outputs
         train_rows = _training_rows(run, record, train_data)
         tm = translation_memory_outputs(TranslationMemory(train_rows), directions, progress=progress)
         tm_chrf = outputs_chrf(directions, tm)

@@ -180,8 +180,7 @@ def translate_file(input: str | Path, translator: Any, targets: list[str] | str,
     tm = Memory(memory) if memory is not None else None
     if tm is not None and getattr(getattr(translator, "config", None), "model", None) is not None \
             and translator.config.model.memory:  # a model trained with a memory reads this one's matches too
-        from ..memory import TranslationMemory
-        translator.use_memory(TranslationMemory(tm.rows))
+        translator.use_memory(tm.memory)
     out_dir = Path(out_dir)
     for lang in langs:
         _prepare_dir(output_path(source, lang, out_dir).parent)

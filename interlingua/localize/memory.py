@@ -2,16 +2,16 @@
 ``pot2po --tm`` work).
 
 The memory is any file ``stores`` reads that holds translations (PO, XLIFF, TMX, Qt). Matching is the
-project's translation-memory baseline (``evaluate/baselines.TranslationMemory``: rapidfuzz's
-``fuzz.ratio``, the edit-distance similarity CAT tools show as a fuzzy-match percentage). A match of
-at least ``THRESHOLD`` (95%) whose translation has exactly the source's placeholders is used as it is,
+project's translation-memory baseline's (``memory.TranslationMemory.best_in_language``: an exact search by
+rapidfuzz's ``fuzz.ratio``, the edit-distance similarity CAT tools show as a fuzzy-match percentage). A match
+of at least ``THRESHOLD`` (95%) whose translation has exactly the source's placeholders is used as it is,
 marked for review like a draft and noted with its score; the model drafts everything else.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..evaluate.baselines import TranslationMemory
+from ..memory import TranslationMemory
 from .protect import same_placeholders
 from .stores import load, translations
 
@@ -25,28 +25,25 @@ class Memory:
         self.rows = [row for row in translations(load(self.path, " (the --tm memory)"), source_lang=source_lang)
                      if row.get(source_lang)]
         self.languages = sorted({k for row in self.rows for k in row} - {"id", source_lang})
-        self._tm = TranslationMemory(self.rows)
+        self.memory = TranslationMemory(self.rows)  # also what a model trained with a memory reads (files.py)
 
     def lookup(self, queries: list[str], lang: str, strict: list[bool]) -> list[tuple[str, float] | None]:
         """For each English query: (translation, similarity %) of the best match in ``lang`` at or above the
         threshold whose placeholders are the query's; None otherwise."""
-        from rapidfuzz import fuzz
         from .kinds import same_language
         codes = [code for code in self.languages if same_language(code, lang)]
         if not queries or not codes:
             return [None] * len(queries)
-        found = self._tm.best(self.source_lang, queries, codes)
+        found = self.memory.best_in_language(self.source_lang, queries, codes, THRESHOLD)
         out: list[tuple[str, float] | None] = []
         for i, query in enumerate(queries):
             best = None
-            for code in codes:
-                if found[code] is None:
-                    continue
-                translation, matched = found[code][i]
-                score = 100.0 if matched == query else fuzz.ratio(query, matched)
-                if score >= THRESHOLD and translation.strip() and same_placeholders(query, translation, strict[i]) \
-                        and (best is None or score > best[1]):
-                    best = (translation, score)
+            for code in codes:  # the first code's on a tie
+                match = found[code][i] if found[code] is not None else None
+                if match is not None and match.translation.strip() \
+                        and same_placeholders(query, match.translation, strict[i]) \
+                        and (best is None or match.score > best[1]):
+                    best = (match.translation, match.score)
             out.append(best)
         return out
 
