@@ -435,7 +435,7 @@ class Interlingua(nn.Module):
         if self.config.memory:
             if match is None:  # no match: the empty sentence, EOS alone
                 match = torch.full((thought.shape[0], 1), self.EOS, dtype=torch.long, device=thought.device)
-            encoded, layers, keep = self.encode(match, return_layers=True)
+            encoded, layers, _ = self.encode(match, return_layers=True)
             match_kv = [layer.match_attn.project_memory(encoded) for layer in self.decoder]
             match_mask = self.thought_mask(encoded)
             if self.match_copy is not None:  # a pointer needs one state per match token, bridge or not
