@@ -31,6 +31,7 @@ class ModelConfig:
     dropout: float = 0.1
     max_positions: int = 256
     norm: str = "pre"          # pre: x + f(norm(x)) (stable at any depth) | post: norm(x + f(x)) (Vaswani, Marian)
+    encoder_no_residual: int = -1  # this encoder layer's (0-based) self-attention has no residual (Liu et al. 2021); -1: none
     init_std: float = 0.0      # 0: Xavier-uniform matrices, embeddings N(0, 1/d) | > 0: N(0, init_std) for both (Marian, BART: 0.02)
     target_languages: list[str] = field(default_factory=list)  # filled from the data: the decoder's language table
     language_adversary: bool = False  # set when train.adversary_weight > 0: a training-only language classifier
@@ -209,6 +210,9 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
                         f"is searched among all training rows")
     if m.memory_copy and not m.memory:
         problems.append(f"{source}: model.memory_copy copies from the memory's match: it needs model.memory=true")
+    if not -1 <= m.encoder_no_residual < m.encoder_layers:
+        problems.append(f"{source}: model.encoder_no_residual must be -1 (none) or an encoder layer's index, 0 to "
+                        f"{m.encoder_layers - 1} (model.encoder_layers={m.encoder_layers}), got {m.encoder_no_residual}")
     if m.norm not in ("pre", "post"):
         problems.append(f"{source}: model.norm must be 'pre' or 'post', not '{m.norm}'")
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):

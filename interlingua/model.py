@@ -181,18 +181,29 @@ class Residual(nn.Module):
     def residual(self, x: torch.Tensor, norm: nn.LayerNorm, f) -> torch.Tensor:
         return norm(x + self.drop(f(x))) if self.post_norm else x + self.drop(f(norm(x)))
 
+    def without_residual(self, x: torch.Tensor, norm: nn.LayerNorm, f) -> torch.Tensor:
+        """The same sub-layer with the input not added back: norm(f(x)) post-norm, f(norm(x)) pre-norm."""
+        return norm(self.drop(f(x))) if self.post_norm else self.drop(f(norm(x)))
+
 
 class EncoderLayer(Residual):
-    """Transformer layer: self-attention then feed-forward, each with a residual."""
+    """Transformer layer: self-attention then feed-forward, each with a residual.
 
-    def __init__(self, c: ModelConfig):
+    ``attention_residual=False`` (the layer ``model.encoder_no_residual`` names) drops the residual around
+    the self-attention (Liu et al. 2021): each position's output is then only a mix of the positions it
+    attends to, so the position-by-position copy of the source, which carries its language, does not pass
+    this layer unchanged."""
+
+    def __init__(self, c: ModelConfig, attention_residual: bool = True):
         super().__init__(c)
+        self.attention_residual = attention_residual
         self.norm1, self.norm2 = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
         self.attn = Attention(c.d_model, c.n_heads, c.dropout, self_attention=True)
         self.ff = FeedForward(c.d_model, c.d_ff, c.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.residual(x, self.norm1, lambda h: self.attn(h, mask=mask))
+        wrap = self.residual if self.attention_residual else self.without_residual
+        x = wrap(x, self.norm1, lambda h: self.attn(h, mask=mask))
         return self.residual(x, self.norm2, self.ff)
 
 
@@ -346,7 +357,8 @@ class Interlingua(nn.Module):
         self.embed = nn.Embedding(c.vocab_size, c.d_model, padding_idx=self.PAD)
         self.register_buffer("positions", sinusoidal_positions(c.max_positions, c.d_model), persistent=False)
         self.embed_drop = nn.Dropout(c.dropout)
-        self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
+        self.encoder = nn.ModuleList(EncoderLayer(c, attention_residual=i != c.encoder_no_residual)
+                                     for i in range(c.encoder_layers))
         self.encoder_norm = nn.LayerNorm(c.d_model)  # post-norm layers end normalised already: kept, one affine more
         self.bridge = Bridge(c) if c.bridge_queries > 0 else None
         # The target language is told to the decoder only, added at every position so it cannot be forgotten.
