@@ -61,6 +61,15 @@ def test_settings_that_contradict_each_other_are_named():
     load_config("tiny", ["lr_schedule=cosine", "max_steps=10"])  # with a budget it is fine
 
 
+@pytest.mark.parametrize("index", ["2", "-2"])
+def test_encoder_no_residual_names_a_layer_that_exists(index):
+    with pytest.raises(InterlinguaError, match=rf"model.encoder_no_residual must be -1 \(none\) or an encoder "
+                                               rf"layer's index, 0 to 1 \(model.encoder_layers=2\), got {index}$"):
+        load_config("tiny", ["model.encoder_layers=2", f"model.encoder_no_residual={index}"])
+    for fine in ("-1", "0", "1"):
+        assert load_config("tiny", ["model.encoder_layers=2", f"model.encoder_no_residual={fine}"])
+
+
 def test_a_saved_config_and_the_python_api_are_checked_too(tmp_path):
     from interlingua.config import RunConfig
     from interlingua.train import train
@@ -76,5 +85,6 @@ def test_a_saved_config_and_the_python_api_are_checked_too(tmp_path):
 def test_a_bad_value_on_the_command_line_is_one_line(tmp_path):
     from conftest import assert_clean_error, run_cli
     result = run_cli("train", "--data", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "run"), "--config", "tiny",
-                     "model.n_heads=3", "lr=-1")
-    assert_clean_error(result, "model.n_heads (3) must divide", "train.lr must be above 0")
+                     "model.n_heads=3", "lr=-1", "model.encoder_no_residual=1")
+    assert_clean_error(result, "model.n_heads (3) must divide", "train.lr must be above 0",
+                       "model.encoder_no_residual must be -1 (none) or an encoder layer's index, 0 to 0")

@@ -1,5 +1,6 @@
 """The model's contract: one thought shape for every sentence, no language signal in the encoder, the
 decoder reads the source only through the thought (decoding itself: test_search.py)."""
+import pytest
 import torch
 
 from conftest import tiny_model
@@ -135,3 +136,93 @@ def test_init_std_draws_every_matrix_and_the_table_from_one_normal():
     assert marian_like.embed.weight[marian_like.PAD].abs().sum() == 0
     default = tiny_model()
     assert default.decoder[0].ff.up.weight.std().item() > 0.05  # Xavier at this size: sqrt(2 / (fan_in + fan_out))
+
+
+# ----------------------------------------------------------------------------- model.encoder_no_residual (Liu et al. 2021)
+
+def _encoder_layers(model, src):
+    return model.encode(src, return_layers=True)[1]  # [embeddings, after layer 0, after layer 1, ...]
+
+
+def test_by_default_every_encoder_layer_adds_its_input_back_as_before():
+    """encoder_no_residual=-1 (the default, and what a config.json saved before the key reads as) is the
+    plain Transformer layer, bit for bit: x + attn(norm1(x)), then x + ff(norm2(x))."""
+    from interlingua.config import RunConfig
+    saved_before = RunConfig.from_dict({"model": {"vocab_size": 50, "d_model": 32, "n_heads": 2, "d_ff": 64,
+                                                  "encoder_layers": 2, "decoder_layers": 2, "bridge_queries": 4,
+                                                  "dropout": 0.0, "target_languages": ["en", "fr", "de"]}})
+    assert saved_before.model.encoder_no_residual == -1
+    model = tiny_model(**vars(saved_before.model))
+    src = torch.randint(4, 50, (2, 9))
+    layers = _encoder_layers(model, src)
+    mask = (src != model.PAD)[:, None, None, :]
+    for i, layer in enumerate(model.encoder):
+        x = layers[i]
+        x = x + layer.attn(layer.norm1(x), mask=mask)
+        assert torch.equal(layers[i + 1], x + layer.ff(layer.norm2(x))), i
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_the_chosen_layers_attention_does_not_add_its_input_back(norm):
+    """encoder_no_residual=1: layer 1's self-attention output replaces its input (pre-norm attn(norm1(x)),
+    post-norm norm1(attn(x))); the feed-forward keeps its residual and the other layers are unchanged. The
+    weights are the residual model's own: the key adds and removes no parameter, so any checkpoint fits."""
+    plain = tiny_model(norm=norm, encoder_layers=3)
+    cut = tiny_model(norm=norm, encoder_layers=3, encoder_no_residual=1)
+    cut.load_state_dict(plain.state_dict())  # strict: the same parameters
+    src = torch.randint(4, 50, (2, 9))
+    src[1, 6:] = cut.PAD
+    mask = (src != cut.PAD)[:, None, None, :]
+    before, after = _encoder_layers(plain, src), _encoder_layers(cut, src)
+    assert torch.equal(before[1], after[1])  # layer 0 as before
+    assert not torch.allclose(before[2], after[2], atol=1e-2) and not torch.allclose(before[3], after[3], atol=1e-2)
+    layer, x = cut.encoder[1], after[1]
+    if norm == "pre":
+        h = layer.attn(layer.norm1(x), mask=mask)
+        expected = h + layer.ff(layer.norm2(h))
+    else:
+        h = layer.norm1(layer.attn(x, mask=mask))
+        expected = layer.norm2(h + layer.ff(h))
+    assert torch.allclose(after[2], expected, atol=1e-6)
+    if norm == "pre":
+        # Only norm1(x) reaches the output, and a layer norm forgets the scale: x's own copy is gone.
+        assert torch.allclose(layer(3 * x, mask), after[2], atol=1e-4)
+        assert not torch.allclose(plain.encoder[1](3 * x, mask), before[2], atol=1e-1)
+
+
+def test_a_model_without_one_residual_reloads_with_identical_outputs(tmp_path):
+    """config.json carries the key: the reloaded model drops the same residual and gives the same outputs."""
+    from interlingua.checkpoint import load_model, read_run_config, save_checkpoint
+    from interlingua.config import RunConfig, save_json
+    model = tiny_model(encoder_no_residual=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    src, tgt, lang = torch.randint(4, 50, (2, 7)), torch.randint(4, 50, (2, 5)), model.language_ids(["fr", "de"])
+    for _ in range(3):
+        logits, _ = model.train()(src, tgt, lang)
+        logits.float().logsumexp(-1).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    save_checkpoint(tmp_path, 3, model, optimizer, {})
+    (tmp_path / "config.json").write_text(save_json(RunConfig(model=model.config)))
+    reloaded = load_model(tmp_path, read_run_config(tmp_path), 3)
+    assert [layer.attention_residual for layer in reloaded.encoder] == [False, True]
+    with torch.no_grad():
+        assert torch.equal(reloaded.encode(src), model.encode(src))
+        assert torch.equal(reloaded(src, tgt, lang)[0], model(src, tgt, lang)[0])
+
+
+@pytest.mark.slow  # a real 40-step run of the tiny recipe
+def test_the_tiny_recipe_trains_without_one_residual(tmp_path):
+    from test_train import GOLDEN_CORPUS, logged
+    from interlingua.api import Translator
+    from interlingua.config import load_config
+    from interlingua.train import train
+    config = load_config("tiny", ["model.encoder_layers=2", "model.encoder_no_residual=1", "max_steps=40",
+                                  "log_every=5", "eval_every=1000", "save_every_minutes=0"])
+    run = train(GOLDEN_CORPUS, tmp_path / "run", config)
+    losses = [r["loss"] for r in logged(run)]
+    assert losses[-1] < losses[0] - 0.5, losses
+    translator = Translator.load(run)
+    assert [layer.attention_residual for layer in translator.model.encoder] == [True, False]
+    assert translator.translate(["Open file"], to="fr")
