@@ -146,9 +146,8 @@ def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: l
                                    f"({exc})") from None
     counted = [sum(len(b.src) for b in bs) for bs in batches]
     note = (f"importance measured on {counted[0]:,} translation examples from {len(halves[0]):,} {source} meanings, "
-            f"ablation scored on {counted[1]:,} examples from the other {len(halves[1]):,}") + _memory_note(translator,
-                                                                                                     batches)
-    return batches[0], batches[1], note
+            f"ablation scored on {counted[1]:,} examples from the other {len(halves[1]):,}")
+    return batches[0], batches[1], note + _memory_note(translator, batches)
 
 
 def _memory_note(translator, batches: list[list[Batch]]) -> str:
