@@ -62,6 +62,7 @@ class Translator:
         # (use_memory), else from its run's training split (``memory_run``, set by load()), read when first needed.
         self.memory: TranslationMemory | None = None
         self.memory_run: Path | None = None
+        self.said_no_memory = False  # memory_to_read warns once when a memory model has none
         # ... and which memory match each output of the last translate call read, per target language
         self.matches: dict[str, list[Match | None]] = {}
         # A run trained with masked placeholders reads every source masked, as it was trained; older runs as text.
@@ -110,21 +111,27 @@ class Translator:
                                    "it cannot read one; train with model.memory=true")
         self.memory = memory if isinstance(memory, TranslationMemory) else TranslationMemory.from_file(memory)
 
-    def _memory(self) -> TranslationMemory | None:
-        """The memory to read: the one given, else the run's training split, looked for once."""
-        if self.memory is None and self.config.model.memory and self.memory_run is not None:
+    def memory_to_read(self) -> TranslationMemory | None:
+        """The memory to read: the one given, else the run's training split, looked for once. None for a model
+        without a memory; for a model with one, None (said once, in a warning) when neither is there: it then
+        reads the empty match, as if nothing matched."""
+        if not self.config.model.memory:
+            return None
+        if self.memory is None and self.memory_run is not None:
             from .corpus.split import run_split
             found = run_split(self.memory_run, "train")
             self.memory_run = None  # found or not, not looked for again at every batch
             if found is not None and found[0]:
                 self.memory = TranslationMemory(found[0])
-            else:
-                log.warning("the run's training split is not where it was: translating without a memory (--tm FILE)")
+        if self.memory is None and not self.said_no_memory:
+            self.said_no_memory = True
+            log.warning("this model reads a translation memory, but none is given and its run's training split is "
+                        "not where it was: every sentence is read as if nothing matched (--tm FILE gives one)")
         return self.memory
 
     def _match_ids(self, sentences: list[str], lang: str) -> tuple[torch.Tensor | None, list[Match | None]]:
         """The memory matches of ``sentences`` into ``lang`` as padded token ids (EOS alone for none)."""
-        memory = self._memory() if self.config.model.memory else None
+        memory = self.memory_to_read()
         if memory is None:
             return None, [None] * len(sentences)
         found = memory.lookup(sentences, lang, self.config.train.memory_min_score)
@@ -344,7 +351,9 @@ class Translator:
             keep = (src != PAD).float()
             scores = []
             for lang in self.languages:
-                state = self.model.start_decoding(thought, self.model.language_ids([lang] * len(chunk)))
+                # a memory model reads each sentence's match into ``lang``, as translate would give it
+                match, _ = self._match_ids([sentences[i] for i in chunk], lang)
+                state = self.model.start_decoding(thought, self.model.language_ids([lang] * len(chunk)), match=match)
                 logp = self.model.decode(tgt_in, state, use_cache=False).float().log_softmax(-1)
                 token_logp = logp.gather(-1, src[..., None]).squeeze(-1)                # (B, T)
                 scores.append((token_logp * keep).sum(1))

@@ -261,20 +261,33 @@ class CopyHead(nn.Module):
         self.query, self.key = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model)
         self.gate = nn.Linear(2 * d_model, 1)
 
-    def forward(self, x: torch.Tensor, logits: torch.Tensor, keys: torch.Tensor, states: torch.Tensor,
-                ids: torch.Tensor) -> torch.Tensor:
-        """x (B, T, d) final decoder states, logits (B, T, V), the match's keys and states (B, M, d) and
-        token ids (B, M) -> log p (B, T, V) of the mixture, in fp32 whatever the autocast dtype."""
+    def pointer(self, x: torch.Tensor, keys: torch.Tensor, states: torch.Tensor,
+                ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, d) final decoder states, the match's keys and states (B, M, d) and token ids (B, M) ->
+        the gate's logit (B, T, 1) and the pointer's weights over the match (B, T, M), both fp32."""
         scores = self.query(x) @ keys.transpose(1, 2) / math.sqrt(x.shape[-1])          # (B, T, M)
         scores = scores.float().masked_fill((ids == Interlingua.PAD)[:, None, :], float("-inf"))
         weights = scores.softmax(-1)
         context = weights.to(states.dtype) @ states                                     # (B, T, d)
         gate = self.gate(torch.cat([x, context.to(x.dtype)], -1)).float()              # (B, T, 1): logit of g
+        return gate, weights
+
+    @staticmethod
+    def mixture(logits: torch.Tensor, gate: torch.Tensor, weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """log p (..., V) of the mixture, fp32, from logits (..., V), the gate's logit (..., 1), the pointer's
+        weights (..., M) and the match's token ids (..., M). The one formula: decoding (forward) and the
+        chunked training loss (losses.output_layer_loss) both call it."""
         p_copy = torch.zeros(logits.shape, dtype=torch.float32, device=logits.device)
-        p_copy.scatter_add_(-1, ids[:, None, :].expand(-1, x.shape[1], -1), weights)
+        p_copy.scatter_add_(-1, ids, weights)
         # log((1 - g)·softmax + g·p_copy), term by term in log space: no product underflows to log 0
         return torch.logaddexp(F.logsigmoid(-gate) + logits.float().log_softmax(-1),
                                F.logsigmoid(gate) + p_copy.clamp_min(TINY).log())
+
+    def forward(self, x: torch.Tensor, logits: torch.Tensor, keys: torch.Tensor, states: torch.Tensor,
+                ids: torch.Tensor) -> torch.Tensor:
+        """As ``pointer``, with logits (B, T, V) -> log p (B, T, V) of the mixture, in fp32 whatever the autocast dtype."""
+        gate, weights = self.pointer(x, keys, states, ids)
+        return self.mixture(logits, gate, weights, ids[:, None, :].expand(-1, x.shape[1], -1))
 
 
 class DecoderLayer(Residual):
@@ -468,7 +481,7 @@ class Interlingua(nn.Module):
         With model.memory_copy they are the copy mixture's log-probabilities (fp32; CopyHead).
 
         ``logits=False``: the final states (B, T, d) before the output layer, for a loss that
-        applies that layer itself (losses.output_layer_loss; not the copy mixture's loss: train.Objective).
+        applies that layer itself (losses.output_layer_loss; with the copy gate, and ``copy_pointer``).
         """
         offset = state.position if use_cache else 0
         x = self.embed_drop(self._embed(tokens, offset) + state.lang_vector)
@@ -485,6 +498,15 @@ class Interlingua(nn.Module):
         if self.match_copy is not None:
             return self.match_copy(x, out, state.copy_keys, state.copy_states, state.match_ids)
         return out
+
+    def copy_pointer(self, hidden: torch.Tensor,
+                     state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """The copy gate's (gate logit (B, T, 1), pointer weights (B, T, M), match ids (B, M)) for the final
+        states ``hidden`` that ``decode(logits=False)`` gave; None without the copy gate."""
+        if self.match_copy is None:
+            return None
+        gate, weights = self.match_copy.pointer(hidden, state.copy_keys, state.copy_states, state.match_ids)
+        return gate, weights, state.match_ids
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, lang: torch.Tensor, logits: bool = True,
                 match: torch.Tensor | None = None):

@@ -57,14 +57,13 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         c = self.config
-        if self.model.match_copy is not None:
-            # The copy mixture's log-probabilities, whole (the fused loss knows only the plain output layer);
-            # cross-entropy of log-probabilities is the mixture's own NLL: log_softmax leaves them as they are.
-            log_probs, thought = self.model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
-            loss = translation_loss(log_probs, batch.tgt_out, c.label_smoothing)
-        else:
-            hidden, thought = self.model(batch.src, batch.tgt_in, batch.lang, logits=False, match=batch.match)
-            loss = output_layer_loss(hidden, self.model.embed.weight, batch.tgt_out, c.label_smoothing)
+        model = self.model
+        thought = model.encode(batch.src)
+        state = model.start_decoding(thought, batch.lang, match=batch.match)
+        hidden = model.decode(batch.tgt_in, state, use_cache=False, logits=False)
+        # the output layer (and the copy gate's mixture, when there is one) and the loss, chunk by chunk
+        loss = output_layer_loss(hidden, model.embed.weight, batch.tgt_out, c.label_smoothing,
+                                 pointer=model.copy_pointer(hidden, state))
         if c.align_weight > 0 or c.adversary_weight > 0:
             # tgt_out (target + EOS) is exactly how a sentence is fed to the encoder as a source,
             # and its language is known: batch.lang.

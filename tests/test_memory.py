@@ -1,6 +1,7 @@
 """The translation memory the model reads (model.memory): retrieval never hands a training row its own
 meaning, the thought stays the source's alone, a tiny model with a memory trains and reloads, and a bad
 memory file is one clear line."""
+import dataclasses
 import json
 
 import numpy as np
@@ -229,6 +230,46 @@ def test_translate_says_which_lines_came_from_a_close_match(memory_run, tmp_path
     assert lines[0].endswith("\tmemory 100%") and lines[1].endswith("\t") and "memory" not in lines[1]
 
 
+@pytest.mark.slow
+def test_language_scores_read_the_memory_match_as_translation_does(memory_run, tmp_path):
+    """identify forces a sentence through the decoder in each language: a memory model reads its match there too."""
+    from interlingua.api import Translator
+    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier", "de": "Datei öffnen"}],
+                 tmp_path / "close.jsonl")
+    write_corpus([{"id": "1", "en": "zzz qqq xxx", "fr": "www yyy", "de": "vvv uuu"}], tmp_path / "far.jsonl")
+    sentences = ["open the file", "ouvrir le fichier"]
+    translator = Translator.load(memory_run, "latest")
+    translator.use_memory(tmp_path / "far.jsonl")
+    far = translator.identify(sentences)  # nothing matches: the empty match, EOS alone
+    translator.use_memory(tmp_path / "close.jsonl")
+    close = translator.identify(sentences)
+    assert not np.allclose(close, far, atol=1e-4)  # the match is read (the old code scored both alike)
+    assert np.allclose(close.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_reports_gradient_batches_carry_memory_matches_or_say_there_are_none(memory_run):
+    """The report's importance and ablation score a memory model with each example's match, as training's dev
+    examples get theirs, and say so; with no memory to be found, the note says that plainly."""
+    from interlingua.api import Translator
+    from interlingua.insight.gradients import dev_batches, translation_objective
+    from interlingua.tokenizer import EOS
+    translator = Translator.load(memory_run, "latest")
+    batches, held_out, note = dev_batches(translator, memory_run, max_examples=60)
+    matched = sum(int((b.match[:, 0] != EOS).sum()) for b in batches + held_out)
+    assert all(b.match is not None for b in batches + held_out) and matched > 0
+    assert f"each example read its memory match, as in training ({matched:,} of" in note
+    batch = max(batches, key=lambda b: int((b.match[:, 0] != EOS).sum()))
+    with torch.no_grad():  # the match changes the loss the importance is the gradient of
+        read = translation_objective(translator.model, batch)
+        unread = translation_objective(translator.model, dataclasses.replace(batch, match=None))
+    assert abs(float(read) - float(unread)) > 1e-3
+    lost = Translator.load(memory_run, "latest")
+    lost.memory_run = None  # as when the run's training split has moved away
+    batches, _, note = dev_batches(lost, memory_run, max_examples=60)
+    assert all(b.match is None for b in batches) and "none was found" in note and "as if nothing matched" in note
+
+
 BAD_MEMORIES = [
     ("missing.tmx", None, "no such translation memory file"),
     ("empty.tmx", b"", "empty translation memory"),
@@ -400,6 +441,38 @@ def copied_token_accuracy(model) -> float:
         out, _ = model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
     keep = batch.tgt_out != 0
     return float((out.argmax(-1) == batch.tgt_out)[keep].float().mean())
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_chunked_copy_mixture_loss_equals_the_whole_one_in_value_and_every_gradient(smoothing):
+    """Training's copy loss (train.Objective: the output layer and the mixture chunk by chunk) against
+    cross-entropy of the whole mixture's log-probabilities, as decode gives them (fp32, no autocast)."""
+    from conftest import tiny_model
+    from interlingua.config import TrainConfig
+    from interlingua.losses import output_layer_loss, translation_loss
+    from interlingua.train import Objective
+    model = tiny_model(bridge_queries=0, memory=True, memory_copy=True).train()
+    batch = copy_batch(torch.Generator().manual_seed(3), 6)
+    batch.match[0, 2:] = 0  # a short match among long ones: padding the pointer must skip
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def loss_and_grads(loss: torch.Tensor) -> list[torch.Tensor]:
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return [loss.detach()] + [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params)]
+
+    log_probs, _ = model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
+    whole = loss_and_grads(translation_loss(log_probs, batch.tgt_out, smoothing))
+    trained = loss_and_grads(Objective(model, TrainConfig(label_smoothing=smoothing))(batch))
+    thought = model.encode(batch.src)
+    state = model.start_decoding(thought, batch.lang, match=batch.match)
+    hidden = model.decode(batch.tgt_in, state, use_cache=False, logits=False)
+    cut = loss_and_grads(output_layer_loss(hidden, model.embed.weight, batch.tgt_out, smoothing, chunk=5,
+                                           pointer=model.copy_pointer(hidden, state)))  # chunks that cut rows
+    head = {id(p) for p in model.match_copy.parameters()}
+    assert all(g.abs().sum() > 0 for g, p in zip(whole[1:], params) if id(p) in head)  # the pointer's path is tested
+    for a, b, c in zip(whole, trained, cut):
+        torch.testing.assert_close(b, a)
+        torch.testing.assert_close(c, a)
 
 
 @pytest.mark.slow

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import Batch, DirectionDataset
+from ..data import Batch, DirectionDataset, MemorySettings
 from ..errors import InterlinguaError
 from ..model import Interlingua
 from ..losses import translation_loss
+from ..tokenizer import EOS
 
 LossFn = Callable[[Interlingua, Batch], torch.Tensor]
 
@@ -39,8 +40,9 @@ MODULES = ("embeddings", "encoder", "bridge", "decoder", "output")
 # ----------------------------------------------------------------------------- names
 
 def translation_objective(model: Interlingua, batch: Batch) -> torch.Tensor:
-    """The training translation loss without label smoothing: mean cross-entropy per target token (nats)."""
-    logits, _ = model(batch.src, batch.tgt_in, batch.lang)
+    """The training translation loss without label smoothing: mean cross-entropy per target token (nats).
+    A memory model reads each example's match (``batch.match``, from make_batches), as in training."""
+    logits, _ = model(batch.src, batch.tgt_in, batch.lang, match=batch.match)
     return translation_loss(logits, batch.tgt_out, 0.0)
 
 
@@ -85,11 +87,17 @@ def _half(rows: list[dict[str, str]], which: int) -> list[dict[str, str]]:
 
 def make_batches(rows: list[dict[str, str]], translator, directions: list[tuple[str, str]], *,
                  max_examples: int = 1000, max_tokens: int | None = None, seed: int = 0) -> list[Batch]:
-    """Batches of the (src, tgt) examples of ``rows`` (at most ``max_examples``), as training makes them."""
+    """Batches of the (src, tgt) examples of ``rows`` (at most ``max_examples``), as training makes them.
+
+    A memory model's examples carry their match from the memory the translator reads (the run's training
+    split, or the one it was given), looked up by text as training's dev examples are; none when it has none.
+    """
     config = translator.config
     languages = list(config.model.target_languages)
+    memory = translator.memory_to_read()
+    settings = MemorySettings(memory, config.train.memory_min_score) if memory is not None else None
     dataset = DirectionDataset(rows, translator.tokenizer, languages, directions, config.train.max_len,
-                               config.train.mask_placeholders)
+                               config.train.mask_placeholders, settings)
     lang_ids = {lang: i for i, lang in enumerate(languages)}
     out, seen = [], 0
     for examples in dataset.epoch_batches(0, seed, max_tokens or config.train.max_tokens):
@@ -139,7 +147,19 @@ def dev_batches(translator, run: str | Path, *, max_examples: int = 500, rows: l
     counted = [sum(len(b.src) for b in bs) for bs in batches]
     note = (f"importance measured on {counted[0]:,} translation examples from {len(halves[0]):,} {source} meanings, "
             f"ablation scored on {counted[1]:,} examples from the other {len(halves[1]):,}")
-    return batches[0], batches[1], note
+    return batches[0], batches[1], note + _memory_note(translator, batches)
+
+
+def _memory_note(translator, batches: list[list[Batch]]) -> str:
+    """What a memory model read while it was scored: its matches, or, said plainly, none at all."""
+    if not translator.reads_memory:
+        return ""
+    if translator.memory_to_read() is None:
+        return ("; the model reads a translation memory, but none was found (its run's training split is not "
+                "where it was), so every example was scored as if nothing matched")
+    found = sum(int((b.match[:, 0] != EOS).sum()) for half in batches for b in half)  # EOS alone: no match
+    total = sum(len(b.src) for half in batches for b in half)
+    return f"; each example read its memory match, as in training ({found:,} of {total:,} have one)"
 
 
 def heldout_chrf(translator, run: str | Path, *, per_direction: int = 16, rows: list[dict[str, str]] | None = None
