@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_clean_error, run_cli
 from interlingua.api import Draft
 from interlingua.confidence import Calibration
-from interlingua.corpus.formats import read_corpus
+from interlingua.corpus.formats import ROW_ID, read_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.localize import format_counts, protect, restore, same_placeholders, translate_file
 from interlingua.localize.plurals import gettext_locale, nplurals, plural_forms
@@ -398,7 +398,7 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
 ''', encoding="utf-8")
     out = tmp_path / "out"
     counts = translate_file(tmx, Echo(), ["fr", "de"], out, progress=False)
-    rows = {row["id"]: row for row in read_corpus(out / "memory.tmx")}
+    rows = {row[ROW_ID]: row for row in read_corpus(out / "memory.tmx")}
     # fr-FR is read back as the corpus's fr (issue 11): the human one, kept (the count below: none added beside it)
     assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
