@@ -21,7 +21,7 @@ import polib
 import torch
 
 from interlingua import Translator
-from interlingua.corpus.formats import read_corpus
+from interlingua.corpus.formats import ROW_ID, read_corpus
 from interlingua.evaluate.metrics import chrf
 from interlingua.localize import translate_file
 from interlingua.localize.glossary import load_glossary
@@ -50,7 +50,7 @@ def main() -> None:
     glossary = load_glossary(args.glossary)
     terms = {lang: glossary.terms(lang) for lang in langs}
     rows = sorted((r for r in read_corpus(args.data) if "en" in r and all(lang in r for lang in langs)
-                   and "\n" not in r["en"] and terms[langs[0]].find(r["en"])), key=lambda r: r["id"])[:args.n]
+                   and "\n" not in r["en"] and terms[langs[0]].find(r["en"])), key=lambda r: r[ROW_ID])[:args.n]
     translator = Translator.load(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         pot = polib.POFile()

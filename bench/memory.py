@@ -49,7 +49,7 @@ def peak_rss_mb(command: list[str]) -> tuple[float, float]:
 
 def write_scaled(corpus: Path, languages: list[str], scale: int, out: Path, limit: int | None) -> int:
     """The corpus's rows (two or more of ``languages``) repeated ``scale`` times with fresh ids."""
-    from interlingua.corpus.formats import iter_corpus
+    from interlingua.corpus.formats import ROW_ID, iter_corpus
     rows = []
     for row in iter_corpus(corpus):
         kept = {k: v for k, v in row.items() if k in languages}
@@ -60,7 +60,7 @@ def write_scaled(corpus: Path, languages: list[str], scale: int, out: Path, limi
     with open(out, "w", encoding="utf-8") as f:
         for copy in range(scale):
             for n, row in enumerate(rows):
-                f.write(json.dumps({"id": f"{copy}-{n}", **row}, ensure_ascii=False) + "\n")
+                f.write(json.dumps({ROW_ID: f"{copy}-{n}", **row}, ensure_ascii=False) + "\n")
     return len(rows) * scale
 
 

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interlingua.api import Translator  # noqa: E402
-from interlingua.corpus.formats import read_corpus  # noqa: E402
+from interlingua.corpus.formats import ROW_ID, read_corpus  # noqa: E402
 from interlingua.mine import mine_vectors  # noqa: E402
 
 THRESHOLDS = (1.0, 1.02, 1.04, 1.05, 1.06, 1.08, 1.1, 1.15, 1.2)
@@ -52,11 +52,11 @@ def main() -> None:
         parser.error(f"{args.data}: only {len(unique)} usable {args.lang}-en rows")
     true, src_only, tgt_only = (unique[:args.pairs], unique[args.pairs:args.pairs + noise],
                                 unique[args.pairs + noise:args.pairs + 2 * noise])
-    src = [(r[args.lang], r["id"]) for r in true + src_only]
-    tgt = [(r["en"], r["id"]) for r in true + tgt_only]
+    src = [(r[args.lang], r[ROW_ID]) for r in true + src_only]
+    tgt = [(r["en"], r[ROW_ID]) for r in true + tgt_only]
     random.Random(args.seed + 1).shuffle(src)
     random.Random(args.seed + 2).shuffle(tgt)
-    true_ids = {r["id"] for r in true}
+    true_ids = {r[ROW_ID] for r in true}
     tgt_index = {rid: j for j, (_, rid) in enumerate(tgt)}
     gold = {(i, tgt_index[rid]) for i, (_, rid) in enumerate(src) if rid in true_ids}
 

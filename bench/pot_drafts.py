@@ -27,7 +27,7 @@ from pathlib import Path
 import polib
 
 from glossary_terms import glossary_arguments  # bench/ is the script's folder, first on sys.path
-from interlingua.corpus.formats import read_corpus
+from interlingua.corpus.formats import ROW_ID, read_corpus
 from interlingua.localize.glossary import load_glossary
 from interlingua.placeholders import is_sequential, substitute, tokens
 
@@ -35,7 +35,7 @@ _ACCELERATOR = re.compile(r"[_&](?=\w)|\(_\w\)")
 
 
 def build_pot(data: str, n: int, has_term) -> polib.POFile:
-    rows = sorted((r for r in read_corpus(data) if r.get("en", "").strip()), key=lambda r: r["id"])
+    rows = sorted((r for r in read_corpus(data) if r.get("en", "").strip()), key=lambda r: r[ROW_ID])
     seen, groups = set(), ([], [], [])
     for row in rows:
         text = row["en"]

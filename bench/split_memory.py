@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from interlingua.corpus.formats import ROW_ID  # noqa: E402
 from interlingua.corpus.langcodes import split_languages  # noqa: E402
 from interlingua.corpus.split import load_split  # noqa: E402
 from interlingua.evaluate.baselines import translation_memory_chrf  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     results = {}
     for corpus in args.corpora:
         train, test = load_split(Path(corpus), "train"), load_split(Path(corpus), "test")
-        test = sort_by_id([{k: v for k, v in row.items() if k in ("id", ENGLISH, *langs)} for row in test])
+        test = sort_by_id([{k: v for k, v in row.items() if k in (ROW_ID, ENGLISH, *langs)} for row in test])
         found = directions(test, langs)
         scores = translation_memory_chrf(TranslationMemory(train), found, progress=False)
         sizes = {(d.src, d.tgt): len(d.rows) for d in found}

@@ -60,7 +60,7 @@ def real_batches(corpus: Path | None, vocab: int, n_batches: int, max_tokens: in
     same batches: the SentencePiece pieces by id, every tokenised pair (source, target ids, EOS
     included) and, for each batch, the indices of its pairs."""
     import random
-    from interlingua.corpus.formats import read_corpus
+    from interlingua.corpus.formats import read_corpus, row_languages
     from interlingua.corpus.harvest import harvest
     from interlingua.tokenizer import train_tokenizer
     import tempfile
@@ -68,7 +68,7 @@ def real_batches(corpus: Path | None, vocab: int, n_batches: int, max_tokens: in
         rows = read_corpus(corpus)
     else:
         rows, _ = harvest([Path("/usr/share/locale") / lang for lang in ("fr", "de", "es")], progress=False)
-    pairs = [(row["en"], row[lang]) for row in rows for lang in row if lang not in ("id", "en")]
+    pairs = [(row["en"], row[lang]) for row in rows for lang in row_languages(row) if lang != "en"]
     random.Random(seed).shuffle(pairs)
     pairs = pairs[:60_000]
     with tempfile.TemporaryDirectory() as tmp:

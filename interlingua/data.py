@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .corpus.formats import row_languages
 from .errors import InterlinguaError
 from .placeholders import mask, target_order, tokens
 from .tokenizer import BOS, EOS, PAD, Tokenizer, language_sample, stream_language_sample
@@ -34,7 +35,7 @@ def language_counts(rows: Iterable[dict[str, str]]) -> tuple[Counter, int]:
     counts: Counter = Counter()
     n = 0
     for n, row in enumerate(rows, 1):
-        counts.update(k for k in row if k != "id")
+        counts.update(row_languages(row))
     return counts, n
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .corpus.formats import ROW_ID
 from .errors import InterlinguaError
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def best_matches(queries: list[str], texts: list[str], min_score: float = 0.0, *
 
 
 class TranslationMemory:
-    """Multi-way rows (``{"id": .., "en": .., "fr": ..}``) searched by fuzzy match.
+    """Multi-way rows (``{"_id": .., "en": .., "fr": ..}``) searched by fuzzy match.
 
     ``path``: the file the rows came from, beside which the training index is cached (none without it).
     """
@@ -172,7 +173,7 @@ class TranslationMemory:
             for i, row in enumerate(self.rows):
                 if row.get(target):
                     for lang, text in row.items():
-                        if lang not in ("id", target) and text:
+                        if lang not in (ROW_ID, target) and text:
                             first.setdefault(text, i)
             texts = list(first)
             trigrams = self._all_trigrams()
@@ -188,7 +189,7 @@ class TranslationMemory:
             position: dict[str, int] = {}
             for row in self.rows:
                 for lang, text in row.items():
-                    if lang != "id" and text:
+                    if lang != ROW_ID and text:
                         position.setdefault(text, len(position))
             self._trigrams = (Trigrams(list(position)), position)
         return self._trigrams

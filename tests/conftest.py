@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from interlingua.corpus.formats import ROW_ID
+
 LOCALES = Path("/usr/share/locale")
 LANGS = ["fr", "de", "es"]
 
@@ -102,7 +104,7 @@ def made_up_corpus(tmp_path_factory) -> Path:
     rows = []
     for n in range(300):
         chosen = [pick.randrange(len(words["en"])) for _ in range(pick.randint(2, 5))]
-        rows.append({"id": str(n), **{lang: " ".join(words[lang][i] for i in chosen) + f" {n}" for lang in words}})
+        rows.append({ROW_ID: str(n), **{lang: " ".join(words[lang][i] for i in chosen) + f" {n}" for lang in words}})
     path = tmp_path_factory.mktemp("made_up") / "corpus.jsonl"
     write_corpus(rows, path, "jsonl")
     write_splits(path, split_rows(rows, dev=20, test=20, seed=1, method="random"))

@@ -10,6 +10,7 @@ import polib
 import pytest
 
 from conftest import assert_clean_error
+from interlingua.corpus.formats import ROW_ID
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
 
@@ -74,7 +75,7 @@ def build(tmp_path, *args):
 
 
 def rows_of(path):
-    return {row["en"]: {k: v for k, v in row.items() if k != "id"}
+    return {row["en"]: {k: v for k, v in row.items() if k != ROW_ID}
             for row in map(json.loads, path.read_text().splitlines())}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import one_thread
-from interlingua.corpus.formats import read_corpus, write_corpus
+from interlingua.corpus.formats import ROW_ID, read_corpus, write_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.evaluate.baselines import by_match_band, translation_memory_chrf, translation_memory_outputs
 from interlingua.evaluate.metrics import chrf
@@ -91,7 +91,7 @@ def test_probe_halves_are_disjoint_in_meaning_and_balanced_in_language():
     from interlingua.evaluate.probes import balanced_items
     rows = []
     for i in range(60):  # languages with gaps of different sizes: balance has to be enforced, not found
-        row = {"id": str(i), "en": f"e{i}", "fr": f"f{i}", "de": f"d{i}"}
+        row = {ROW_ID: str(i), "en": f"e{i}", "fr": f"f{i}", "de": f"d{i}"}
         if i % 3 == 0:
             del row["fr"]
         if i % 5 == 0:
@@ -122,7 +122,7 @@ def test_chrf_of_perfect_output_is_100():
 
 
 def test_rows_sort_by_id():
-    ids = lambda rows: [row["id"] for row in sort_by_id([{"id": i} for i in rows])]  # noqa: E731
+    ids = lambda rows: [row[ROW_ID] for row in sort_by_id([{ROW_ID: i} for i in rows])]  # noqa: E731
     assert ids(["10", "2", "1"]) == ["1", "2", "10"]
     assert ids(["b", "10", "2"]) == ["10", "2", "b"]
 
@@ -171,7 +171,7 @@ class Oracle:
 
     def __init__(self, rows):
         self.rows = rows
-        self.where = {text: (n, lang) for n, row in enumerate(rows) for lang, text in row.items() if lang != "id"}
+        self.where = {text: (n, lang) for n, row in enumerate(rows) for lang, text in row.items() if lang != ROW_ID}
         self.translated = 0
 
     def translate(self, sentences, to, beam=1, pivot=None):
@@ -191,7 +191,7 @@ class Oracle:
 def oracle_rows(n=40):
     rows = []
     for i in range(n):
-        row = {"id": str(i), "en": f"Open file number {i} %s", "fr": f"Ouvrir le fichier {i} %s",
+        row = {ROW_ID: str(i), "en": f"Open file number {i} %s", "fr": f"Ouvrir le fichier {i} %s",
                "de": f"Die Datei {i} jetzt öffnen"}
         if i % 4 == 0:
             del row["fr"]  # rows with gaps: each direction is scored on its own rows
@@ -318,7 +318,7 @@ def test_bad_inputs_are_one_line_errors(tiny_run, tmp_path):
         run_evaluation(tiny_run, tmp_path / "missing.jsonl", progress=False)
     with pytest.raises(InterlinguaError, match="no such run folder"):
         run_evaluation(tmp_path / "no-run", tmp_path / "missing.jsonl", progress=False)
-    write_corpus([{"id": "1", "en": "Hello", "xx": "Hallo"}], tmp_path / "other.jsonl")
+    write_corpus([{ROW_ID: "1", "en": "Hello", "xx": "Hallo"}], tmp_path / "other.jsonl")
     with pytest.raises(InterlinguaError, match="two languages this model knows"):
         run_evaluation(tiny_run, tmp_path / "other.jsonl", progress=False)
 
@@ -345,7 +345,7 @@ def test_cli_rejects_empty_and_one_language_test_files(tiny_run, tmp_path):
     empty.write_text("")
     assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(empty)), str(empty), "no usable rows")
     one = tmp_path / "english.jsonl"
-    write_corpus([{"id": str(i), "en": f"Open file {i}"} for i in range(5)], one)
+    write_corpus([{ROW_ID: str(i), "en": f"Open file {i}"} for i in range(5)], one)
     # One language: nothing to translate, retrieve or probe. An error, not an empty result.
     assert_clean_error(run_cli("evaluate", "--model", str(tiny_run), "--data", str(one)), str(one))
     bad = tmp_path / "bad.jsonl"

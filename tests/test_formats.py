@@ -6,22 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from interlingua.corpus.formats import detect_format, read_corpus, write_corpus
+from interlingua.corpus.formats import ROW_ID, detect_format, read_corpus, write_corpus
 from interlingua.errors import InterlinguaError
 
 PAIRS = [
-    {"id": "1", "en": "Open file", "de": "Datei öffnen"},
-    {"id": "2", "en": "File", "de": "文件 (zh)"},
-    {"id": "3", "en": "<b>&amp;\"'</b> & more", "de": "<b>&amp;\"'</b> & mehr"},
-    {"id": "4", "en": "Deleted %s files of %(name)s", "de": "%s Dateien von %(name)s gelöscht"},
-    {"id": "5", "en": "Item {0} of %1$s", "de": "Element {0} von %1$s"},
-    {"id": "6", "en": "back\\slash and \u00a0nbsp", "de": "Rück\\strich und \u00a0nbsp"},
+    {ROW_ID: "1", "en": "Open file", "de": "Datei öffnen"},
+    {ROW_ID: "2", "en": "File", "de": "文件 (zh)"},
+    {ROW_ID: "3", "en": "<b>&amp;\"'</b> & more", "de": "<b>&amp;\"'</b> & mehr"},
+    {ROW_ID: "4", "en": "Deleted %s files of %(name)s", "de": "%s Dateien von %(name)s gelöscht"},
+    {ROW_ID: "5", "en": "Item {0} of %1$s", "de": "Element {0} von %1$s"},
+    {ROW_ID: "6", "en": "back\\slash and \u00a0nbsp", "de": "Rück\\strich und \u00a0nbsp"},
 ]
-MULTI = [{**row, "fr": f"fr {i} «{row['en']}»"} for i, row in enumerate(PAIRS)] + [{"id": "x", "en": "Only", "fr": "Seul"}]
+MULTI = [{**row, "fr": f"fr {i} «{row['en']}»"} for i, row in enumerate(PAIRS)] + [{ROW_ID: "x", "en": "Only", "fr": "Seul"}]
 
 
 def texts(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+    return [{k: v for k, v in row.items() if k != ROW_ID} for row in rows]
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -71,8 +71,8 @@ def test_moses_forms_and_detection(tmp_path: Path) -> None:
 def test_moses_skips_empty_lines_and_checks_counts(tmp_path: Path) -> None:
     write_text(tmp_path / "m.en", "a\n\nc\n")
     write_text(tmp_path / "m.fr", "A\nB\nC\n")
-    assert read_corpus(tmp_path / "m", langs=("en", "fr")) == [{"id": "1", "en": "a", "fr": "A"},
-                                                               {"id": "3", "en": "c", "fr": "C"}]
+    assert read_corpus(tmp_path / "m", langs=("en", "fr")) == [{ROW_ID: "1", "en": "a", "fr": "A"},
+                                                               {ROW_ID: "3", "en": "c", "fr": "C"}]
     write_text(tmp_path / "m.fr", "A\nB\nC\nD\n")
     message = error(tmp_path / "m", langs=("en", "fr"))
     assert "m.en" in message and "m.fr" in message and "3" in message and "4" in message
@@ -85,19 +85,19 @@ def test_jsonl_pair_rows_locales_and_cleaning(tmp_path: Path) -> None:
         json.dumps({"id": 7, "en": " Two\n lines\tand  tabs ", "zh_CN": "两行", "sr@latin": "Dva"}),
         json.dumps({"en": "alone"}),
     ]) + "\n")
-    assert read_corpus(path) == [{"id": "1", "en": "Hello", "pt-BR": "Olá"},
-                                 {"id": "7", "en": "Two lines and tabs", "zh-Hans": "两行", "sr-Latn": "Dva"}]
-    assert read_corpus(path, langs=("en", "zh_CN")) == [{"id": "7", "en": "Two lines and tabs", "zh-Hans": "两行"}]
+    assert read_corpus(path) == [{ROW_ID: "1", "en": "Hello", "pt-BR": "Olá"},
+                                 {ROW_ID: "7", "en": "Two lines and tabs", "zh-Hans": "两行", "sr-Latn": "Dva"}]
+    assert read_corpus(path, langs=("en", "zh_CN")) == [{ROW_ID: "7", "en": "Two lines and tabs", "zh-Hans": "两行"}]
 
 
 def test_jsonl_writer_key_order(tmp_path: Path) -> None:
-    write_corpus([{"fr": "b", "de": "c", "en": "a", "id": "9"}], tmp_path / "o.jsonl")
-    assert list(json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))) == ["id", "en", "de", "fr"]
+    write_corpus([{"fr": "b", "de": "c", "en": "a", ROW_ID: "9"}], tmp_path / "o.jsonl")
+    assert list(json.loads((tmp_path / "o.jsonl").read_text(encoding="utf-8"))) == [ROW_ID, "en", "de", "fr"]
 
 
 def test_tsv_header_and_langs(tmp_path: Path) -> None:
     path = write_text(tmp_path / "h.tsv", "en\tpt_BR\nHello\tOlá\n")
-    assert read_corpus(path) == [{"id": "2", "en": "Hello", "pt-BR": "Olá"}]
+    assert read_corpus(path) == [{ROW_ID: "2", "en": "Hello", "pt-BR": "Olá"}]
     path = write_text(tmp_path / "n.tsv", "no\tnon\nyes\toui\n")  # looks like codes, but langs say otherwise
     assert texts(read_corpus(path, langs=("en", "fr"))) == [{"en": "no", "fr": "non"}, {"en": "yes", "fr": "oui"}]
     assert "langs" in error(write_text(tmp_path / "x.tsv", "Hello\tBonjour\n"))
@@ -113,8 +113,8 @@ def test_tmx_reads_1_1_lang_inline_tags_and_tuid(tmp_path: Path) -> None:
 </body></tmx>""")
     # a region that only says where the language is at home goes, as for the harvested catalogs: en-US and
     # fr_FR fill the corpus's en and fr columns, not columns of their own
-    assert read_corpus(path) == [{"id": "greet", "en": "Click <b>here</b>", "fr": "Cliquez %s ici"},
-                                 {"id": "3", "en": "A & B", "de": "A & B"}]
+    assert read_corpus(path) == [{ROW_ID: "greet", "en": "Click <b>here</b>", "fr": "Cliquez %s ici"},
+                                 {ROW_ID: "3", "en": "A & B", "de": "A & B"}]
 
 
 def test_tmx_writer_header(tmp_path: Path) -> None:
@@ -158,17 +158,17 @@ msgstr "Quitter \"maintenant\""
 
 def test_po_skips_fuzzy_obsolete_empty_and_uses_singular(tmp_path: Path) -> None:
     assert read_corpus(write_text(tmp_path / "x.po", PO)) == [
-        {"id": "1", "en": "Open", "fr": "Ouvrir"},
-        {"id": "4", "en": "One file", "fr": "Un fichier"},
-        {"id": "5", "en": 'Quit "now"', "fr": 'Quitter "maintenant"'},
+        {ROW_ID: "1", "en": "Open", "fr": "Ouvrir"},
+        {ROW_ID: "4", "en": "One file", "fr": "Un fichier"},
+        {ROW_ID: "5", "en": 'Quit "now"', "fr": 'Quitter "maintenant"'},
     ]
 
 
 def test_po_language_from_file_name_and_writer(tmp_path: Path) -> None:
     body = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Yes"\nmsgstr "Ja"\n'
-    assert read_corpus(write_text(tmp_path / "de.po", body)) == [{"id": "1", "en": "Yes", "de": "Ja"}]
+    assert read_corpus(write_text(tmp_path / "de.po", body)) == [{ROW_ID: "1", "en": "Yes", "de": "Ja"}]
     assert "langs" in error(write_text(tmp_path / "messages.po", body))
-    write_corpus([{"id": "1", "en": "A", "de": "X"}, {"id": "2", "en": "A", "de": "Y"}], tmp_path / "out.po")
+    write_corpus([{ROW_ID: "1", "en": "A", "de": "X"}, {ROW_ID: "2", "en": "A", "de": "Y"}], tmp_path / "out.po")
     text = (tmp_path / "out.po").read_text(encoding="utf-8")
     assert '"Language: de\\n"' in text and "charset=UTF-8" in text and "MIME-Version: 1.0" in text
     assert "Content-Transfer-Encoding: 8bit" in text
@@ -212,7 +212,7 @@ def test_missing_files(tmp_path: Path) -> None:
 def test_failed_write_leaves_old_file_and_no_tmp(tmp_path: Path) -> None:
     path = write_text(tmp_path / "keep.jsonl", '{"en": "a", "fr": "b"}\n')
     with pytest.raises(TypeError):
-        write_corpus([{"id": "1", "en": "a", "fr": None}], path)  # type: ignore[dict-item]
+        write_corpus([{ROW_ID: "1", "en": "a", "fr": None}], path)  # type: ignore[dict-item]
     assert path.read_text(encoding="utf-8") == '{"en": "a", "fr": "b"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]
 
@@ -226,9 +226,9 @@ def test_language_keys_meet_the_harvested_columns_whatever_their_case_or_home_re
 <tuv xml:lang="en-GB"><seg>Open</seg></tuv><tuv xml:lang="ca-valencia"><seg>Obri</seg></tuv></tu>
 </body></tmx>""")
     # en-US is the corpus's English; pt-BR and en-GB are real variants and keep their region
-    assert read_corpus(tmx) == [{"id": "1", "en": "Open", "pt-BR": "Abrir", "en-GB": "Open", "ca-valencia": "Obri"}]
+    assert read_corpus(tmx) == [{ROW_ID: "1", "en": "Open", "pt-BR": "Abrir", "en-GB": "Open", "ca-valencia": "Obri"}]
     assert read_corpus(write_text(tmp_path / "up.tsv", "EN\tFR\nOpen\tOuvrir\n")) == [
-        {"id": "2", "en": "Open", "fr": "Ouvrir"}]
+        {ROW_ID: "2", "en": "Open", "fr": "Ouvrir"}]
     assert texts(read_corpus(write_text(tmp_path / "br.tsv", "EN-US\tPT_BR\nOpen\tAbrir\n"))) == [
         {"en": "Open", "pt-BR": "Abrir"}]
     # what the readers write reads back with the same keys (ca-valencia once read back as not a language)
@@ -284,7 +284,7 @@ def test_a_corpus_built_before_home_regions_were_dropped_still_reads(tmp_path):
     from interlingua.corpus.formats import jsonl_row
     from interlingua.errors import InterlinguaError
     assert jsonl_row(tmp_path / "c.jsonl", 1, '{"id": "7", "en": "a", "pt-PT": "b", "pt": "c"}') == \
-        {"id": "7", "en": "a", "pt": "c"}
+        {ROW_ID: "7", "en": "a", "pt": "c"}
     assert jsonl_row(tmp_path / "c.jsonl", 1, '{"id": "7", "en": "a", "pt": "c", "pt-PT": "b"}')["pt"] == "c"
     with pytest.raises(InterlinguaError, match=r"c.jsonl:3: the same language appears twice \('pt-PT' and 'pt_PT'"):
         jsonl_row(tmp_path / "c.jsonl", 3, '{"en": "a", "pt-PT": "b", "pt_PT": "c"}')
@@ -300,9 +300,67 @@ def test_merge_corpora_meets_rows_on_their_english_text(tmp_path: Path) -> None:
     rows = merge_corpora([tmp_path / "a.jsonl", tmp_path / "b.tsv"])
     by_text = {r.get("en", r.get("fr")): r for r in rows}
     assert len(rows) == 3
-    assert by_text["Open"] == {"id": "1", "en": "Open", "fr": "Ouvre", "es": "Abrir"}
-    assert by_text["Fermer"] == {"id": "2", "fr": "Fermer", "de": "Schliessen"}
+    assert by_text["Open"] == {ROW_ID: "1", "en": "Open", "fr": "Ouvre", "es": "Abrir"}
+    assert by_text["Fermer"] == {ROW_ID: "2", "fr": "Fermer", "de": "Schliessen"}
     assert by_text["Save"]["es"] == "Guardar"
     only_two = merge_corpora([tmp_path / "a.jsonl", tmp_path / "b.tsv"], langs=("en", "fr"))
     assert [(r["en"], r["fr"]) for r in only_two] == [("Open", "Ouvre"), ("Save", "Enregistrer")]
-    assert all(sorted(r) == ["en", "fr", "id"] for r in only_two)
+    assert all(sorted(r) == [ROW_ID, "en", "fr"] for r in only_two)
+
+
+# ----------------------------------------------------------------------------- Indonesian ("id") and the row id
+
+INDONESIAN = [{ROW_ID: "1", "en": "Open file", "id": "Buka berkas", "fr": "Ouvrir le fichier"},
+              {ROW_ID: "2", "en": "Save", "id": "Simpan"}]
+
+
+def test_a_legacy_row_keeps_its_id_and_a_new_row_holds_indonesian_text(tmp_path: Path) -> None:
+    """The one rule (row_id_key): a row without ROW_ID but with "id" was written before ROW_ID, when "id" was
+    always the row id; beside ROW_ID, "id" is Indonesian text."""
+    from interlingua.corpus.formats import jsonl_row, row_id_key
+    assert row_id_key(["en", "id"]) == "id"
+    assert row_id_key(["id", ROW_ID, "en"]) == ROW_ID and row_id_key(["en", "fr"]) is None
+    legacy = '{"id": "b1915048fa7d", "en": "Open file", "fr": "Ouvrir le fichier"}'
+    assert jsonl_row(tmp_path / "c.jsonl", 1, legacy) == {ROW_ID: "b1915048fa7d", "en": "Open file",
+                                                          "fr": "Ouvrir le fichier"}
+    new = json.dumps({ROW_ID: "b1915048fa7d", "en": "Open file", "id": "Buka berkas"})
+    assert jsonl_row(tmp_path / "c.jsonl", 1, new) == {ROW_ID: "b1915048fa7d", "en": "Open file", "id": "Buka berkas"}
+    assert jsonl_row(tmp_path / "c.jsonl", 4, '{"en": "Open", "fr": "Ouvrir"}')[ROW_ID] == "4"  # no id: the line
+    with pytest.raises(InterlinguaError, match=f"c.jsonl:2: '{ROW_ID}' must be a string or a number"):
+        jsonl_row(tmp_path / "c.jsonl", 2, json.dumps({ROW_ID: None, "en": "a", "id": "b"}))
+
+
+def test_the_golden_corpus_written_before_row_ids_moved_reads_unchanged() -> None:
+    golden = Path(__file__).parent / "data" / "golden.train.jsonl"
+    lines = [json.loads(line) for line in golden.read_text(encoding="utf-8").splitlines()]
+    rows = read_corpus(golden)
+    assert rows == [{ROW_ID: line["id"], **{k: v for k, v in line.items() if k != "id"}} for line in lines]
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.tsv", "c.tmx"])
+def test_indonesian_round_trips_beside_the_row_ids(tmp_path: Path, name: str) -> None:
+    write_corpus(INDONESIAN, tmp_path / name)
+    assert read_corpus(tmp_path / name) == INDONESIAN
+
+
+def test_moses_tsv_and_pair_rows_import_indonesian(tmp_path: Path) -> None:
+    write_text(tmp_path / "m.en", "Open file\nSave\n")
+    write_text(tmp_path / "m.id", "Buka berkas\nSimpan\n")
+    expected = [{ROW_ID: "1", "en": "Open file", "id": "Buka berkas"}, {ROW_ID: "2", "en": "Save", "id": "Simpan"}]
+    assert read_corpus(f"{tmp_path / 'm.en'},{tmp_path / 'm.id'}") == expected
+    assert read_corpus(tmp_path / "m") == expected
+    write_corpus(expected, tmp_path / "w.id")  # the sibling language from the rows
+    assert (tmp_path / "w.id").read_text(encoding="utf-8") == "Buka berkas\nSimpan\n"
+    pairs = write_text(tmp_path / "p.jsonl", "\n".join(json.dumps({"src": en, "tgt": id_, "src_lang": "en",
+                                                                   "tgt_lang": "id", "id": n})
+                                                        for n, (en, id_) in enumerate([("Open file", "Buka berkas"),
+                                                                                       ("Save", "Simpan")], 1)))
+    assert read_corpus(pairs) == expected  # a pair row's "id" can only be its id: languages are values there
+    headerless = write_text(tmp_path / "h.tsv", "Open file\tBuka berkas\nSave\tSimpan\n")
+    assert read_corpus(headerless, langs=("en", "id")) == expected
+    with_id = write_text(tmp_path / "i.tsv", f"{ROW_ID}\ten\tid\n\tOpen file\tBuka berkas\n\tSave\tSimpan\n")
+    assert read_corpus(with_id) == [{**row, ROW_ID: str(n)} for n, row in zip((2, 3), expected)]
+    legacy = write_text(tmp_path / "l.tsv", "id\ten\tfr\n7\tOpen\tOuvrir\n")  # as written before ROW_ID
+    assert read_corpus(legacy) == [{ROW_ID: "7", "en": "Open", "fr": "Ouvrir"}]
+    message = error(write_text(tmp_path / "a.tsv", "en\tid\nOpen file\tBuka berkas\n"))
+    assert "a.tsv:1" in message and f"add an '{ROW_ID}' column" in message

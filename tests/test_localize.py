@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_clean_error, run_cli
 from interlingua.api import Draft
 from interlingua.confidence import Calibration
-from interlingua.corpus.formats import read_corpus
+from interlingua.corpus.formats import ROW_ID, read_corpus
 from interlingua.errors import InterlinguaError
 from interlingua.localize import format_counts, protect, restore, same_placeholders, translate_file
 from interlingua.localize.plurals import gettext_locale, nplurals, plural_forms
@@ -398,7 +398,7 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
 ''', encoding="utf-8")
     out = tmp_path / "out"
     counts = translate_file(tmx, Echo(), ["fr", "de"], out, progress=False)
-    rows = {row["id"]: row for row in read_corpus(out / "memory.tmx")}
+    rows = {row[ROW_ID]: row for row in read_corpus(out / "memory.tmx")}
     # fr-FR is read back as the corpus's fr (issue 11): the human one, kept (the count below: none added beside it)
     assert rows["1"]["fr"] == "Ouvrir" and rows["1"]["de"] == "«de» Open the file"
     assert rows["2"]["fr"] == "«fr» Delete %s?" and rows["3"]["de"] == "«de» Close"
@@ -423,6 +423,53 @@ def test_tmx_round_trip_adds_the_languages(tiny_run, tmp_path):
 
 
 # ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.slow
+def test_indonesian_trains_and_is_drafted_beside_the_row_ids(tmp_path):
+    """Indonesian's code is "id", once the rows' id key: a model learns it like any language, and translate-file
+    writes it next to a memory's ids (a PO memory's Indonesian once replaced its row ids and was never used)."""
+    import random
+    from conftest import one_thread
+    from interlingua import Translator
+    from interlingua.config import load_config
+    from interlingua.corpus.formats import write_corpus
+    from interlingua.corpus.split import split_rows, write_splits
+    from interlingua.localize.memory import Memory
+    from interlingua.train import train
+    words = {"en": "open save close file folder the new old".split(),
+             "id": "buka simpan tutup berkas folder itu baru lama".split(),
+             "fr": "ouvrir enregistrer fermer fichier dossier le nouveau vieux".split()}
+    pick, rows = random.Random(0), []
+    for n in range(60):
+        chosen = [pick.randrange(len(words["en"])) for _ in range(pick.randint(2, 4))]
+        rows.append({ROW_ID: f"m{n}", **{lang: " ".join(words[lang][i] for i in chosen) for lang in words}})
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(rows, corpus)
+    write_splits(corpus, split_rows(rows, dev=5, test=5, seed=1, method="random"))
+    with one_thread():
+        train(corpus, tmp_path / "run", load_config("tiny", ["max_steps=2", "eval_every=1000", "eval_sentences=2"]))
+    translator = Translator.load(tmp_path / "run")
+    assert "id" in translator.languages
+
+    memory = tmp_path / "id.po"
+    memory.write_text('msgid ""\nmsgstr ""\n"Language: id\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                      'msgid "Open the file"\nmsgstr "Buka berkas itu"\n', encoding="utf-8")
+    assert Memory(memory).rows == [{ROW_ID: "1", "en": "Open the file", "id": "Buka berkas itu"}]
+    pot = tmp_path / "app.pot"
+    pot.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                   'msgid "Open the file"\nmsgstr ""\n\nmsgid "save the folder"\nmsgstr ""\n', encoding="utf-8")
+    counts = translate_file(pot, translator, ["id"], tmp_path / "drafts", progress=False, memory=memory)
+    assert counts["languages"]["id"]["from_memory"] == 1
+    po = polib.pofile(str(tmp_path / "drafts" / "id" / "LC_MESSAGES" / "app.po"))
+    assert po.metadata["Language"] == "id" and po.find("Open the file").msgstr == "Buka berkas itu"
+
+    tmx = tmp_path / "memory.tmx"
+    write_corpus([{ROW_ID: "7", "en": "Open the file", "fr": "Ouvrir le fichier"}, {ROW_ID: "8", "en": "Save"}], tmx)
+    translate_file(tmx, translator, ["id"], tmp_path / "tmx", progress=False)
+    written = read_corpus(tmp_path / "tmx" / "memory.tmx")
+    assert [row[ROW_ID] for row in written] == ["7", "8"] and all(row.get("id") for row in written)
+    assert written[0]["fr"] == "Ouvrir le fichier"
+
 
 def error_of(*args, **kwargs) -> str:
     with pytest.raises(InterlinguaError) as info:

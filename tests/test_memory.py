@@ -10,19 +10,19 @@ import torch
 
 from conftest import assert_clean_error, run_cli, tiny_model
 from interlingua.config import load_config
-from interlingua.corpus.formats import write_corpus
+from interlingua.corpus.formats import ROW_ID, write_corpus
 from interlingua.corpus.split import near_duplicate_groups
 from interlingua.errors import InterlinguaError
 from interlingua.memory import CANDIDATES, TranslationMemory, best_matches
 
 ROWS = [
-    {"id": "1", "en": "Could not open file", "fr": "Impossible d'ouvrir le fichier"},
-    {"id": "2", "en": "Cannot open file", "fr": "Impossible d'ouvrir fichier"},           # near-duplicate of 1
-    {"id": "3", "en": "Could not open the folder", "fr": "Impossible d'ouvrir le dossier"},
-    {"id": "4", "en": "Save the document", "fr": "Enregistrer le document"},
-    {"id": "5", "en": "Save the documents", "fr": "Enregistrer les documents"},          # near-duplicate of 4
-    {"id": "6", "en": "Save the picture", "de": "Bild speichern"},                        # no French
-    {"id": "7", "fr": "Impossible d'ouvrir le fichier", "de": "Datei kann nicht geöffnet werden"},  # no English
+    {ROW_ID: "1", "en": "Could not open file", "fr": "Impossible d'ouvrir le fichier"},
+    {ROW_ID: "2", "en": "Cannot open file", "fr": "Impossible d'ouvrir fichier"},           # near-duplicate of 1
+    {ROW_ID: "3", "en": "Could not open the folder", "fr": "Impossible d'ouvrir le dossier"},
+    {ROW_ID: "4", "en": "Save the document", "fr": "Enregistrer le document"},
+    {ROW_ID: "5", "en": "Save the documents", "fr": "Enregistrer les documents"},          # near-duplicate of 4
+    {ROW_ID: "6", "en": "Save the picture", "de": "Bild speichern"},                        # no French
+    {ROW_ID: "7", "fr": "Impossible d'ouvrir le fichier", "de": "Datei kann nicht geöffnet werden"},  # no English
 ]
 
 
@@ -165,7 +165,7 @@ def test_training_batches_carry_each_examples_match_and_withhold_a_share(made_up
     from interlingua.data import NO_MATCH, DirectionDataset, MemorySettings
     from interlingua.tokenizer import Tokenizer, train_tokenizer
     rows = load_split(made_up_corpus, "train")
-    tokenizer = train_tokenizer([text for row in rows for k, text in row.items() if k != "id"],
+    tokenizer = train_tokenizer([text for row in rows for k, text in row.items() if k != ROW_ID],
                                 made_up_corpus.parent / "memory-test.model", 200)
     memory = TranslationMemory(rows)
     languages, directions = ["en", "fr", "de"], [("en", "fr"), ("fr", "en")]
@@ -208,7 +208,7 @@ def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(m
     seen = load_split(made_up_corpus, "train")[0]
     [own] = translator.drafts([seen["en"]], to="fr")  # no --tm: the run's training split is the memory
     assert own.match == 100 and translator.matches["fr"][0].translation == seen["fr"]
-    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    write_corpus([{ROW_ID: "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
     translator.use_memory(tmp_path / "mine.jsonl")
     close, far = translator.drafts(["open the file", "zzz qqq xxx"], to="fr")
     assert close.match == 100 and far.match is None
@@ -222,7 +222,7 @@ def test_a_model_with_a_memory_reloads_with_its_memory_path_and_reads_a_memory(m
 
 @pytest.mark.slow
 def test_translate_says_which_lines_came_from_a_close_match(memory_run, tmp_path):
-    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    write_corpus([{ROW_ID: "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
     result = run_cli("translate", "--model", str(memory_run), "--to", "fr", "--tm", str(tmp_path / "mine.jsonl"),
                      "--show-match", "open the file", "zzz qqq xxx")
     assert result.returncode == 0, result.stderr.decode()
@@ -301,7 +301,7 @@ def test_translate_with_a_bad_memory_file_says_so_in_one_line(made_up_run, tmp_p
 
 @pytest.mark.slow
 def test_a_model_without_a_memory_refuses_one(made_up_run, tmp_path):
-    write_corpus([{"id": "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
+    write_corpus([{ROW_ID: "1", "en": "open the file", "fr": "ouvrir le fichier"}], tmp_path / "mine.jsonl")
     result = run_cli("translate", "--model", str(made_up_run), "--to", "fr", "--tm", str(tmp_path / "mine.jsonl"),
                      "open")
     assert_clean_error(result, "trained without a translation memory")

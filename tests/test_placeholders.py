@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
+from interlingua.corpus.formats import ROW_ID
 from interlingua.api import Translator
 from interlingua.config import RunConfig, load_config
 from interlingua.data import tokenise_rows
@@ -110,7 +111,7 @@ def synthetic_rows(n: int, seed: int) -> list[dict[str, str]]:
             at, slot = rng.randint(0, len(en)), rng.choice(SLOTS)
             en.insert(at, slot)
             fr.insert(at, slot)
-        rows.append({"id": str(i), "en": " ".join(en), "fr": " ".join(fr)})
+        rows.append({ROW_ID: str(i), "en": " ".join(en), "fr": " ".join(fr)})
     return rows
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from interlingua.config import load_config
+from interlingua.corpus.formats import ROW_ID
 from interlingua.train import train
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -309,7 +310,7 @@ def test_streaming_needs_a_written_split(real_rows, tmp_path):
 def test_the_streamed_tokenizer_sample_keeps_the_language_mix():
     from collections import Counter
     from interlingua.tokenizer import language_sample, stream_language_sample
-    rows = [{"id": str(i), "en": f"e{i}", **({"fr": f"f{i}"} if i % 4 == 0 else {})} for i in range(4000)]
+    rows = [{ROW_ID: str(i), "en": f"e{i}", **({"fr": f"f{i}"} if i % 4 == 0 else {})} for i in range(4000)]
     counts = Counter({"en": 4000, "fr": 1000})
     streamed = stream_language_sample(iter(rows), counts, ["en", "fr"], 1000, 5.0, seed=0)
     whole = language_sample(rows, ["en", "fr"], 1000, 5.0, seed=0)

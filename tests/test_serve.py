@@ -18,6 +18,7 @@ pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
+from interlingua.corpus.formats import ROW_ID  # noqa: E402
 from interlingua.serve import create_app, listen  # noqa: E402
 
 
@@ -214,8 +215,8 @@ def test_batches_group_by_languages_and_beam_and_respect_max_batch(translator):
 
 # ----------------------------------------------------------------------------- a model that reads a memory
 
-TM_ROWS = [{"id": "1", "en": "open the file", "fr": "ouvrir le fichier", "de": "die Datei öffnen"},
-           {"id": "2", "en": "save the document", "fr": "enregistrer le document", "de": "das Dokument speichern"}]
+TM_ROWS = [{ROW_ID: "1", "en": "open the file", "fr": "ouvrir le fichier", "de": "die Datei öffnen"},
+           {ROW_ID: "2", "en": "save the document", "fr": "enregistrer le document", "de": "das Dokument speichern"}]
 
 
 @pytest.fixture(scope="module")

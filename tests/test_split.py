@@ -4,7 +4,8 @@ import string
 
 import pytest
 
-from interlingua.corpus.split import grouping_key, held_out, near_duplicate_groups, split_rows
+from interlingua.corpus.formats import ROW_ID, read_corpus
+from interlingua.corpus.split import grouping_key, held_out, near_duplicate_groups, outside_ids, split_rows
 from interlingua.errors import InterlinguaError
 
 FAMILIES = [
@@ -25,7 +26,7 @@ def _noise(n: int, seed: int = 0) -> list[str]:
 
 def _rows(noise: int = 400, seed: int = 0) -> list[dict[str, str]]:
     texts = [t for family in FAMILIES for t in family] + _noise(noise, seed)
-    return [{"id": f"m{n:05d}", "en": text, "fr": f"fr {n}"} for n, text in enumerate(texts)]
+    return [{ROW_ID: f"m{n:05d}", "en": text, "fr": f"fr {n}"} for n, text in enumerate(texts)]
 
 
 def _side(split: dict[str, list[dict[str, str]]]) -> dict[str, str]:
@@ -59,7 +60,7 @@ def test_near_duplicates_land_on_the_same_side_with_exact_sizes(seed):
     split = split_rows(rows, dev=40, test=40, seed=seed)
     assert [len(split[name]) for name in ("dev", "test")] == [40, 40]
     assert len(split["train"]) == len(rows) - 80
-    assert sorted(r["id"] for rs in split.values() for r in rs) == sorted(r["id"] for r in rows)
+    assert sorted(r[ROW_ID] for rs in split.values() for r in rs) == sorted(r[ROW_ID] for r in rows)
     side = _side(split)
     for family in FAMILIES:
         assert len({side[text] for text in family}) == 1, (seed, family, [side[t] for t in family])
@@ -89,13 +90,13 @@ def test_the_split_is_a_function_of_ids_texts_and_seed_not_of_row_order():
     rows = _rows()
     shuffled = rows[:]
     random.Random(5).shuffle(shuffled)
-    ids = lambda split: {name: sorted(r["id"] for r in split[name]) for name in split}  # noqa: E731
+    ids = lambda split: {name: sorted(r[ROW_ID] for r in split[name]) for name in split}  # noqa: E731
     assert ids(split_rows(rows, 40, 40, seed=3)) == ids(split_rows(shuffled, 40, 40, seed=3))
     assert ids(split_rows(rows, 40, 40, seed=3)) != ids(split_rows(rows, 40, 40, seed=4))
 
 
 def test_rows_without_english_are_split_alone_and_an_unknown_method_is_named():
-    rows = [{"id": f"x{n}", "fr": f"fr {n}", "de": f"de {n}"} for n in range(100)]
+    rows = [{ROW_ID: f"x{n}", "fr": f"fr {n}", "de": f"de {n}"} for n in range(100)]
     split = split_rows(rows, dev=5, test=10, seed=1)
     assert [len(split[name]) for name in ("train", "dev", "test")] == [85, 5, 10]
     with pytest.raises(InterlinguaError, match="unknown split method 'fuzzy'.*grouped, random"):
@@ -165,16 +166,27 @@ def test_a_product_is_held_out_whole_with_its_near_duplicates(tmp_path):
     assert result.returncode != 0 and "no record of the products" in result.stderr.decode()
 
 
-def test_an_indonesian_catalog_cannot_overwrite_the_meaning_ids(tmp_path):
-    """Indonesian's code is "id", the rows' meaning-id key: its text once replaced a third of the corpus's ids."""
-    from interlingua.corpus.harvest import harvest
-    texts = ["Open the file", "Save the document", "Close the window"]
+def test_indonesian_catalogs_are_harvested_beside_the_meaning_ids(tmp_path):
+    """Indonesian's code is "id", once the rows' meaning-id key: its text replaced a third of the corpus's ids, so it
+    was left out; with the id under ROW_ID it is a language like the others, in the rows and in the written file."""
+    from interlingua.corpus.harvest import build_corpus, meaning_id
+    texts = [f"Open the file number {n}" for n in range(12)]
     _catalogs(tmp_path, "app", {t: f"fr {t}" for t in texts})
-    _catalogs(tmp_path, "app", {t: f"id {t}" for t in texts}, lang="id")
-    rows, _ = harvest([tmp_path], min_translations=1, progress=False)
+    _catalogs(tmp_path, "app", {t: f"id {t}" for t in texts[:11]}, lang="id")
+    out = tmp_path / "corpus.jsonl"
+    rows, _, _ = build_corpus(out, [tmp_path], min_translations=1, dev=1, test=1, progress=False, split="random")
     assert sorted(r["en"] for r in rows) == sorted(texts)
-    assert all(not r["id"].startswith("id ") for r in rows) and len({r["id"] for r in rows}) == 3
-    assert all(r["fr"] == f"fr {r['en']}" for r in rows)
+    assert all(r[ROW_ID] == meaning_id(r["en"]) and r["fr"] == f"fr {r['en']}" for r in rows)
+    assert sum(r.get("id") == f"id {r['en']}" for r in rows) == 11
+    assert read_corpus(out) == rows  # the file keeps both: the id and the Indonesian text
+    assert outside_ids(out, ["app"]) == {r[ROW_ID] for r in rows}
+
+
+def test_products_written_before_row_ids_moved_are_still_read(tmp_path):
+    """A corpus.products.jsonl of an older harvest names its meanings under "id"."""
+    (tmp_path / "corpus.products.jsonl").write_text('{"id": "a1", "products": ["app"]}\n'
+                                                    '{"id": "b2", "products": ["other"]}\n', encoding="utf-8")
+    assert outside_ids(tmp_path / "corpus.jsonl", ["app"]) == {"a1"}
 
 
 # ----------------------------------------------------------------------------- bad requests (issue 11)
@@ -203,7 +215,7 @@ def test_write_splits_writes_every_split_or_none(tmp_path, monkeypatch):
     from interlingua.corpus import formats
     from interlingua.corpus.split import write_splits
     corpus = tmp_path / "c.jsonl"
-    rows = [{"id": str(n), "en": f"word {n}", "fr": f"mot {n}"} for n in range(12)]
+    rows = [{ROW_ID: str(n), "en": f"word {n}", "fr": f"mot {n}"} for n in range(12)]
     paths = write_splits(corpus, {"train": rows[:10], "dev": rows[10:], "test": []})  # an empty split: an empty file
     assert [p.read_text().count("\n") for p in paths.values()] == [10, 2, 0]
     before = {p: p.read_bytes() for p in paths.values()}

@@ -9,7 +9,7 @@ import pytest
 
 from interlingua.api import Translator
 from interlingua.config import load_config
-from interlingua.corpus.formats import write_corpus
+from interlingua.corpus.formats import ROW_ID, write_corpus
 from interlingua.train import train
 
 
@@ -73,7 +73,7 @@ def test_run_folder_describes_itself(tiny_run):
 
 @pytest.mark.slow
 def test_learns_a_handful_of_pairs_by_heart(real_rows, tmp_path):
-    rows = [{"id": r["id"], "en": r["en"], "fr": r["fr"]} for r in real_rows if len(r["en"]) < 20][:8]
+    rows = [{ROW_ID: r[ROW_ID], "en": r["en"], "fr": r["fr"]} for r in real_rows if len(r["en"]) < 20][:8]
     write_corpus(rows, tmp_path / "eight.jsonl")
     config = load_config("tiny", ["model.d_model=64", "model.d_ff=128", "model.n_heads=4", "max_steps=250",
                                   "lr=0.005", "warmup_steps=20", "languages=en,fr", "directions=en-fr",

@@ -1,8 +1,8 @@
 """Read and write parallel corpora: JSONL, TSV, TMX, PO/POT and Moses plain-text pairs.
 
 Every reader turns its format into the one in-memory shape the rest of interlingua uses,
-a list of multi-way rows ``{"id": "42", "en": "Open file", "fr": "Ouvrir le fichier"}``
-keyed by BCP-47 codes, so training code never cares where the text came from. Texts are
+a list of multi-way rows ``{"_id": "42", "en": "Open file", "fr": "Ouvrir le fichier"}``: the
+meaning's id under ``ROW_ID``, texts keyed by BCP-47 codes, so training code never cares where the text came from. Texts are
 single-line (line-based formats depend on it), and a row needs two languages to teach
 anything, so readers drop the rest. Every problem is an ``InterlinguaError`` whose one-line
 message starts with ``file:line`` when the line is known: a bad corpus is a user mistake
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
@@ -22,6 +22,10 @@ from interlingua.errors import InterlinguaError, where
 from interlingua.files import open_outputs, text_lines
 
 Row = dict[str, str]
+# The key of a row's meaning id: it starts with "_", which no language code can, so every language is a text key,
+# Indonesian ("id") included. Corpora written before 2026-12-08 kept the id under "id" (read by row_id_key).
+ROW_ID = "_id"
+_LEGACY_ROW_ID = "id"
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
 # File extensions that would pass as 2-3 letter codes but name file types: the corpus formats' own first
 # (a.po,a.tmx is two files of other formats, never a Moses pair in languages 'po' and 'tmx').
@@ -31,6 +35,21 @@ _NOT_LANGS = {"po", "pot", "mo", "tmx", "tsv", "txt", "csv", "xml", "gz", "bz2",
 _SPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1f\x85\u2028\u2029]+")
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0 at all
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def row_id_key(keys: Collection[str]) -> str | None:
+    """Which key holds the row id of a record as a file holds it (a JSONL object, a TSV header), None if none
+    does. A record with ``ROW_ID`` is new, and an ``id`` beside it is Indonesian text. One without ``ROW_ID`` but
+    with ``id`` was written before ``ROW_ID`` existed, when ``id`` was always the row id (Indonesian was never
+    harvested then): every reader asks this one function, so old corpora read as they always did."""
+    if ROW_ID in keys:
+        return ROW_ID
+    return _LEGACY_ROW_ID if _LEGACY_ROW_ID in keys else None
+
+
+def row_languages(row: Row) -> list[str]:
+    """The languages of an in-memory row: every key but its id."""
+    return [key for key in row if key != ROW_ID]
 
 
 def _clean(text: str) -> str:
@@ -58,7 +77,7 @@ def _ext_lang(ext: str) -> str | None:
 
 def _row(row_id: str, texts: Iterable[tuple[str, str]]) -> Row:
     """A row with cleaned texts; empty texts are left out so 'has two languages' means 'has two texts'."""
-    row = {"id": row_id}
+    row = {ROW_ID: row_id}
     for lang, text in texts:
         if (text := _clean(text)) and lang not in row:
             row[lang] = text
@@ -67,7 +86,7 @@ def _row(row_id: str, texts: Iterable[tuple[str, str]]) -> Row:
 
 def _order(langs: Iterable[str]) -> list[str]:
     """English first, then alphabetical: stable columns and files whatever order rows came in."""
-    return sorted(set(langs) - {"id"}, key=lambda lang: (lang != "en", lang))
+    return sorted(set(langs) - {ROW_ID}, key=lambda lang: (lang != "en", lang))
 
 
 def _need_file(path: Path) -> None:
@@ -177,9 +196,10 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
         raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
     if not isinstance(obj, dict):
         raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
-    row_id = obj.get("id", n)
+    id_key = row_id_key(obj)
+    row_id = obj[id_key] if id_key else n
     if isinstance(row_id, (dict, list)) or row_id is None:
-        raise InterlinguaError(f"{where(path, n)}: 'id' must be a string or a number")
+        raise InterlinguaError(f"{where(path, n)}: {id_key!r} must be a string or a number")
     if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
         keys = ("src", "tgt", "src_lang", "tgt_lang")
         if not all(isinstance(obj.get(k), str) for k in keys):
@@ -187,7 +207,7 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
         texts = [(_lang(obj["src_lang"], where(path, n)), obj["src"]),
                  (_lang(obj["tgt_lang"], where(path, n)), obj["tgt"])]
     else:
-        texts = [(key, value) for key, value in obj.items() if key != "id"]
+        texts = [(key, value) for key, value in obj.items() if key != id_key]
         for key, value in texts:
             if not isinstance(value, str):
                 raise InterlinguaError(f"{where(path, n)}: value of {key!r} must be a string, "
@@ -222,10 +242,15 @@ def _read_tsv(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
         cells = line.split("\t")
         if columns is None:
             header = [c.strip() for c in cells]
-            named = [catalog_language(c) for c in header if c != "id"]
-            is_header = all(c == "id" or _looks_like_lang(c) for c in header) and len(set(named)) == len(named)
+            id_key = row_id_key(header)
+            named = [catalog_language(c) for c in header if c != id_key]
+            is_header = all(c == id_key or _looks_like_lang(c) for c in header) and len(set(named)) == len(named)
+            if is_header and id_key == _LEGACY_ROW_ID and len(named) < 2:  # 'en<TAB>id' meant as Indonesian
+                raise InterlinguaError(f"{where(path, n)}: a header without an {ROW_ID!r} column is read as written "
+                                       f"before Indonesian was a language, its 'id' column as the row ids, which "
+                                       f"leaves one language; for Indonesian text add an {ROW_ID!r} column")
             if is_header and (langs is None or set(langs) <= set(named)):
-                columns = ["id" if c == "id" else _lang(c, where(path, n)) for c in header]
+                columns = [ROW_ID if c == id_key else _lang(c, where(path, n)) for c in header]
                 continue
             if langs is None:
                 raise InterlinguaError(f"{where(path, n)}: no header line naming the languages (e.g. 'en<TAB>fr'); "
@@ -235,7 +260,7 @@ def _read_tsv(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
             raise InterlinguaError(f"{where(path, n)}: expected {len(columns)} tab-separated columns "
                                    f"({', '.join(columns)}), found {len(cells)}")
         values = dict(zip(columns, cells))
-        yield _row(_clean(values.pop("id", "")) or str(n), values.items())
+        yield _row(_clean(values.pop(ROW_ID, "")) or str(n), values.items())
 
 
 def _local(tag: str) -> str:
@@ -286,7 +311,7 @@ def _read_po(path: Path, langs: tuple[str, str] | None) -> Iterator[Row]:
         raise InterlinguaError(f"{path}: cannot tell the translation language: no 'Language:' header and the "
                                f"file name is not a language code; pass langs=('en', lang)")
     for row in translations(store, target=hint, source_lang=source):
-        yield _row(row.pop("id"), ((catalog_language(lang) or lang, text) for lang, text in row.items()))
+        yield _row(row.pop(ROW_ID), ((catalog_language(lang) or lang, text) for lang, text in row.items()))
 
 
 def _read_moses(path: str | Path, langs: tuple[str, str] | None) -> Iterator[Row]:
@@ -325,7 +350,7 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
     for row in _READERS[fmt](path if fmt == "moses" else Path(path), langs):
         total += 1
         if langs:
-            row = {k: v for k, v in row.items() if k == "id" or k in langs}
+            row = {k: v for k, v in row.items() if k == ROW_ID or k in langs}
         if len(row) >= 3:  # id + two languages
             rows.append(row)
     if not rows:
@@ -342,8 +367,8 @@ def merge_corpora(paths: Iterable[str | Path], *, langs: tuple[str, str] | None 
     merged: dict[str, Row] = {}
     for path in paths:
         for row in read_corpus(path, langs=langs):
-            key = row.get("en") or f"{path}:{row['id']}"
-            merged.setdefault(key, {"id": row["id"]}).update({k: v for k, v in row.items() if k != "id"})
+            key = row.get("en") or f"{path}:{row[ROW_ID]}"
+            merged.setdefault(key, {ROW_ID: row[ROW_ID]}).update({k: row[k] for k in row_languages(row)})
     return list(merged.values())
 
 # --- writers ---------------------------------------------------------------------------------------------
@@ -356,7 +381,7 @@ def _atomic(paths: list[Path]):
 def _texts(rows: list[Row], langs: list[str]) -> Iterator[tuple[str, list[str]]]:
     """(id, cleaned texts in ``langs`` order) per row; a missing language is ''."""
     for i, row in enumerate(rows, 1):
-        yield _clean(str(row.get("id") or i)), [_clean(row.get(lang, "")) for lang in langs]
+        yield _clean(str(row.get(ROW_ID) or i)), [_clean(row.get(lang, "")) for lang in langs]
 
 
 def _write_jsonl(rows: list[Row], path: Path, langs: list[str]) -> None:
@@ -370,14 +395,14 @@ def jsonl_text(rows: list[Row], langs: list[str] | None = None) -> str:
     langs = langs if langs is not None else _order(k for row in rows for k in row)
     lines = []
     for row_id, texts in _texts(rows, langs):
-        row = {"id": row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
+        row = {ROW_ID: row_id, **{lang: t for lang, t in zip(langs, texts) if t}}
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
     return "".join(lines)
 
 
 def _write_tsv(rows: list[Row], path: Path, langs: list[str]) -> None:
     with _atomic([path]) as (f,):
-        f.write("\t".join(["id", *langs]) + "\n")
+        f.write("\t".join([ROW_ID, *langs]) + "\n")
         for row_id, texts in _texts(rows, langs):
             f.write("\t".join([row_id, *texts]) + "\n")
 

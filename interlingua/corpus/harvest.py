@@ -21,6 +21,7 @@ import polib
 from tqdm import tqdm
 
 from .clean import clean_message, is_text
+from .formats import ROW_ID, row_languages
 from .langcodes import catalog_language
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,8 @@ def find_catalogs(roots: Iterable[Path]) -> list[tuple[Path, str]]:
                 lang = catalog_language(locale)
                 if lang is None and path.parent.name != "LC_MESSAGES" and "-" in locale:
                     lang = catalog_language(locale.rsplit("-", 1)[1])  # WordPress: <domain>-<locale>.mo (admin-de_DE.mo)
-                # English is the source side (en-GB etc. add nothing). Indonesian's code "id" is the
-                # corpus rows' meaning-id key: its text overwrote the ids of a third of the rows, so it
-                # is left out until rows keep the id under a key no language can have.
-                if lang and not lang.startswith("en") and lang != "id":
+                # English is the source side (en-GB etc. add nothing).
+                if lang and not lang.startswith("en"):
                     found[path.resolve()] = lang
     return sorted(found.items())
 
@@ -139,7 +138,7 @@ def pick_translation(votes: Counter) -> str:
 
 def harvest(roots: Iterable[Path] | None = None, *, min_translations: int = 1000,
             progress: bool = True) -> tuple[list[dict[str, str]], HarvestStats]:
-    """Multi-way rows ``{"id", "en", <lang>: text, ...}`` from every catalog under ``roots``.
+    """Multi-way rows ``{ROW_ID, "en", <lang>: text, ...}`` from every catalog under ``roots``.
 
     Languages with fewer than ``min_translations`` translations are left out: too few to learn from.
     """
@@ -156,7 +155,7 @@ def harvest(roots: Iterable[Path] | None = None, *, min_translations: int = 1000
     keep = {lang for lang, n in per_lang.items() if n >= min_translations}
     rows = []
     for english in sorted(votes):
-        row = {"id": meaning_id(english), "en": english}
+        row = {ROW_ID: meaning_id(english), "en": english}
         for lang in sorted(votes[english]):
             if lang in keep:
                 row[lang] = pick_translation(votes[english][lang])
@@ -167,7 +166,7 @@ def harvest(roots: Iterable[Path] | None = None, *, min_translations: int = 1000
 
 def language_table(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
     """(language, number of translations) sorted by count, English first."""
-    counts = Counter(k for row in rows for k in row if k != "id")
+    counts = Counter(lang for row in rows for lang in row_languages(row))
     return sorted(counts.items(), key=lambda kv: (kv[0] != "en", -kv[1], kv[0]))
 
 
@@ -196,6 +195,6 @@ def build_corpus(out: Path, roots: list[Path] | None = None, *, min_translations
         raise InterlinguaError(f"no language with {min_translations:,} translations (--min-translations) found in "
                                "gettext catalogs" + (f" in {', '.join(named)}" if named else ""))
     write_corpus(rows, out, "jsonl")
-    write_products(out, ((row["id"], sorted(stats.products[row["en"]])) for row in rows))
+    write_products(out, ((row[ROW_ID], sorted(stats.products[row["en"]])) for row in rows))
     held = outside_ids(out, outside) if outside else ()
     return rows, stats, write_splits(out, split_rows(rows, dev, test, seed, split, outside=held))

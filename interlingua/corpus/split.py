@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import InterlinguaError
 from ..placeholders import PLACEHOLDER
 from .clean import strip_accelerators
+from .formats import ROW_ID, row_id_key
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,10 @@ def split_rows(rows: list[dict[str, str]], dev: int = 500, test: int = 1000, see
                method: str = "grouped", outside: Collection[str] = ()) -> dict[str, list[dict[str, str]]]:
     """Hold out ``dev`` and ``test`` meanings (at most a tenth of the corpus each), and ``outside`` if given,
     as ``held_out`` chooses."""
-    held = held_out(((row["id"], row.get("en")) for row in rows), dev, test, seed, method, outside)
+    held = held_out(((row[ROW_ID], row.get("en")) for row in rows), dev, test, seed, method, outside)
     out: dict[str, list[dict[str, str]]] = {name: [] for name in SPLITS + (("outside",) if outside else ())}
     for row in rows:
-        out[held.get(row["id"], "train")].append(row)
+        out[held.get(row[ROW_ID], "train")].append(row)
     return out
 
 
@@ -173,7 +174,7 @@ def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, me
     import json
     from .formats import _atomic, iter_corpus
     corpus = Path(corpus)
-    meanings = [(row["id"], row.get("en")) for row in iter_corpus(corpus)]
+    meanings = [(row[ROW_ID], row.get("en")) for row in iter_corpus(corpus)]
     _check_splittable(corpus, len(meanings), dev, test)
     held = held_out(meanings, dev, test, seed, method, outside)
     names = SPLITS + (("outside",) if outside else ())
@@ -182,7 +183,7 @@ def split_file(corpus: Path, dev: int = 500, test: int = 1000, seed: int = 1, me
     with _atomic([paths[name] for name in names]) as files:
         outputs = dict(zip(names, files))
         for row in iter_corpus(corpus):
-            name = held.get(row["id"], "train")
+            name = held.get(row[ROW_ID], "train")
             outputs[name].write(json.dumps(row, ensure_ascii=False) + "\n")
             counts[name] += 1
     return {name: (paths[name], counts[name]) for name in names}
@@ -209,7 +210,7 @@ def write_products(corpus: Path, products: Iterable[tuple[str, list[str]]]) -> P
     path = products_path(corpus)
     with _atomic([path]) as (f,):
         for meaning_id, domains in products:
-            f.write(json.dumps({"id": meaning_id, "products": domains}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({ROW_ID: meaning_id, "products": domains}, ensure_ascii=False) + "\n")
     return path
 
 
@@ -226,7 +227,7 @@ def outside_ids(corpus: Path, products: Collection[str]) -> set[str]:
             record = json.loads(line)
             seen.update(record["products"])
             if wanted.intersection(record["products"]):
-                ids.add(record["id"])
+                ids.add(record[row_id_key(record)])
     unknown = sorted(wanted - seen)
     if unknown:
         raise InterlinguaError(f"{path}: no such product: {', '.join(unknown)} (products are catalog domains, "

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..api import Translator
 from ..confidence import Calibration
+from ..corpus.formats import ROW_ID
 from ..insight.report import _figure
 from ..files import atomic_write_bytes
 from .metrics import sentence_chrf
@@ -40,7 +41,7 @@ def collect(translator: Translator, rows: list[dict[str, str]], targets: list[st
         chosen = first_rows(rows, [source, tgt], max_sentences)
         drafts = translator.drafts([rows[i][source] for i in chosen], to=tgt, beam=beam)
         for i, draft in zip(chosen, drafts):
-            points.append({"src": source, "tgt": tgt, "id": rows[i]["id"], "confidence": draft.confidence,
+            points.append({"src": source, "tgt": tgt, "id": rows[i][ROW_ID], "confidence": draft.confidence,
                            "chrf": sentence_chrf(draft.text, rows[i][tgt])})
     return points
 

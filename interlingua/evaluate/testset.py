@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..corpus.formats import read_corpus
+from ..corpus.formats import ROW_ID, read_corpus, row_languages
 from ..corpus.split import run_split
 from ..errors import InterlinguaError
 
@@ -19,9 +19,9 @@ Row = dict[str, str]
 
 def sort_by_id(rows: list[Row]) -> list[Row]:
     """Rows in id order: numeric when every id is a number (``2`` before ``10``), else as strings."""
-    if all(str(row["id"]).isdigit() for row in rows):
-        return sorted(rows, key=lambda row: int(row["id"]))
-    return sorted(rows, key=lambda row: str(row["id"]))
+    if all(str(row[ROW_ID]).isdigit() for row in rows):
+        return sorted(rows, key=lambda row: int(row[ROW_ID]))
+    return sorted(rows, key=lambda row: str(row[ROW_ID]))
 
 
 def load_test_rows(data: str | Path | None, known: list[str], run: str | Path | None = None
@@ -42,14 +42,14 @@ def load_test_rows(data: str | Path | None, known: list[str], run: str | Path | 
             raise InterlinguaError(f"{data}: no test split; pass the test data (--data TEST.jsonl)")
     else:
         rows = read_corpus(data)
-    present = {lang for row in rows for lang in row if lang != "id"}
+    present = {lang for row in rows for lang in row_languages(row)}
     unknown = sorted(present - set(known))
     if unknown:
         log.warning("%s: skipping languages the model does not know: %s", data, ", ".join(unknown))
     languages = [lang for lang in known if lang in present]
     kept = []
     for row in rows:
-        row = {k: v for k, v in row.items() if k == "id" or k in languages}
+        row = {k: v for k, v in row.items() if k == ROW_ID or k in languages}
         if len(row) >= 2:
             kept.append(row)
     usable = [lang for lang in languages if any(lang in row and len(row) >= 3 for row in kept)]

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..corpus.formats import ROW_ID
 from ..data import Batch, DirectionDataset, MemorySettings
 from ..errors import InterlinguaError
 from ..model import Interlingua
@@ -81,7 +82,7 @@ def ablatable(name: str, param: torch.Tensor) -> bool:
 
 def _half(rows: list[dict[str, str]], which: int) -> list[dict[str, str]]:
     def order(row):
-        return (0, int(row["id"]), "") if str(row["id"]).isdigit() else (1, 0, str(row["id"]))
+        return (0, int(row[ROW_ID]), "") if str(row[ROW_ID]).isdigit() else (1, 0, str(row[ROW_ID]))
     return [row for n, row in enumerate(sorted(rows, key=order)) if n % 2 == which]
 
 
@@ -124,7 +125,7 @@ def _split_rows(translator, run: str | Path, rows: list[dict[str, str]] | None
     directions = [tuple(d.split(">", 1)) for d in record.get("trained_directions", [])]
     languages = set(translator.config.model.target_languages)
     directions = [d for d in directions if d[0] in languages and d[1] in languages]
-    rows = [{k: v for k, v in row.items() if k == "id" or k in languages} for row in rows]
+    rows = [{k: v for k, v in row.items() if k == ROW_ID or k in languages} for row in rows]
     return [_half(rows, 0), _half(rows, 1)], directions, source
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..corpus.formats import row_languages
 from ..memory import TranslationMemory
 from .protect import same_placeholders
 from .stores import load, translations
@@ -24,7 +25,7 @@ class Memory:
         self.source_lang = source_lang
         self.rows = [row for row in translations(load(self.path, " (the --tm memory)"), source_lang=source_lang)
                      if row.get(source_lang)]
-        self.languages = sorted({k for row in self.rows for k in row} - {"id", source_lang})
+        self.languages = sorted({k for row in self.rows for k in row_languages(row)} - {source_lang})
         self.memory = TranslationMemory(self.rows)  # also what a model trained with a memory reads (files.py)
 
     def lookup(self, queries: list[str], lang: str, strict: list[bool]) -> list[tuple[str, float] | None]:

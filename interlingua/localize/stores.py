@@ -189,13 +189,14 @@ def save(store: Store, path: str | Path) -> None:
 
 
 def translations(source: Store, target: str | None = None, source_lang: str = "en") -> list[dict[str, str]]:
-    """The reviewed translations a file holds, as multi-way rows ``{"id": .., "en": .., "fr": ..}``: what
+    """The reviewed translations a file holds, as multi-way rows ``{"_id": .., "en": .., "fr": ..}``: what
     ``--tm`` matches against and what ``corpus import`` reads. Drafts (PO fuzzy, Qt unfinished, XLIFF
     states before translated) and obsolete entries are not translations. ``target`` names the language
     of a file that does not say it (a PO file without ``Language:``).
 
     A monolingual file (Android, Apple, JSON) holds one language only: it is no memory.
     """
+    from ..corpus.formats import ROW_ID
     from ..corpus.langcodes import to_bcp47
     from .inline import plain
     kind, store = source.kind, source.store
@@ -206,7 +207,7 @@ def translations(source: Store, target: str | None = None, source_lang: str = "e
     if kind == "tmx":
         from .kinds import _seg, _tuvs
         for n, unit in enumerate(store.units, 1):
-            row = {"id": unit.xmlelement.get("tuid") or str(n)}
+            row = {ROW_ID: unit.xmlelement.get("tuid") or str(n)}
             for code, tuv in _tuvs(unit.xmlelement):
                 seg = _seg(tuv)
                 if seg is not None and code:
@@ -232,7 +233,7 @@ def translations(source: Store, target: str | None = None, source_lang: str = "e
         else:
             source_text = getattr(unit.source, "strings", [unit.source])[0]
             pair = (str(source_text), str(getattr(unit.target, "strings", [unit.target])[0] or ""))
-        rows.append({"id": str(n), source_lang: pair[0], lang: pair[1]})
+        rows.append({ROW_ID: str(n), source_lang: pair[0], lang: pair[1]})
     return rows
 
 
