@@ -41,11 +41,14 @@ def _pair(run: Path, precision: str = "fp32") -> tuple[Translator, Translator]:
     return Translator.load(run, engine="torch"), Translator.load(run, engine="onnx", precision=precision)
 
 
-@pytest.mark.parametrize("bridge_queries, encoder_no_residual", [(4, -1), (0, -1), (0, 1)])
-def test_exported_step_gives_the_models_logits_and_search_its_outputs(tmp_path, bridge_queries, encoder_no_residual):
-    """Untrained models, with a bridge and without (the decoder then masks the thought's padding rows), and
-    one whose second encoder layer drops its attention's residual (model.encoder_no_residual)."""
-    model = tiny_model(bridge_queries=bridge_queries, encoder_no_residual=encoder_no_residual)
+@pytest.mark.parametrize("settings", [dict(bridge_queries=4), dict(bridge_queries=0),
+                                      dict(bridge_queries=0, encoder_no_residual=1),
+                                      dict(bridge_queries=0, norm="post", init_std=0.02)])
+def test_exported_step_gives_the_models_logits_and_search_its_outputs(tmp_path, settings):
+    """Untrained models, with a bridge and without (the decoder then masks the thought's padding rows), one
+    whose second encoder layer drops its attention's residual (model.encoder_no_residual), and post-norm
+    layers with Marian's initialisation (what `base` trains)."""
+    model = tiny_model(**settings)
     with one_thread():
         write_graphs(model, tmp_path, "fp32")
         engine = OnnxModel(tmp_path, model.config, "fp32")
