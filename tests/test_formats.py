@@ -342,6 +342,8 @@ def test_a_legacy_id_must_look_like_an_id_our_tools_wrote_else_it_is_indonesian(
     assert jsonl_row(path, 3, '{"en": "Open", "id": 42, "fr": "Ouvrir"}')[ROW_ID] == "42"
     assert row_id_key({"en": "Open", "id": "Buka"}) is None and row_id_key({"id": 7, "en": "a"}) == "id"
     assert row_id_key({"id": True, "en": "a"}) is None  # JSON true is not a number written as an id
+    pair = {"src": "Open", "tgt": "Ouvrir", "src_lang": "en", "tgt_lang": "fr", "id": "greet"}
+    assert jsonl_row(path, 3, json.dumps(pair))[ROW_ID] == "greet"  # a pair row's id holds no language
     with pytest.raises(InterlinguaError, match="c.jsonl:5: value of 'id' must be a string, found NoneType"):
         jsonl_row(path, 5, '{"en": "Open", "id": null}')
     write_text(path, '{"en": "Open file", "id": "Buka berkas"}\n{"id": "2", "en": "Save", "fr": "Enregistrer"}\n')

@@ -45,8 +45,9 @@ def row_id_key(record: Mapping[str, object] | Collection[str]) -> str | None:
     None if none does. A record with ``ROW_ID`` is new, and an ``id`` beside it is Indonesian text. One without
     ``ROW_ID`` but with ``id`` may have been written before ``ROW_ID`` existed, when ``id`` was always the row id:
     an object's ``id`` is taken as that only when its value looks like the ids our tools wrote then
-    (``_LEGACY_ID``), so a hand-written ``{"en": "Open", "id": "Buka"}`` keeps its Indonesian. A header has no
-    values, so there the key alone decides. Every reader asks this one function."""
+    (``_LEGACY_ID``), so a hand-written ``{"en": "Open", "id": "Buka"}`` keeps its Indonesian. Keys alone (a
+    header, or the keys of a record with no language keys: a pair row, a products record) decide by the key:
+    there ``id`` cannot be text. Every reader asks this one function."""
     if ROW_ID in record:
         return ROW_ID
     if _LEGACY_ROW_ID not in record:
@@ -212,11 +213,12 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
         raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
     if not isinstance(obj, dict):
         raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
-    id_key = row_id_key(obj)
+    pair = "src" in obj or "tgt" in obj  # pair row: languages are named by src_lang/tgt_lang, so "id" is no text
+    id_key = row_id_key(obj.keys() if pair else obj)
     row_id = obj[id_key] if id_key else n
     if isinstance(row_id, (dict, list)) or row_id is None:
         raise InterlinguaError(f"{where(path, n)}: {id_key!r} must be a string or a number")
-    if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
+    if pair:
         keys = ("src", "tgt", "src_lang", "tgt_lang")
         if not all(isinstance(obj.get(k), str) for k in keys):
             raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")
