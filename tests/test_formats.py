@@ -330,6 +330,27 @@ def test_a_legacy_row_keeps_its_id_and_a_new_row_holds_indonesian_text(tmp_path:
         jsonl_row(tmp_path / "c.jsonl", 2, json.dumps({ROW_ID: None, "en": "a", "id": "b"}))
 
 
+def test_a_legacy_id_must_look_like_an_id_our_tools_wrote_else_it_is_indonesian(tmp_path: Path) -> None:
+    """Without ROW_ID, "id" is a row id only when its value is one the tools wrote (a number, a harvested
+    12-hex meaning id): a hand-written row with Indonesian text keeps it."""
+    from interlingua.corpus.formats import jsonl_row, row_id_key
+    path = tmp_path / "c.jsonl"
+    assert jsonl_row(path, 3, '{"en": "Open", "id": "Buka"}') == {ROW_ID: "3", "en": "Open", "id": "Buka"}
+    assert jsonl_row(path, 3, '{"en": "Open", "id": "b1915048fa7d"}') == {ROW_ID: "b1915048fa7d", "en": "Open"}
+    assert jsonl_row(path, 3, '{"en": "Open", "id": "42", "fr": "Ouvrir"}') == {ROW_ID: "42", "en": "Open",
+                                                                               "fr": "Ouvrir"}
+    assert jsonl_row(path, 3, '{"en": "Open", "id": 42, "fr": "Ouvrir"}')[ROW_ID] == "42"
+    assert row_id_key({"en": "Open", "id": "Buka"}) is None and row_id_key({"id": 7, "en": "a"}) == "id"
+    assert row_id_key({"id": True, "en": "a"}) is None  # JSON true is not a number written as an id
+    pair = {"src": "Open", "tgt": "Ouvrir", "src_lang": "en", "tgt_lang": "fr", "id": "greet"}
+    assert jsonl_row(path, 3, json.dumps(pair))[ROW_ID] == "greet"  # a pair row's id holds no language
+    with pytest.raises(InterlinguaError, match="c.jsonl:5: value of 'id' must be a string, found NoneType"):
+        jsonl_row(path, 5, '{"en": "Open", "id": null}')
+    write_text(path, '{"en": "Open file", "id": "Buka berkas"}\n{"id": "2", "en": "Save", "fr": "Enregistrer"}\n')
+    assert read_corpus(path) == [{ROW_ID: "1", "en": "Open file", "id": "Buka berkas"},
+                                 {ROW_ID: "2", "en": "Save", "fr": "Enregistrer"}]
+
+
 def test_the_golden_corpus_written_before_row_ids_moved_reads_unchanged() -> None:
     golden = Path(__file__).parent / "data" / "golden.train.jsonl"
     lines = [json.loads(line) for line in golden.read_text(encoding="utf-8").splitlines()]

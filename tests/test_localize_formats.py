@@ -206,6 +206,22 @@ def test_android_drafts_plurals_and_marks(files, tmp_path):
         ["values-pt-rBR", "values-b+sr+Latn"]
 
 
+def test_android_folders_use_the_old_codes_android_looks_up_and_read_them_back(files, tmp_path):
+    """Android looks Indonesian, Hebrew and Yiddish up in values-in, values-iw, values-ji on every API level (its
+    ResourcesImpl turns the device's id into in), so values-id would never be used; a user naming the language
+    by either code gets that folder. Apple's folders keep today's codes."""
+    source = load(files["strings.xml"])
+    folders = [output_path(source, lang, tmp_path).parent.name for lang in ("id", "in", "id-ID", "he", "iw", "yi")]
+    assert folders == ["values-in", "values-in", "values-in-rID", "values-iw", "values-iw", "values-ji"]
+    apple = load(files["Localizable.strings"])
+    assert [output_path(apple, lang, tmp_path).parent.name for lang in ("in", "iw")] == ["id.lproj", "he.lproj"]
+    model = Echo()
+    model.languages = [*Echo.languages, "id"]
+    translate_file(files["strings.xml"], model, ["in"], tmp_path / "out", progress=False)
+    assert parse(tmp_path / "out" / "values-in" / "strings.xml").find("string[@name='delete']").text == \
+        "«id» Delete %1$s?"  # the model was asked for id, today's code for what the user called in
+
+
 def test_each_format_states_the_confidence_where_it_has_a_place(files, tmp_path):
     """XLIFF a translator note, Qt a translator comment, TMX beside the draft mark, Android and Apple in the
     review comment; JSON has no place (the count still says how many were left empty)."""

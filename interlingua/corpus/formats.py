@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from itertools import zip_longest
 from pathlib import Path
 
@@ -26,6 +26,9 @@ Row = dict[str, str]
 # Indonesian ("id") included. Corpora written before 2026-12-08 kept the id under "id" (read by row_id_key).
 ROW_ID = "_id"
 _LEGACY_ROW_ID = "id"
+# The ids written under "id" before ROW_ID: decimal counts (import's line, unit and entry numbers) and the
+# harvest's meaning ids (12 hex digits of a SHA-1, harvest.meaning_id). Indonesian text is neither.
+_LEGACY_ID = re.compile(r"[0-9]+|[0-9a-f]{12}")
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
 # File extensions that would pass as 2-3 letter codes but name file types: the corpus formats' own first
 # (a.po,a.tmx is two files of other formats, never a Moses pair in languages 'po' and 'tmx').
@@ -37,14 +40,28 @@ _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def row_id_key(keys: Collection[str]) -> str | None:
-    """Which key holds the row id of a record as a file holds it (a JSONL object, a TSV header), None if none
-    does. A record with ``ROW_ID`` is new, and an ``id`` beside it is Indonesian text. One without ``ROW_ID`` but
-    with ``id`` was written before ``ROW_ID`` existed, when ``id`` was always the row id (Indonesian was never
-    harvested then): every reader asks this one function, so old corpora read as they always did."""
-    if ROW_ID in keys:
+def row_id_key(record: Mapping[str, object] | Collection[str]) -> str | None:
+    """Which key holds the row id of a record as a file holds it (a JSONL object, or a TSV header's cells),
+    None if none does. A record with ``ROW_ID`` is new, and an ``id`` beside it is Indonesian text. One without
+    ``ROW_ID`` but with ``id`` may have been written before ``ROW_ID`` existed, when ``id`` was always the row id:
+    an object's ``id`` is taken as that only when its value looks like the ids our tools wrote then
+    (``_LEGACY_ID``), so a hand-written ``{"en": "Open", "id": "Buka"}`` keeps its Indonesian. Keys alone (a
+    header, or the keys of a record with no language keys: a pair row, a products record) decide by the key:
+    there ``id`` cannot be text. Every reader asks this one function."""
+    if ROW_ID in record:
         return ROW_ID
-    return _LEGACY_ROW_ID if _LEGACY_ROW_ID in keys else None
+    if _LEGACY_ROW_ID not in record:
+        return None
+    if isinstance(record, Mapping) and not _looks_like_legacy_id(record[_LEGACY_ROW_ID]):
+        return None
+    return _LEGACY_ROW_ID
+
+
+def _looks_like_legacy_id(value: object) -> bool:
+    """An id the tools wrote under ``id``: a number (a line or unit count, or a JSON int) or a harvested meaning id."""
+    if isinstance(value, bool):  # a JSON true is no id, though Python counts it as an int
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and _LEGACY_ID.fullmatch(value) is not None)
 
 
 def row_languages(row: Row) -> list[str]:
@@ -196,11 +213,12 @@ def jsonl_row(path: Path, n: int, line: str) -> Row:
         raise InterlinguaError(f"{where(path, n)}: not valid JSON: {e.msg} (column {e.colno})") from None
     if not isinstance(obj, dict):
         raise InterlinguaError(f"{where(path, n)}: expected a JSON object, found {type(obj).__name__}")
-    id_key = row_id_key(obj)
+    pair = "src" in obj or "tgt" in obj  # pair row: languages are named by src_lang/tgt_lang, so "id" is no text
+    id_key = row_id_key(obj.keys() if pair else obj)
     row_id = obj[id_key] if id_key else n
     if isinstance(row_id, (dict, list)) or row_id is None:
         raise InterlinguaError(f"{where(path, n)}: {id_key!r} must be a string or a number")
-    if "src" in obj or "tgt" in obj:  # pair row: languages are named by src_lang/tgt_lang
+    if pair:
         keys = ("src", "tgt", "src_lang", "tgt_lang")
         if not all(isinstance(obj.get(k), str) for k in keys):
             raise InterlinguaError(f"{where(path, n)}: a pair row needs string values for {', '.join(keys)}")

@@ -19,6 +19,10 @@ _SCRIPT_MODIFIERS = {"latin": "Latn", "cyrillic": "Cyrl", "Latn": "Latn", "Cyrl"
                      "devanagari": "Deva", "ijekavian": None, "ijekavianlatin": "Latn"}
 # gettext modifiers that are BCP-47 variants rather than scripts.
 _VARIANT_MODIFIERS = {"valencia": "valencia"}
+# ISO 639 codes withdrawn in 1989 that Java's Locale still writes (and so Android's values-in, values-iw folders
+# and Java locales such as in_ID): read as today's codes, so a user's iw_IL file fills the corpus's he column.
+_WITHDRAWN = {"in": "id", "iw": "he", "ji": "yi"}
+_JAVA_CODES = {new: old for old, new in _WITHDRAWN.items()}
 # language, script, region, encoding, then a gettext @modifier or (the same, as to_bcp47 writes it) a BCP-47 variant
 _LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[_-]([A-Za-z]{4}))?(?:[_-]([A-Za-z]{2}|\d{3}))?(?:\.[\w-]+)?"
                      r"(?:@(\w+)|-([a-z\d]{5,8}))?$")
@@ -40,7 +44,7 @@ def to_bcp47(locale: str) -> str | None:
         return None
     lang, script, region, modifier, variant_tag = m.groups()
     modifier = modifier or variant_tag  # ca-valencia reads back as ca@valencia wrote it
-    lang = lang.lower()
+    lang = _WITHDRAWN.get(lang.lower(), lang.lower())
     if lang == "zh" and not script and region:
         return _CHINESE.get(f"zh_{region.upper()}", f"zh-{region.upper()}")
     variant = _VARIANT_MODIFIERS.get(modifier or "")
@@ -57,6 +61,14 @@ def to_bcp47(locale: str) -> str | None:
     if variant:
         tag += "-" + variant
     return tag
+
+
+def java_language(tag: str) -> str:
+    """A BCP-47 tag with its language as Java's Locale and Android's resources name it (``id-ID`` -> ``in-ID``,
+    ``he`` -> ``iw``): Android looks resources up by those codes on every API level (ResourcesImpl adjusts the
+    device's locale to them), so a values-id folder is not found."""
+    lang, sep, rest = tag.partition("-")
+    return _JAVA_CODES.get(lang, lang) + sep + rest
 
 
 # The region where a language is at home, from CLDR's likely subtags (de -> de_Latn_DE), for languages

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from ..corpus.langcodes import to_bcp47
+from ..corpus.langcodes import java_language, to_bcp47
 from . import inline
 from .plurals import form_sources, gettext_locale, nplurals, plural_forms, tag_sources
 from .stores import Store, load
@@ -74,8 +74,8 @@ def output_path(source: Store, lang: str, out_dir: Path) -> Path:
         return out_dir / gettext_locale(lang) / "LC_MESSAGES" / f"{source.path.stem}.po"
     if source.kind == "tmx":
         return out_dir / name
-    if source.kind == "android":  # values-fr, values-pt-rBR, values-b+sr+Latn
-        parts = (to_bcp47(lang) or lang).split("-")
+    if source.kind == "android":  # values-fr, values-pt-rBR, values-b+sr+Latn; Indonesian in values-in (java_language)
+        parts = java_language(to_bcp47(lang) or lang).split("-")
         if len(parts) == 1:
             qualifier = parts[0]
         elif len(parts) == 2 and len(parts[1]) == 2:
