@@ -69,6 +69,11 @@ def row_languages(row: Row) -> list[str]:
     return [key for key in row if key != ROW_ID]
 
 
+def only_languages(row: Row, languages: Collection[str]) -> Row:
+    """The row with its id and its texts in ``languages`` only."""
+    return {key: value for key, value in row.items() if key == ROW_ID or key in languages}
+
+
 def _clean(text: str) -> str:
     """One line, single spaces: line-based formats and tokenisers rely on it. NBSP is kept (it is typography)."""
     return _SPACE.sub(" ", text).strip(" ")
@@ -368,7 +373,7 @@ def read_corpus(path: str | Path, *, langs: tuple[str, str] | None = None) -> li
     for row in _READERS[fmt](path if fmt == "moses" else Path(path), langs):
         total += 1
         if langs:
-            row = {k: v for k, v in row.items() if k == ROW_ID or k in langs}
+            row = only_languages(row, langs)
         if len(row) >= 3:  # id + two languages
             rows.append(row)
     if not rows:

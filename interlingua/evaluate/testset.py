@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..corpus.formats import ROW_ID, read_corpus, row_languages
+from ..corpus.formats import ROW_ID, only_languages, read_corpus, row_languages
 from ..corpus.split import run_split
 from ..errors import InterlinguaError
 
@@ -49,7 +49,7 @@ def load_test_rows(data: str | Path | None, known: list[str], run: str | Path | 
     languages = [lang for lang in known if lang in present]
     kept = []
     for row in rows:
-        row = {k: v for k, v in row.items() if k == ROW_ID or k in languages}
+        row = only_languages(row, languages)
         if len(row) >= 2:
             kept.append(row)
     usable = [lang for lang in languages if any(lang in row and len(row) >= 3 for row in kept)]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..corpus.formats import ROW_ID
+from ..corpus.formats import ROW_ID, only_languages
 from ..data import Batch, DirectionDataset, MemorySettings
 from ..errors import InterlinguaError
 from ..model import Interlingua
@@ -125,7 +125,7 @@ def _split_rows(translator, run: str | Path, rows: list[dict[str, str]] | None
     directions = [tuple(d.split(">", 1)) for d in record.get("trained_directions", [])]
     languages = set(translator.config.model.target_languages)
     directions = [d for d in directions if d[0] in languages and d[1] in languages]
-    rows = [{k: v for k, v in row.items() if k == ROW_ID or k in languages} for row in rows]
+    rows = [only_languages(row, languages) for row in rows]
     return [_half(rows, 0), _half(rows, 1)], directions, source
 
 
