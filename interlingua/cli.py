@@ -235,10 +235,11 @@ TRAIN = Command("train", cmd_train, [shared(
     arg("--max-minutes", type=real(0), help="stop after this many minutes of training"),
     arg("--resume", action="store_true", help="continue the run in --out from its latest checkpoint"),
     arg("--overwrite", action="store_true", help="replace an existing run folder"),
-    arg("overrides", nargs="*", metavar="key=value", help="config overrides"))],
+    arg("overrides", nargs="*", metavar="key=value", help="config overrides, anywhere on the line"))],
     dict(help="train a model on a corpus",
          description="Train on CORPUS's train split (dev split for validation). Any config key can be overridden as "
-         "key=value, e.g. lr=0.001 model.bridge_queries=8 directions=all align_weight=0.1."))
+         "key=value, before, between or after the options, e.g. lr=0.001 model.bridge_queries=8 directions=all "
+         "align_weight=0.1."))
 
 
 # ----------------------------------------------------------------------------- use a model
@@ -682,8 +683,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_override(token: str) -> bool:
+    return "=" in token and not token.startswith("-")
+
+
+def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:
+    """``build_parser``'s arguments, with ``key=value`` overrides anywhere on the line (as fairseq, OpenNMT and
+    hydra take them). argparse fills a positional list in one run, so ``a=1 --out X b=2`` leaves ``b=2`` over, and
+    ``parse_intermixed_args`` refuses subparsers: the leftovers that look like overrides join the command's list, in
+    their order on the line (argparse consumed the first run before them); anything else is the usual usage error."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *filter(_is_override, rest)]
+        rest = [token for token in rest if not _is_override(token)]
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s",
                         stream=sys.stderr)
     try:

@@ -158,3 +158,22 @@ def test_every_command_calls_its_function_and_every_option_says_what_it_does():
         parser.format_help()  # a stray % in a help text raises here, not at a user's --help
         for action in parser._actions:
             assert action.help or isinstance(action, argparse._SubParsersAction), (path, action.dest)
+
+
+def test_overrides_count_anywhere_on_the_line_and_other_strays_are_still_an_error(capsys):
+    """In-process, at the parser: argparse takes a positional list in one run, so `b=2` after `--out` used to be
+    'unrecognized arguments'; it is an override, in its place on the line (a later value of a key wins)."""
+    from interlingua.cli import parse_command_line
+    args = parse_command_line(["train", "a=1", "--data", "D", "--config", "tiny", "b=2", "--out", "X", "c=3",
+                               "--resume", "a=4"])
+    assert args.overrides == ["a=1", "b=2", "c=3", "a=4"]
+    assert (args.data, args.out, args.config, args.resume) == ("D", "X", "tiny", True)
+    assert parse_command_line(["train", "--data", "D", "--out", "X"]).overrides == []
+    for line, stray in ((["train", "--data", "D", "a=1", "--out", "X", "stray"], "stray"),
+                        (["train", "--data", "D", "--out", "X", "--bogus=1"], "--bogus=1"),
+                        (["translate", "--model", "M", "hi", "--to", "fr", "a=b"], "a=b")):  # no overrides there
+        with pytest.raises(SystemExit) as exit:
+            parse_command_line(line)
+        assert exit.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"interlingua: error: unrecognized arguments: {stray} (see: interlingua --help)"]
