@@ -68,7 +68,12 @@ def without_pauses(elapsed: dict[int, float], path: Path, pauses: str, factor: f
     return repaired
 
 
-def plot(curves: dict[str, list[dict]], out: Path, title: str, x: str = "minutes") -> None:
+def title_for(x: str, title: str | None = None) -> str:
+    """The plot's title: the one given, else one that names what the x axis counts (``x``: plot's field)."""
+    return title or f"dev chrF against training {'steps' if x == 'step' else 'time'}"
+
+
+def plot(curves: dict[str, list[dict]], out: Path, title: str | None, x: str = "minutes") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -85,7 +90,7 @@ def plot(curves: dict[str, list[dict]], out: Path, title: str, x: str = "minutes
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(title_for(x, title))
     ax.legend(fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run or peer folders (or their log.jsonl / curve.jsonl), LABEL=PATH")
     parser.add_argument("--out", type=Path, default=Path("docs/img/curves.png"))
-    parser.add_argument("--title", default="dev chrF against training time")
+    parser.add_argument("--title", help="default: dev chrF against training time, or steps with --x steps")
     parser.add_argument("--pauses", choices=["keep", "median"], default="keep",
                         help="a run's log windows over 3x its median time per step: kept as logged, or counted at "
                              "the median (a run paused or sharing its cores for a while); the legend says which")

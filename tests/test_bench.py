@@ -109,13 +109,19 @@ def test_peer_curve_tiny(corpus_path, tmp_path):
     assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_plot_curves_times_a_runs_evals_by_its_train_entries(tmp_path, capsys):
-    """An eval step takes the elapsed time of the nearest train entry; a paused window counts the median on request."""
+def load_plot_curves():
+    """bench/plot_curves.py as a module (bench/ is scripts, not a package)."""
     import importlib.util
-    import json
     spec = importlib.util.spec_from_file_location("plot_curves", BENCH / "plot_curves.py")
     plot_curves = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plot_curves)
+    return plot_curves
+
+
+def test_plot_curves_times_a_runs_evals_by_its_train_entries(tmp_path, capsys):
+    """An eval step takes the elapsed time of the nearest train entry; a paused window counts the median on request."""
+    import json
+    plot_curves = load_plot_curves()
     # 1 s per step, but steps 100-150 took 600 s (the process was stopped); evals at steps 100 and 200
     clock = {50: 50, 100: 100, 150: 700, 200: 750}
     log = [{"kind": "train", "step": s, "elapsed_s": e} for s, e in clock.items()]
@@ -128,6 +134,14 @@ def test_plot_curves_times_a_runs_evals_by_its_train_entries(tmp_path, capsys):
     assert "steps 100-150: 12.0 s/step" in capsys.readouterr().out
     repaired = plot_curves.curve_points(tmp_path / "log.jsonl", pauses="median")
     assert [p["minutes"] * 60 for p in repaired] == [100, 200]
+
+
+def test_plot_curves_default_title_names_its_x_axis():
+    """--x steps used to keep the title 'against training time'; a title given is kept as given."""
+    plot_curves = load_plot_curves()
+    assert plot_curves.title_for("minutes") == "dev chrF against training time"
+    assert plot_curves.title_for("step") == "dev chrF against training steps"
+    assert plot_curves.title_for("step", "mine") == "mine"
 
 
 def test_pot_drafts_runs(tiny_run, corpus_path, tmp_path):
