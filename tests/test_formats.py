@@ -385,3 +385,15 @@ def test_moses_tsv_and_pair_rows_import_indonesian(tmp_path: Path) -> None:
     assert read_corpus(legacy) == [{ROW_ID: "7", "en": "Open", "fr": "Ouvrir"}]
     message = error(write_text(tmp_path / "a.tsv", "en\tid\nOpen file\tBuka berkas\n"))
     assert "a.tsv:1" in message and f"add an '{ROW_ID}' column" in message
+
+
+def test_build_system_files_are_no_language(tmp_path: Path) -> None:
+    """Makefile.in is autoconf's template, not Indonesian (Java's 'in', read as 'id' in a locale name), and
+    configure.ac no language 'ac': neither makes a Moses file nor a third side of a prefix's pair."""
+    for name in ("Makefile.in", "configure.ac"):
+        with pytest.raises(InterlinguaError, match="cannot tell the corpus format"):
+            detect_format(name)
+    write_corpus(PAIRS, tmp_path / "t", langs=("en", "de"))
+    write_text(tmp_path / "t.in", "@VERSION@\n")
+    write_text(tmp_path / "t.ac", "AC_INIT\n")
+    assert texts(read_corpus(tmp_path / "t")) == texts(PAIRS)  # the two languages found, en and de

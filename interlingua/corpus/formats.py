@@ -31,9 +31,13 @@ _LEGACY_ROW_ID = "id"
 _LEGACY_ID = re.compile(r"[0-9]+|[0-9a-f]{12}")
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tmx": "tmx", ".po": "po", ".pot": "po"}
 # File extensions that would pass as 2-3 letter codes but name file types: the corpus formats' own first
-# (a.po,a.tmx is two files of other formats, never a Moses pair in languages 'po' and 'tmx').
+# (a.po,a.tmx is two files of other formats, never a Moses pair in languages 'po' and 'tmx'). The build system's
+# templates too: Makefile.in, config.h.in and POTFILES.in are no Indonesian (Java's withdrawn 'in', which
+# to_bcp47 reads as 'id'), configure.ac no language 'ac'. Makefile.am and rules.mk stay Amharic and Macedonian:
+# those are real codes, and a Moses file may be named by them.
 _NOT_LANGS = {"po", "pot", "mo", "tmx", "tsv", "txt", "csv", "xml", "gz", "bz2", "xz", "zip", "tar", "py", "md",
-              "log", "yml", "yaml", "tmp", "bak", "doc", "pdf", "htm", "ini", "cfg", "dat", "out", "bin", "srt"}
+              "log", "yml", "yaml", "tmp", "bak", "doc", "pdf", "htm", "ini", "cfg", "dat", "out", "bin", "srt",
+              "in", "ac"}
 # Everything str.splitlines() breaks on, plus spaces and tabs: a text must stay on one line.
 _SPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1f\x85\u2028\u2029]+")
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0 at all
