@@ -302,7 +302,7 @@ def main() -> None:
         _, _, batch = next(batches)
         src, tgt_in = peer.inputs(batch.src, batch.tgt_in, batch.lang)
         step_start = time.perf_counter()
-        lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t))
+        lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t), t.lr_cooldown)
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast:

@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 7e-4
     warmup_steps: int = 800
     lr_schedule: str = "inverse_sqrt"  # inverse_sqrt | cosine (to zero over max_steps / max_minutes)
+    lr_cooldown: float = 0.0        # last share of the budget over which the rate falls linearly to zero (0 = none)
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
@@ -217,6 +218,11 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
         problems.append(f"{source}: model.norm must be 'pre' or 'post', not '{m.norm}'")
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
         problems.append(f"{source}: train.lr_schedule=cosine decays over the run's budget: set train.max_steps "
+                        f"or train.max_minutes")
+    if not 0 <= t.lr_cooldown < 1:
+        problems.append(f"{source}: train.lr_cooldown is a share of the budget, at least 0 and below 1, got {t.lr_cooldown!r}")
+    elif t.lr_cooldown and not (t.max_steps or t.max_minutes):
+        problems.append(f"{source}: train.lr_cooldown ends the rate with the run's budget: set train.max_steps "
                         f"or train.max_minutes")
     return problems
 

@@ -87,14 +87,19 @@ def layer_gradient_norms(model: Interlingua) -> dict[str, float]:
     return {k: math.sqrt(v) for k, v in squares.items()}
 
 
-def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", progress: float = 0.0) -> float:
+def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", progress: float = 0.0,
+                  cooldown: float = 0.0) -> float:
     """Linear warm-up, then inverse square-root decay (Vaswani et al.), or, for a run of known length,
     cosine decay to zero over ``progress`` (the share of the budget done, 0..1), which spends a short
-    budget at a high rate and still ends annealed."""
+    budget at a high rate and still ends annealed. ``cooldown`` > 0 takes the rate linearly to zero
+    over that last share of the budget (warmup-stable-decay; Hägele et al. 2024): the run keeps its
+    schedule's rate until then and still ends annealed."""
     step = max(step, 1)
     if schedule == "cosine":
-        return peak * min(step / max(1, warmup), 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-    return peak * min(step / max(1, warmup), math.sqrt(max(1, warmup) / step))
+        rate = peak * min(step / max(1, warmup), 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    else:
+        rate = peak * min(step / max(1, warmup), math.sqrt(max(1, warmup) / step))
+    return rate * min(1.0, max(0.0, 1.0 - progress) / cooldown) if cooldown else rate
 
 
 def budget_done(step: int, elapsed_seconds: float, config: TrainConfig) -> float:
@@ -435,7 +440,7 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
             epoch, position, batch = next(batches)
             batch = batch.to(ctx.device)
             step_start = time.perf_counter()
-            lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t))
+            lr = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed, t), t.lr_cooldown)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with autocast:

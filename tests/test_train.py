@@ -10,6 +10,7 @@ import pytest
 from interlingua.api import Translator
 from interlingua.config import load_config
 from interlingua.corpus.formats import ROW_ID, write_corpus
+from interlingua.errors import InterlinguaError
 from interlingua.train import train
 
 
@@ -143,6 +144,22 @@ def test_cosine_schedule_warms_up_peaks_and_reaches_zero_at_the_end_of_the_budge
     assert budget_done(900, 60.0, both) == pytest.approx(0.9)
     # The inverse square root schedule is unchanged: peak at the end of warm-up, then peak·sqrt(w/s).
     assert learning_rate(400, 1e-3, 100) == pytest.approx(0.5e-3)
+
+
+def test_cooldown_keeps_the_schedule_then_falls_linearly_to_zero_with_the_budget():
+    from interlingua.config import TrainConfig
+    from interlingua.train import budget_done, learning_rate
+    t = TrainConfig(max_steps=1000, warmup_steps=100, lr_cooldown=0.2)
+    rates = [learning_rate(s, 1e-3, 100, "inverse_sqrt", budget_done(s, 0.0, t), t.lr_cooldown) for s in range(1, 1001)]
+    plain = [learning_rate(s, 1e-3, 100) for s in range(1, 1001)]
+    assert rates[:800] == pytest.approx(plain[:800])               # untouched before the last 20%
+    assert rates[899] == pytest.approx(plain[899] * 0.5)            # half-way down the cool-down
+    assert all(a > b for a, b in zip(rates[800:], rates[801:-1]))  # strictly down
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(InterlinguaError, match="lr_cooldown ends the rate with the run's budget"):
+        load_config("tiny", ["lr_cooldown=0.2"])
+    with pytest.raises(InterlinguaError, match="lr_cooldown is a share of the budget"):
+        load_config("tiny", ["lr_cooldown=1", "max_steps=10"])
 
 
 def test_the_python_api_names_a_wrong_argument_itself(tiny_run):
