@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--fused-loss", action="store_true",
                         help="our chunked output layer and loss instead of HF's logits (same value, less memory)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT's curve")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # key=value overrides before, between or after the options
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     import transformers
     transformers.logging.set_verbosity_error()
