@@ -9,7 +9,7 @@ import torch
 
 from conftest import assert_clean_error, one_thread, run_cli
 from interlingua.api import Translator
-from interlingua.checkpoint import (average_checkpoints, load_weights, read_run_config, resolve_checkpoint,
+from interlingua.checkpoint import (average_checkpoints, clear_run, load_weights, read_run_config, resolve_checkpoint,
                                     save_checkpoint, saved_steps)
 from interlingua.config import load_config
 from interlingua.errors import InterlinguaError
@@ -72,6 +72,8 @@ def test_resume_after_averaging_goes_on_from_the_last_real_step(three_checkpoint
     assert saved_steps(run)[-3:] == [4, 6, 8]
     assert json.loads((run / "checkpoints" / "averaged.json").read_text())["averaged_steps"] == [4, 6]
     assert load_weights(run, "averaged").keys() == load_weights(run, 8).keys()
+    clear_run(run)  # --overwrite: the averaged checkpoint is the run's too
+    assert not (run / "checkpoints").exists()
 
 
 def test_what_cannot_be_averaged_is_one_clear_error(three_checkpoints, tmp_path):
