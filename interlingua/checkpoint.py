@@ -15,8 +15,8 @@ Weights and optimizer state are safetensors, everything else JSON: nothing is pi
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
