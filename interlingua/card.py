@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import is_run
+from .checkpoint import checkpoint_stem, is_run
 from .files import atomic_write_text, read_json
 from .errors import InterlinguaError
 
@@ -44,7 +44,7 @@ def model_card(run: Path | str) -> dict[str, Any]:
     }
     if (run / "latest.json").exists():
         latest = read_json(run / "latest.json")
-        state_path = run / "checkpoints" / f"step_{latest['step']:07d}.json"
+        state_path = checkpoint_stem(run, latest["step"]).with_suffix(".json")
         state = read_json(state_path) if state_path.exists() else {}
         card["steps"] = latest["step"]
         card["training_minutes"] = round(state.get("elapsed_seconds", 0.0) / 60, 1)

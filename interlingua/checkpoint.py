@@ -6,6 +6,7 @@
     RUN/checkpoints/step_N.safetensors        model weights
     RUN/checkpoints/step_N.optim.safetensors  optimizer tensors and RNG state
     RUN/checkpoints/step_N.json               step, data position, optimizer scalars, metrics
+    RUN/checkpoints/averaged.safetensors      `interlingua average`'s mean of some steps' weights (+ .json)
     RUN/latest.json, RUN/best.json            pointers: {"step": N, ...}
     RUN/log.jsonl, RUN/grad_norms.jsonl       training and gradient-flow logs
 
@@ -14,6 +15,7 @@ Weights and optimizer state are safetensors, everything else JSON: nothing is pi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,17 @@ from safetensors.torch import load_file, save_file
 from .config import RunConfig
 from .errors import InterlinguaError
 from .files import output_path, read_json, write_json
+
+
+AVERAGED = "averaged"  # --checkpoint averaged: the weights `interlingua average` wrote
+Checkpoint = int | str  # a checkpoint as resolve_checkpoint names it: a training step, or AVERAGED
+
+
+def checkpoint_stem(run: Path, checkpoint: Checkpoint) -> Path:
+    """RUN/checkpoints/step_0001000 (a step) or RUN/checkpoints/averaged: its files are STEM.safetensors, STEM.json
+    (with the weights' checksum) and, for a training step, STEM.optim.safetensors."""
+    name = checkpoint if isinstance(checkpoint, str) else f"step_{checkpoint:07d}"
+    return Path(run) / "checkpoints" / name
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
@@ -78,7 +91,8 @@ def clear_run(folder: Path) -> None:
     ours += [folder / f"{name}.tmp" for name in RUN_FILES]  # the same, from before temporary names were unique
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir() and not checkpoints.is_symlink():
-        ours += list(checkpoints.glob("step_*")) + list(checkpoints.glob(".step_*.tmp"))
+        for stem in ("step_*", f"{AVERAGED}.*"):
+            ours += list(checkpoints.glob(stem)) + list(checkpoints.glob(f".{stem}.tmp"))
     try:
         for path in ours:
             if path.is_file() or path.is_symlink():
@@ -148,39 +162,49 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 def save_checkpoint(run: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
                     state: dict[str, Any], keep: int = 2, best: bool = False) -> None:
     """Write weights, optimizer and state for ``step``, then move latest.json (and best.json) to it."""
-    folder = run / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"step_{step:07d}"
-    sha256 = {"weights": _save_tensors(folder / f"{stem}.safetensors", model.state_dict(), {"step": str(step)})}
+    stem = checkpoint_stem(run, step)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    sha256 = {"weights": _save_tensors(stem.with_suffix(".safetensors"), model.state_dict(), {"step": str(step)})}
     if optimizer is not None:
         tensors, meta = optimizer_tensors(optimizer)
         tensors["rng.torch"] = torch.get_rng_state()
-        sha256["optimizer"] = _save_tensors(folder / f"{stem}.optim.safetensors", tensors)
+        sha256["optimizer"] = _save_tensors(Path(f"{stem}.optim.safetensors"), tensors)
         state = {**state, "optimizer": meta}
-    write_json(folder / f"{stem}.json", {**state, "step": step, "sha256": sha256})
-    pointer = {"step": step, "weights": f"checkpoints/{stem}.safetensors", "metrics": state.get("metrics", {})}
+    write_json(stem.with_suffix(".json"), {**state, "step": step, "sha256": sha256})
+    pointer = {"step": step, "weights": f"checkpoints/{stem.name}.safetensors", "metrics": state.get("metrics", {})}
     write_json(run / "latest.json", pointer)  # only after every file it points to is whole
     if best:
         write_json(run / "best.json", pointer)
     _prune(run, keep)
 
 
+def saved_steps(run: Path) -> list[int]:
+    """The steps whose checkpoint is kept in RUN/checkpoints, oldest first."""
+    return sorted(int(p.stem[5:]) for p in (Path(run) / "checkpoints").glob("step_*.json"))
+
+
 def _prune(run: Path, keep: int) -> None:
-    """Keep the newest ``keep`` checkpoints plus whatever a pointer names."""
+    """Keep the newest ``keep`` checkpoints plus whatever a pointer names (never the averaged one: not a step)."""
     pinned = {read_json(p)["step"] for p in (run / "latest.json", run / "best.json") if p.exists()}
-    steps = sorted(int(p.stem[5:]) for p in (run / "checkpoints").glob("step_*.json"))
-    for step in steps[:-keep] if keep > 0 else []:
+    for step in saved_steps(run)[:-keep] if keep > 0 else []:
         if step not in pinned:
-            for f in (run / "checkpoints").glob(f"step_{step:07d}.*"):
+            stem = checkpoint_stem(run, step)
+            for f in stem.parent.glob(f"{stem.name}.*"):
                 f.unlink(missing_ok=True)
 
 
-def resolve_checkpoint(run: Path, which: str = "best") -> int:
-    """The step named by best.json or latest.json (or a step number)."""
+def resolve_checkpoint(run: Path, which: str = "best") -> Checkpoint:
+    """The step named by best.json or latest.json (or a step number), or AVERAGED once `interlingua average`
+    has written it."""
     if not run.is_dir():
         raise InterlinguaError(f"{run}: no such run folder")
     if which.isdigit():
         return int(which)
+    if which == AVERAGED:
+        if not checkpoint_stem(run, AVERAGED).with_suffix(".json").exists():  # written last: the weights are whole
+            raise InterlinguaError(f"{run}: no averaged checkpoint (make one: interlingua average --model {run} "
+                                   f"--last N)")
+        return AVERAGED
     pointer = run / f"{which}.json"
     if not pointer.exists() and which == "best":
         pointer = run / "latest.json"
@@ -192,9 +216,9 @@ def resolve_checkpoint(run: Path, which: str = "best") -> int:
     return step
 
 
-def load_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
+def load_weights(run: Path, step: Checkpoint) -> dict[str, torch.Tensor]:
     """The model weights of one checkpoint, checked against their checksum; not the optimizer (twice their size)."""
-    stem = run / "checkpoints" / f"step_{step:07d}"
+    stem = checkpoint_stem(run, step)
     state = read_json(stem.with_suffix(".json")) if stem.with_suffix(".json").exists() else {}
     return load_tensors(stem.with_suffix(".safetensors"), state.get("sha256", {}).get("weights"))
 
@@ -202,13 +226,68 @@ def load_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
 def load_checkpoint(run: Path, step: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict]:
     """(weights, optimizer tensors or None, state) of one checkpoint, each file checked against its checksum
     (checkpoints from before checksums were saved are loaded unchecked)."""
-    stem = run / "checkpoints" / f"step_{step:07d}"
+    stem = checkpoint_stem(run, step)
     state = read_json(stem.with_suffix(".json"))
     sha256 = state.get("sha256", {})
     weights = load_tensors(stem.with_suffix(".safetensors"), sha256.get("weights"))
     optim_path = Path(f"{stem}.optim.safetensors")
     optim = load_tensors(optim_path, sha256.get("optimizer")) if optim_path.exists() else None
     return weights, optim, state
+
+
+# ----------------------------------------------------------------------------- averaging
+
+def average_checkpoints(run: Path, last: int | None = None, steps: Sequence[int] = ()) -> list[int]:
+    """Write RUN/checkpoints/averaged.safetensors, the element-wise mean in fp32 of the model weights of the
+    ``last`` kept checkpoints or of the given ``steps``, and return the steps averaged (which its .json records).
+
+    Every command loads it with --checkpoint averaged. latest.json and best.json stay where they are: resume goes
+    on from the last real step with its optimizer, and best names a checkpoint that dev measured. Pruning never
+    removes it; a later `average` replaces it.
+    """
+    run = Path(run)
+    if not run.is_dir():
+        raise InterlinguaError(f"{run}: no such run folder")
+    kept = saved_steps(run)
+    listed = ", ".join(map(str, kept)) or "none"
+    if last is not None:
+        if last > len(kept):
+            raise InterlinguaError(f"{run}: cannot average the last {last} checkpoints, only {len(kept)} are kept "
+                                   f"(steps {listed}); train with keep_checkpoints={last} or more")
+        steps = kept[-last:] if last > 0 else []
+    steps = sorted(set(steps))
+    if missing := [step for step in steps if step not in kept]:
+        raise InterlinguaError(f"{run}: no checkpoint of step {', '.join(map(str, missing))} (kept: {listed})")
+    if len(steps) < 2:
+        raise InterlinguaError(f"{run}: averaging needs at least two checkpoints, got {len(steps)}")
+    total: dict[str, torch.Tensor] = {}
+    for step in steps:
+        weights = load_weights(run, step)
+        if step != steps[0]:
+            _check_same_tensors(checkpoint_stem(run, step), weights, total, steps[0])
+        for name, tensor in weights.items():
+            total[name] = total[name] + tensor.float() if name in total else tensor.float()
+    stem = checkpoint_stem(run, AVERAGED)
+    stem.with_suffix(".json").unlink(missing_ok=True)  # until the new one is whole, there is no averaged checkpoint
+    sha256 = _save_tensors(stem.with_suffix(".safetensors"), {name: t / len(steps) for name, t in total.items()},
+                           {"averaged_steps": ",".join(map(str, steps))})
+    write_json(stem.with_suffix(".json"), {"averaged_steps": steps, "sha256": {"weights": sha256}})
+    return steps
+
+
+def _check_same_tensors(stem: Path, weights: dict[str, torch.Tensor], first: dict[str, torch.Tensor],
+                        first_step: int) -> None:
+    """An error naming the first difference unless ``weights`` has the names and shapes of step ``first_step``'s."""
+    path = f"{stem}.safetensors"
+    if weights.keys() != first.keys():
+        odd = sorted(weights.keys() ^ first.keys())
+        raise InterlinguaError(f"{path}: not the same tensors as step {first_step} ({', '.join(odd[:3])}"
+                               f"{', ...' if len(odd) > 3 else ''} in one only): checkpoints of different models "
+                               f"cannot be averaged")
+    for name, tensor in weights.items():
+        if tensor.shape != first[name].shape:
+            raise InterlinguaError(f"{path}: {name} is {tuple(tensor.shape)}, {tuple(first[name].shape)} at step "
+                                   f"{first_step}: checkpoints of different models cannot be averaged")
 
 
 def read_run_config(run: Path) -> RunConfig:
@@ -220,7 +299,7 @@ def read_run_config(run: Path) -> RunConfig:
     return RunConfig.from_dict(read_json(run / "config.json"), str(run / "config.json"))
 
 
-def load_model(run: Path, config: RunConfig, step: int):
+def load_model(run: Path, config: RunConfig, step: Checkpoint):
     """The run's model with the weights of checkpoint ``step``, in eval mode, on the CPU."""
     from .model import Interlingua
     model = Interlingua(config.model)

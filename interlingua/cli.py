@@ -109,7 +109,8 @@ class Command:
 
 
 MODEL = shared(arg("--model", required=True, help="run folder"))
-CHECKPOINT = shared(arg("--checkpoint", default="best", help="best, latest or a step number"))
+CHECKPOINT = shared(arg("--checkpoint", default="best",
+                        help="best, latest, a step number, or averaged (after interlingua average)"))
 QUIET = shared(arg("--quiet", action="store_true", help="no progress bars or progress lines"))
 BEAM = shared(arg("--beam", type=beam_size, default=1, help=BEAM_HELP))
 PRECISION = shared(arg(
@@ -579,6 +580,32 @@ EXPORT = Command("export", cmd_export, [MODEL, CHECKPOINT, shared(
          "translate-file, embed and serve --engine onnx|auto find them. Needs pip install 'interlingua[onnx]'."))
 
 
+def step_numbers(text: str) -> list[int]:
+    """argparse type: comma-separated step numbers."""
+    return [count(part) for part in text.split(",")]
+
+
+def cmd_average(args: argparse.Namespace) -> None:
+    from .checkpoint import AVERAGED, average_checkpoints, checkpoint_stem
+    if (args.last is None) == (args.steps is None):
+        raise InterlinguaError("give either --last N or --steps A,B,... (one of them)")
+    steps = average_checkpoints(Path(args.model), args.last, args.steps or ())
+    print(f"wrote {checkpoint_stem(Path(args.model), AVERAGED)}.safetensors, the mean of steps "
+          f"{', '.join(map(str, steps))}: use it with --checkpoint {AVERAGED}")
+
+
+AVERAGE = Command("average", cmd_average, [MODEL, shared(
+    arg("--last", type=whole(2), help="average the newest N kept checkpoints (train.keep_checkpoints keeps them)"),
+    arg("--steps", type=step_numbers, help="average these steps' checkpoints, e.g. 5000,6000,7000"))],
+    dict(help="average the weights of a run's last checkpoints (--checkpoint averaged)",
+         description="Write RUN/checkpoints/averaged.safetensors, the element-wise mean of the model weights of "
+         "several checkpoints (as fairseq's average_checkpoints.py), and a .json beside it naming the steps. Every "
+         "command that takes --checkpoint loads it as --checkpoint averaged. latest.json and best.json do not move: "
+         "train --resume goes on from the last real step with its optimizer, and best stays the checkpoint dev "
+         "chose (evaluate the averaged one to compare). Pruning (keep_checkpoints) never removes it; averaging "
+         "again replaces it, and it does not follow a resumed run."))
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from .card import card_text, model_card
     card = model_card(Path(args.model))
@@ -658,8 +685,8 @@ QUICKSTART = Command("quickstart", cmd_quickstart, [shared(
 
 # ----------------------------------------------------------------------------- parser
 
-COMMANDS = [QUICKSTART, CORPUS, TRAIN, TRANSLATE, EVALUATE, MINE, REPORT, INFO, EMBED, TRANSLATE_FILE, CALIBRATE,
-            EXPORT, SERVE]  # in the order --help lists them
+COMMANDS = [QUICKSTART, CORPUS, TRAIN, AVERAGE, TRANSLATE, EVALUATE, MINE, REPORT, INFO, EMBED, TRANSLATE_FILE,
+            CALIBRATE, EXPORT, SERVE]  # in the order --help lists them
 
 
 def add_commands(parser: argparse.ArgumentParser, commands: list[Command], dest: str, metavar: str) -> None:

@@ -23,7 +23,7 @@ import torch
 
 from .config import ModelConfig
 from .errors import InterlinguaError
-from .checkpoint import file_sha256
+from .checkpoint import Checkpoint, file_sha256
 from .export import GRAPH_FORMAT, GRAPHS, MANIFEST, export_folder, step_inputs, weights_sha256
 from .files import read_json
 from .model import Interlingua
@@ -146,7 +146,7 @@ class OnnxModel:
 
 # ----------------------------------------------------------------------------- which engine
 
-def _check_export(run: Path, folder: Path, step: int, precision: str) -> None:
+def _check_export(run: Path, folder: Path, step: Checkpoint, precision: str) -> None:
     """An error naming what is wrong unless ``folder`` holds a whole export of checkpoint ``step``."""
     manifest_path = folder / MANIFEST
     hint = f"interlingua export --model {run} --format onnx" + (" --int8" if precision == "int8" else "")
@@ -171,7 +171,7 @@ def _check_export(run: Path, folder: Path, step: int, precision: str) -> None:
                                    f"re-run: {hint}")
 
 
-def choose_engine(run: Path, config: ModelConfig, step: int, engine: str, precision: str,
+def choose_engine(run: Path, config: ModelConfig, step: Checkpoint, engine: str, precision: str,
                   device: str | None) -> OnnxModel | None:
     """The ONNX model to translate with, or None for the PyTorch one (see the module docstring)."""
     if engine not in ENGINES:

@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 
 from . import __version__
-from .checkpoint import file_sha256, load_model, read_run_config, resolve_checkpoint
+from .checkpoint import Checkpoint, checkpoint_stem, file_sha256, load_model, read_run_config, resolve_checkpoint
 from .errors import InterlinguaError
 from .files import check_output, output_path, read_json, write_json
 from .model import Interlingua
@@ -56,9 +56,9 @@ def export_folder(run: Path, precision: str) -> Path:
     return Path(run) / "onnx" / precision
 
 
-def weights_sha256(run: Path, step: int) -> str:
-    """The checkpoint's weights checksum: the one training saved with it, else computed from the file."""
-    stem = Path(run) / "checkpoints" / f"step_{step:07d}"
+def weights_sha256(run: Path, step: Checkpoint) -> str:
+    """The checkpoint's weights checksum: the one saved with it, else computed from the file."""
+    stem = checkpoint_stem(run, step)
     state = read_json(stem.with_suffix(".json")) if stem.with_suffix(".json").exists() else {}
     return state.get("sha256", {}).get("weights") or file_sha256(stem.with_suffix(".safetensors"))
 
