@@ -73,7 +73,8 @@ class Translator:
     @classmethod
     def load(cls, run: str | Path, checkpoint: str = "best", device: str | None = None,
              precision: str = "fp32", engine: str = "torch", language_removal: bool = True) -> "Translator":
-        """Load a trained run folder (``checkpoint``: best, latest, or a step number).
+        """Load a trained run folder (``checkpoint``: best, latest, a step number, or averaged: the mean that
+        ``interlingua average`` wrote).
 
         ``language_removal``: ``embed`` applies the run's ``language_removal.safetensors`` when it has one
         (False: the raw pooled thought, as ``layer_vectors`` gives it).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import checkpoint_stem, is_run
+from .checkpoint import checkpoint_label, checkpoint_stem, is_run
 from .files import atomic_write_text, read_json
 from .errors import InterlinguaError
 
@@ -77,7 +77,8 @@ def card_text(card: dict[str, Any]) -> str:
     if evaluation:
         keys = ("supervised_chrf", "zero_shot_chrf", "pivot_chrf", "xsim_error", "placeholder_kept", "tm_chrf")
         figures = ", ".join(f"{k} {_figure(evaluation[k])}" for k in keys if k in evaluation)
-        lines.append(f"- evaluated (step {evaluation.get('step')}, {evaluation.get('data')}): {figures}")
+        label = checkpoint_label(card["run"], evaluation["step"]) if evaluation.get("step") is not None else "step ?"
+        lines.append(f"- evaluated ({label}, {evaluation.get('data')}): {figures}")
     else:
         lines.append(f"- not evaluated yet: interlingua evaluate --model {card['run']}")
     lines.append(f"- interlingua {card['interlingua_version']}")

@@ -35,8 +35,22 @@ Checkpoint = int | str  # a checkpoint as resolve_checkpoint names it: a trainin
 def checkpoint_stem(run: Path, checkpoint: Checkpoint) -> Path:
     """RUN/checkpoints/step_0001000 (a step) or RUN/checkpoints/averaged: its files are STEM.safetensors, STEM.json
     (with the weights' checksum) and, for a training step, STEM.optim.safetensors."""
-    name = checkpoint if isinstance(checkpoint, str) else f"step_{checkpoint:07d}"
-    return Path(run) / "checkpoints" / name
+    if checkpoint == AVERAGED:
+        return Path(run) / "checkpoints" / AVERAGED
+    if not isinstance(checkpoint, int) or isinstance(checkpoint, bool):
+        raise TypeError(f"a checkpoint is a step number or {AVERAGED!r}, not {checkpoint!r}")
+    return Path(run) / "checkpoints" / f"step_{checkpoint:07d}"
+
+
+def checkpoint_label(run: Path | str, checkpoint: Checkpoint) -> str:
+    """How every output names a checkpoint: "step 6,000", or "averaged (steps 4000, 6000)" from the steps that
+    averaged.json records now (plain "averaged" once it is gone). The list has no thousands commas: they would
+    read as separators."""
+    if checkpoint != AVERAGED:
+        return f"step {checkpoint:,}"
+    path = checkpoint_stem(Path(run), AVERAGED).with_suffix(".json")
+    steps = read_json(path).get("averaged_steps", []) if path.exists() else []
+    return f"{AVERAGED} (steps {', '.join(map(str, steps))})" if steps else AVERAGED
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
@@ -59,13 +73,16 @@ def load_tensors(path: Path | str, sha256: str | None = None) -> dict[str, torch
     path = Path(path)
     if not path.is_file():
         raise InterlinguaError(f"{path}: missing weights file")
+    averaged = path.name == f"{AVERAGED}.safetensors"  # made, not trained: it can be made again
+    remedy = (f"re-run: interlingua average --model {path.parent.parent}" if averaged else
+              "load another checkpoint (--checkpoint latest or a step number) or resume from one")
     if sha256 is not None and file_sha256(path) != sha256:
-        raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); load another "
-                               f"checkpoint (--checkpoint latest or a step number) or resume from one")
+        raise InterlinguaError(f"{path}: corrupt (its checksum is not the one saved with it); {remedy}")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InterlinguaError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+        raise InterlinguaError(f"{path}: corrupt or truncated safetensors file ({exc})"
+                               + (f"; {remedy}" if averaged else "")) from None
 
 
 # ----------------------------------------------------------------------------- the run folder as a whole
@@ -248,13 +265,19 @@ def average_checkpoints(run: Path, last: int | None = None, steps: Sequence[int]
     run = Path(run)
     if not run.is_dir():
         raise InterlinguaError(f"{run}: no such run folder")
+    if not is_run(run):
+        raise InterlinguaError(f"{run}: not a run folder (no config.json and run.json)")
     kept = saved_steps(run)
     listed = ", ".join(map(str, kept)) or "none"
     if last is not None:
-        if last > len(kept):
-            raise InterlinguaError(f"{run}: cannot average the last {last} checkpoints, only {len(kept)} are kept "
-                                   f"(steps {listed}); train with keep_checkpoints={last} or more")
-        steps = kept[-last:] if last > 0 else []
+        newest, pinned = _newest_saves(run, kept)
+        if last > len(newest):
+            older = (f"; step {pinned} is older, kept only because best.json names it (name it with --steps "
+                     f"to average it too)") if pinned is not None else ""
+            raise InterlinguaError(f"{run}: cannot average the last {last} checkpoints, only {len(newest)} are "
+                                   f"kept (steps {', '.join(map(str, newest)) or 'none'}){older}; train with "
+                                   f"keep_checkpoints={last} or more")
+        steps = newest[-last:] if last > 0 else []
     steps = sorted(set(steps))
     if missing := [step for step in steps if step not in kept]:
         raise InterlinguaError(f"{run}: no checkpoint of step {', '.join(map(str, missing))} (kept: {listed})")
@@ -273,6 +296,19 @@ def average_checkpoints(run: Path, last: int | None = None, steps: Sequence[int]
                            {"averaged_steps": ",".join(map(str, steps))})
     write_json(stem.with_suffix(".json"), {"averaged_steps": steps, "sha256": {"weights": sha256}})
     return steps
+
+
+def _newest_saves(run: Path, kept: list[int]) -> tuple[list[int], int | None]:
+    """(the kept steps that are the newest saves, a step kept only because best.json pins it or None).
+
+    Pruning keeps the newest keep_checkpoints saves plus the pinned steps, so an old best is the oldest kept
+    step with a gap (pruned saves) after it: averaging it with the last saves is not "the last N". A resumed
+    run may keep more than config.json says; then the oldest is left out too, and --steps names it."""
+    keep = read_run_config(run).train.keep_checkpoints
+    best = read_json(run / "best.json").get("step") if (run / "best.json").exists() else None
+    if keep > 0 and len(kept) > keep and kept[0] == best:
+        return kept[1:], best
+    return kept, None
 
 
 def _check_same_tensors(stem: Path, weights: dict[str, torch.Tensor], first: dict[str, torch.Tensor],

@@ -23,7 +23,7 @@ import torch
 
 from .config import ModelConfig
 from .errors import InterlinguaError
-from .checkpoint import Checkpoint, file_sha256
+from .checkpoint import Checkpoint, checkpoint_label, file_sha256, resolve_checkpoint
 from .export import GRAPH_FORMAT, GRAPHS, MANIFEST, export_folder, step_inputs, weights_sha256
 from .files import read_json
 from .model import Interlingua
@@ -149,7 +149,8 @@ class OnnxModel:
 def _check_export(run: Path, folder: Path, step: Checkpoint, precision: str) -> None:
     """An error naming what is wrong unless ``folder`` holds a whole export of checkpoint ``step``."""
     manifest_path = folder / MANIFEST
-    hint = f"interlingua export --model {run} --format onnx" + (" --int8" if precision == "int8" else "")
+    hint = (f"interlingua export --model {run} --format onnx" + (" --int8" if precision == "int8" else "")
+            + (f" --checkpoint {step}" if step != resolve_checkpoint(run) else ""))  # export's default is best
     if not manifest_path.exists():
         raise InterlinguaError(f"{folder}: no ONNX export (make one with: {hint})")
     manifest = read_json(manifest_path)
@@ -162,8 +163,10 @@ def _check_export(run: Path, folder: Path, step: Checkpoint, precision: str) -> 
         raise InterlinguaError(f"{manifest_path}: an export of precision {manifest.get('precision')!r}, "
                                f"not {precision} (re-run: {hint})")
     if manifest.get("step") != step or manifest.get("weights_sha256") != weights_sha256(run, step):
-        raise InterlinguaError(f"{folder}: stale export (of step {manifest.get('step')}, not of the checkpoint "
-                               f"asked for, step {step}, or its weights changed since); re-run: {hint}")
+        exported = manifest.get("step")  # an averaged export's steps may not be today's averaged.json's
+        exported = checkpoint_label(run, exported) if isinstance(exported, int) else exported
+        raise InterlinguaError(f"{folder}: stale export (of {exported}, not of the checkpoint asked for, "
+                               f"{checkpoint_label(run, step)}, or its weights changed since); re-run: {hint}")
     for name in GRAPHS:
         path = folder / f"{name}.onnx"
         if not path.is_file() or file_sha256(path) != manifest["graphs"].get(f"{name}.onnx"):

@@ -65,6 +65,19 @@ def test_report_on_the_tiny_run_has_every_section_and_valid_pngs(report):
 
 
 @pytest.mark.slow
+def test_a_report_on_the_averaged_checkpoint_names_its_steps(tiny_run, corpus_path, tmp_path):
+    """Its step is "averaged", not a number: the page names the steps averaged (it used to crash on {:,})."""
+    from interlingua.checkpoint import average_checkpoints
+    from interlingua.insight.report import write_report
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    average_checkpoints(run, last=2)
+    html = write_report(run, tmp_path / "r.html", data=_test_file(corpus_path), max_sentences=5,
+                        checkpoint="averaged", progress=False).read_text(encoding="utf-8")
+    assert "averaged (steps 30, 60)" in html and "--checkpoint averaged" in html
+
+
+@pytest.mark.slow
 def test_a_run_without_gradient_log_still_gets_a_report_and_a_warning(tiny_run, corpus_path, tmp_path, caplog):
     from interlingua.insight.report import write_report
     run = tmp_path / "run"

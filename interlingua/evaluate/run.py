@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from ..api import Translator
-from ..checkpoint import resolve_checkpoint
+from ..checkpoint import checkpoint_label, resolve_checkpoint
 from ..files import read_json, write_json
 from ..corpus.formats import read_corpus
 from ..corpus.split import run_split
@@ -178,7 +178,8 @@ def _num(value, scale: float = 1.0, width: int = 6, digits: int = 1) -> str:
 def format_summary(result: dict) -> str:
     """Tables for the terminal: the chrF direction matrix, the means, retrieval and the layer probes."""
     s = result["summary"]
-    lines = [f"model {result['model']} (checkpoint {result['checkpoint']}, step {result.get('step', '?')}), "
+    label = checkpoint_label(result["model"], result["step"]) if "step" in result else "step ?"
+    lines = [f"model {result['model']} (checkpoint {result['checkpoint']}: {label}), "
              f"data {result['data']}, beam {result['beam']}"]
     entries = result["directions"]
     langs = [lang for lang in result.get("languages", [])

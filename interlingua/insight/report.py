@@ -833,6 +833,7 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
     skipped with a warning that says why; the rest is still written.
     """
     from ..api import Translator
+    from ..checkpoint import AVERAGED, checkpoint_label
     from ..config import RunConfig
     from ..evaluate.run import run_evaluation
     from ..evaluate.testset import load_test_rows
@@ -900,8 +901,10 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
 
     n_params = translator.model.num_parameters()
     zero_shot = sum(e["kind"] == "zero-shot" for e in result["directions"])
+    label = checkpoint_label(run, result["step"])
+    named = label if checkpoint == AVERAGED else f"{checkpoint} = {label}"  # not "averaged = averaged (...)"
     summary = [
-        ("checkpoint", f"{checkpoint} = step {result['step']:,}; {n_params / 1e6:.2f}M parameters "
+        ("checkpoint", f"{named}; {n_params / 1e6:.2f}M parameters "
                        f"({translator.model.num_parameters(True) / 1e6:.2f}M without embeddings)"),
         ("training data", f"{record.get('data', '?')}: {record.get('train_meanings', '?'):,} training meanings"
          if isinstance(record.get("train_meanings"), int) else str(record.get("data", "?"))),
@@ -920,9 +923,11 @@ def write_report(run: str | Path, out_html: str | Path, data: str | Path | None 
         command += ["--data", str(data)]
     if max_sentences != 200:
         command += ["--max-sentences", str(max_sentences) if max_sentences else "0"]
+    if checkpoint != "best":
+        command += ["--checkpoint", str(checkpoint)]
     html = _render(run_name=run.name or str(run), sections=ordered, summary=summary, config=_config_items(config),
                    signatures=list(result["sacrebleu"].items()), command=shlex.join(command),
-                   lead=f"Eight views of run {run} at step {result['step']:,}: how it trained, what the "
+                   lead=f"Eight views of run {run} ({label}): how it trained, what the "
                         f"gradient says about its weights, and what its layers and its thought represent.")
     atomic_write_text(out, html)
     step("wrote %s (%d KB, %d of 8 sections)", out, len(html) // 1024, sum(not s.skipped for s in ordered))
