@@ -236,7 +236,11 @@ def main() -> None:
     import transformers
     transformers.logging.set_verbosity_error()
 
-    config = load_config(args.config, args.settings)
+    # The schedule (cosine, lr_cooldown) spends the budget as a run with max_minutes or max_steps would: given to
+    # load_config, which checks them together, and after the settings so that the budget is the one asked for.
+    budget = ([f"max_steps={args.steps}", "max_minutes=0"] if args.steps is not None
+              else ["max_steps=0", f"max_minutes={args.minutes}"])
+    config = load_config(args.config, list(args.settings) + budget)
     t = config.train
     if t.stream:
         raise InterlinguaError("stream=true: the peer curve reads the training split into memory")
@@ -248,8 +252,6 @@ def main() -> None:
         raise InterlinguaError(f"{args.out}: has a curve.jsonl already; use --overwrite to replace it")
     for name in ("curve.jsonl", "log.jsonl", "summary.json"):
         (args.out / name).unlink(missing_ok=True)
-    # The schedule (cosine included) spends the budget as a run with max_minutes or max_steps would.
-    t.max_steps, t.max_minutes = (args.steps, 0.0) if args.steps is not None else (0, args.minutes)
     if t.threads:
         torch.set_num_threads(t.threads)
 

@@ -91,7 +91,8 @@ def test_peer_curve_tiny(corpus_path, tmp_path):
     out = tmp_path / "peer"
     result = subprocess.run([sys.executable, str(BENCH / "peer_curve.py"), "--data", str(corpus_path), "--config",
                              "tiny", "eval_sentences=4", "--minutes", "0.1", "--eval-at", "0.05",
-                             "--language-token", "decoder", "--out", str(out)], capture_output=True, timeout=600)
+                             "--language-token", "decoder", "--out", str(out), "lr_cooldown=0.5"],
+                            capture_output=True, timeout=600)  # a setting after the last option, needing the budget
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert len(curve) == 2, curve
@@ -99,6 +100,7 @@ def test_peer_curve_tiny(corpus_path, tmp_path):
     assert all(0 <= p["dev_chrf"] <= 100 and 0 <= p["dev_zero_shot_chrf"] <= 100 for p in curve), curve
     summary = json.loads((out / "summary.json").read_text())
     assert summary["language_token"] == "decoder" and summary["steps"] == curve[1]["step"]
+    assert summary["config"]["train"]["lr_cooldown"] == 0.5 and summary["config"]["train"]["max_minutes"] == 0.1
     assert "en>fr" in summary["directions"] and "fr>de" not in summary["directions"]
     again = subprocess.run([sys.executable, str(BENCH / "peer_curve.py"), "--data", str(corpus_path), "--config",
                             "tiny", "--minutes", "0.1", "--out", str(out)], capture_output=True, timeout=300)
