@@ -186,7 +186,7 @@ AT_LEAST_0 = ("model.bridge_queries", "model.init_std", "train.warmup_steps", "t
               "train.adversary_weight", "train.max_steps", "train.max_minutes", "train.save_every_minutes",
               "train.threads")
 ABOVE_0 = ("train.lr", "train.clip_norm", "train.align_temperature", "train.tokenizer_temperature")
-FRACTION = ("model.dropout", "train.label_smoothing", "train.memory_drop")  # 0 <= x < 1
+FRACTION = ("model.dropout", "train.label_smoothing", "train.memory_drop", "train.lr_cooldown")  # 0 <= x < 1
 
 
 def value_problems(config: RunConfig, source: str = "config") -> list[str]:
@@ -219,9 +219,7 @@ def value_problems(config: RunConfig, source: str = "config") -> list[str]:
     if t.lr_schedule == "cosine" and not (t.max_steps or t.max_minutes):
         problems.append(f"{source}: train.lr_schedule=cosine decays over the run's budget: set train.max_steps "
                         f"or train.max_minutes")
-    if not 0 <= t.lr_cooldown < 1:
-        problems.append(f"{source}: train.lr_cooldown is a share of the budget, at least 0 and below 1, got {t.lr_cooldown!r}")
-    elif t.lr_cooldown and not (t.max_steps or t.max_minutes):
+    if t.lr_cooldown and not (t.max_steps or t.max_minutes):
         problems.append(f"{source}: train.lr_cooldown ends the rate with the run's budget: set train.max_steps "
                         f"or train.max_minutes")
     return problems

@@ -109,6 +109,20 @@ def budget_done(step: int, elapsed_seconds: float, config: TrainConfig) -> float
     return max(shares, default=0.0)
 
 
+def warn_if_cooldown_undone(saved: TrainConfig, t: TrainConfig, step: int, elapsed_seconds: float) -> None:
+    """A warning when a run resumed inside its cool-down gets a larger budget: its rate jumps back up."""
+    done = budget_done(step, elapsed_seconds, saved)
+    if not saved.lr_cooldown or done <= 1 - saved.lr_cooldown:
+        return
+    was = learning_rate(step + 1, saved.lr, saved.warmup_steps, saved.lr_schedule, done, saved.lr_cooldown)
+    now = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed_seconds, t),
+                        t.lr_cooldown)
+    if now > was * 1.01:
+        log.warning("warning: step %d was %.0f%% through its budget, inside lr_cooldown=%g: with this budget the "
+                    "learning rate jumps from %.2e back up to %.2e (to train longer, resume a copy of the run whose "
+                    "latest.json names a checkpoint from before the cool-down: docs/training.md)", step, 100 * done, saved.lr_cooldown, was, now)
+
+
 # ----------------------------------------------------------------------------- set-up of a run
 
 @dataclass
@@ -367,6 +381,8 @@ def train(data: Path | str, out: Path | str, config: RunConfig, *, resume: bool 
         best_chrf = state.get("best_chrf", -1.0)
         evaluated = not state.get("metrics", {}).get("partial")  # a saved-on-signal step is evaluated when training ends
         log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, position)
+        if ctx.is_main:
+            warn_if_cooldown_undone(resume_config(out).train, t, step, elapsed)
     log.info("model: %.2fM parameters (%.2fM without embeddings) on %s, %s%s", model.num_parameters() / 1e6,
              model.num_parameters(True) / 1e6, ctx.device, t.precision,
              f", {ctx.world} processes" if ctx.world > 1 else "")

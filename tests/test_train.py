@@ -158,8 +158,33 @@ def test_cooldown_keeps_the_schedule_then_falls_linearly_to_zero_with_the_budget
     assert rates[-1] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(InterlinguaError, match="lr_cooldown ends the rate with the run's budget"):
         load_config("tiny", ["lr_cooldown=0.2"])
-    with pytest.raises(InterlinguaError, match="lr_cooldown is a share of the budget"):
+    with pytest.raises(InterlinguaError, match=r"train.lr_cooldown must be at least 0 and below 1, got 1"):
         load_config("tiny", ["lr_cooldown=1", "max_steps=10"])
+
+
+def test_resuming_inside_the_cooldown_with_a_larger_budget_warns(caplog):
+    from interlingua.config import TrainConfig
+    from interlingua.train import warn_if_cooldown_undone
+    saved = TrainConfig(max_steps=1000, warmup_steps=100, lr_cooldown=0.2)
+    with caplog.at_level("WARNING", logger="interlingua"):
+        warn_if_cooldown_undone(saved, TrainConfig(max_steps=1000, warmup_steps=100, lr_cooldown=0.2), 900, 0.0)
+        warn_if_cooldown_undone(saved, TrainConfig(max_steps=2000, warmup_steps=100, lr_cooldown=0.2), 700, 0.0)
+        assert not caplog.records  # same budget, or not yet cooling: nothing jumps
+        warn_if_cooldown_undone(saved, TrainConfig(max_steps=2000, warmup_steps=100, lr_cooldown=0.2), 900, 0.0)
+    assert len(caplog.records) == 1 and "step 900 was 90% through its budget" in caplog.text
+    assert "jumps from" in caplog.text
+
+
+def test_training_logs_the_cooled_down_rate(tmp_path):
+    """The loop passes lr_cooldown to the schedule: a warm-up still rising at step 4 falls there instead."""
+    from interlingua.train import learning_rate
+    settings = ["max_steps=4", "log_every=1", "lr_cooldown=0.5", "warmup_steps=100", "eval_every=1000",
+                "save_every_minutes=0"]
+    config = load_config("tiny", settings)
+    lr = {r["step"]: r["lr"] for r in logged(train(GOLDEN_CORPUS, tmp_path / "run", config))}
+    plain = {step: learning_rate(step, config.train.lr, config.train.warmup_steps) for step in lr}
+    assert lr[3] == pytest.approx(plain[3])  # before the budget's last half: the schedule's own rate
+    assert lr[4] == pytest.approx(plain[4] / 2) and lr[4] < lr[3]  # half-way down the ramp, though warming up
 
 
 def test_the_python_api_names_a_wrong_argument_itself(tiny_run):
