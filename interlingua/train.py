@@ -118,9 +118,10 @@ def warn_if_cooldown_undone(saved: TrainConfig, t: TrainConfig, step: int, elaps
     now = learning_rate(step + 1, t.lr, t.warmup_steps, t.lr_schedule, budget_done(step, elapsed_seconds, t),
                         t.lr_cooldown)
     if now > was * 1.01:
-        log.warning("warning: step %d was %.0f%% through its budget, inside lr_cooldown=%g: with these settings the "
-                    "learning rate jumps from %.2e back up to %.2e (to train longer, resume a copy of the run whose "
-                    "latest.json names a checkpoint from before the cool-down: docs/training.md)", step, 100 * done, saved.lr_cooldown, was, now)
+        log.warning("warning: step %d was %.0f%% through its budget, inside lr_cooldown=%g: with these settings "
+                    "the learning rate jumps from %.2e back up to %.2e (to train longer, resume a copy of the run "
+                    "whose latest.json names a checkpoint from before the cool-down: docs/training.md)",
+                    step, 100 * done, saved.lr_cooldown, was, now)
 
 
 # ----------------------------------------------------------------------------- set-up of a run
