@@ -6,6 +6,7 @@ translations, a zero-shot pair beside its pivot through English, and a cross-lin
 from __future__ import annotations
 
 import logging
+import random
 import re
 import shlex
 from pathlib import Path
@@ -67,9 +68,11 @@ def quickstart(workdir: Path, steps: int | None = None, config_name: str = "smal
     languages = translator.languages
     others = [lang for lang in languages if lang != "en"]
     test = load_split(corpus, "test")
-    # Show plain sentences (no format strings or identifiers), which a reader can judge at a glance.
-    plain = [r for r in test if re.fullmatch(r"[A-Z][A-Za-z ,'-]+[.?!]?", r["en"]) and 2 <= len(r["en"].split()) <= 8]
-    full = [r for r in plain if all(lang in r for lang in languages)][:4]
+    # Show plain sentences (no format strings, identifiers or acronym labels such as "AIFC audio"), which a
+    # reader can judge at a glance: a fixed random draw of them, not the first in id order (alphabetical labels).
+    plain = [r for r in test if re.fullmatch(r"[A-Z][a-z]*( [a-z,'-]+)+[.?!]?", r["en"]) and 3 <= len(r["en"].split()) <= 8]
+    candidates = [r for r in plain if all(lang in r for lang in languages)]
+    full = random.Random(0).sample(candidates, min(4, len(candidates)))
     shown = others[:3]
     print("\n== English into several languages (held-out test meanings) ==")
     for row in full:
