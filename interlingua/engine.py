@@ -16,6 +16,7 @@ Which engine a command uses (:func:`choose_engine`):
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -146,32 +147,37 @@ class OnnxModel:
 
 # ----------------------------------------------------------------------------- which engine
 
+def _export_command(run: Path, step: Checkpoint, precision: str) -> str:
+    """The command that exports checkpoint ``step`` (export's default is best: named only when it is another)."""
+    return (f"interlingua export --model {run} --format onnx" + (" --int8" if precision == "int8" else "")
+            + (f" --checkpoint {step}" if step != resolve_checkpoint(run) else ""))
+
+
 def _check_export(run: Path, folder: Path, step: Checkpoint, precision: str) -> None:
     """An error naming what is wrong unless ``folder`` holds a whole export of checkpoint ``step``."""
     manifest_path = folder / MANIFEST
-    hint = (f"interlingua export --model {run} --format onnx" + (" --int8" if precision == "int8" else "")
-            + (f" --checkpoint {step}" if step != resolve_checkpoint(run) else ""))  # export's default is best
+    hint = partial(_export_command, run, step, precision)  # reads best.json only when an error needs it
     if not manifest_path.exists():
-        raise InterlinguaError(f"{folder}: no ONNX export (make one with: {hint})")
+        raise InterlinguaError(f"{folder}: no ONNX export (make one with: {hint()})")
     manifest = read_json(manifest_path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("graphs"), dict):
-        raise InterlinguaError(f"{manifest_path}: corrupt export manifest (re-run: {hint})")
+        raise InterlinguaError(f"{manifest_path}: corrupt export manifest (re-run: {hint()})")
     if manifest.get("graph_format") != GRAPH_FORMAT:
         raise InterlinguaError(f"{folder}: old export (its graphs are of format {manifest.get('graph_format', 1)}, "
-                               f"this interlingua runs format {GRAPH_FORMAT}); re-export: {hint}")
+                               f"this interlingua runs format {GRAPH_FORMAT}); re-export: {hint()}")
     if manifest.get("precision") != precision:
         raise InterlinguaError(f"{manifest_path}: an export of precision {manifest.get('precision')!r}, "
-                               f"not {precision} (re-run: {hint})")
+                               f"not {precision} (re-run: {hint()})")
     if manifest.get("step") != step or manifest.get("weights_sha256") != weights_sha256(run, step):
         exported = manifest.get("step")  # an averaged export's steps may not be today's averaged.json's
         exported = checkpoint_label(run, exported) if isinstance(exported, int) else exported
         raise InterlinguaError(f"{folder}: stale export (of {exported}, not of the checkpoint asked for, "
-                               f"{checkpoint_label(run, step)}, or its weights changed since); re-run: {hint}")
+                               f"{checkpoint_label(run, step)}, or its weights changed since); re-run: {hint()}")
     for name in GRAPHS:
         path = folder / f"{name}.onnx"
         if not path.is_file() or file_sha256(path) != manifest["graphs"].get(f"{name}.onnx"):
             raise InterlinguaError(f"{path}: missing or corrupt (its checksum is not the one in {MANIFEST}); "
-                                   f"re-run: {hint}")
+                                   f"re-run: {hint()}")
 
 
 def choose_engine(run: Path, config: ModelConfig, step: Checkpoint, engine: str, precision: str,
